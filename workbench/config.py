@@ -1,0 +1,297 @@
+"""The experiment as validated plain data, and the one place that validates it.
+
+Preset files, CLI overrides and the TUI form all go through `validate(raw)`, which returns either an
+`Experiment` or a list of `Problem`s, each naming its field path (`optimizer.lr`) and saying what is
+wrong in words. Cross-section rules (a loss that fits the dataset's task, a model that can read the
+dataset's inputs, SparseAdam's sparse gradients) are checked here too, so nothing invalid reaches the
+engine.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .data import DATASETS
+from .losses import LOSSES, LossConfig
+from .models import MODELS, ModelConfig
+from .optimizers import OPTIMIZERS, OptimizerConfig
+from .tasks import TASKS
+
+DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,2})?)$")
+
+
+class DataConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    name: str = Field("digits", description="dataset (see `workbench list datasets`)")
+    batch_size: int = Field(16, ge=1, le=1_000_000, description="samples per batch")
+    num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes")
+    shuffle: bool = Field(True, description="reshuffle the training set every epoch")
+    drop_last: bool = Field(True, description="drop the last incomplete training batch")
+    pin_memory: bool = Field(False, description="page-locked host memory for CUDA copies")
+    val_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="share held out for validation")
+    full_batch: bool = Field(False, description="one batch of the whole training split (LBFGS, Rprop)")
+    fast_path: bool = Field(True, description="keep in-memory data on the device; index batches")
+    samples: int | None = Field(None, ge=10, le=10_000_000, description="size of a generated set")
+    noise: float | None = Field(None, ge=0.0, le=100.0, description="noise of a generated set")
+    path: str | None = Field(None, min_length=1, description="file or folder for file-based sets")
+    target: str | None = Field(None, min_length=1, description="target column of a CSV file")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in DATASETS:
+            raise ValueError(f"unknown dataset {v!r}{_suggest(v, DATASETS)}")
+        return v
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    max_epochs: int = Field(20, ge=1, le=100_000, description="epochs to train")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N | mps")
+    checkpoint_every: int = Field(1, ge=1, le=100_000, description="epochs between checkpoints")
+    threads: int = Field(0, ge=0, le=1024, description="CPU threads for torch (0: torch's choice)")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not DEVICE_RE.match(v):
+            raise ValueError(f"must be auto, cpu, cuda, cuda:N or mps, got {v!r}")
+        return v
+
+
+class Experiment(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    name: str = Field("experiment", min_length=1, max_length=100, description="experiment name")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="random seed (data split, init, shuffling)")
+    data: DataConfig = DataConfig()
+    model: ModelConfig = Field(default_factory=lambda: MODELS["mlp"]())
+    loss: LossConfig = Field(default_factory=lambda: LOSSES["CrossEntropyLoss"]())
+    optimizer: OptimizerConfig = Field(default_factory=lambda: OPTIMIZERS["Adam"]())
+    train: TrainConfig = TrainConfig()
+
+    def to_dict(self) -> dict:
+        """Plain data for TOML (no None values: TOML has no null)."""
+        raw = self.model_dump(mode="json", exclude_none=True)
+        for section in ("model", "loss", "optimizer"):  # name first, as people write it
+            raw[section] = {"name": raw[section].pop("name"), **raw[section]}
+        return raw
+
+    @property
+    def task(self) -> str:
+        return DATASETS[self.data.name].task
+
+
+SECTIONS: dict[str, type[BaseModel] | dict[str, type[BaseModel]]] = {
+    "data": DataConfig,
+    "model": MODELS,
+    "loss": LOSSES,
+    "optimizer": OPTIMIZERS,
+    "train": TrainConfig,
+}
+
+#: words people type for our fields, mapped to torch's / ours
+ALIASES = {
+    "learning_rate": "lr", "learningrate": "lr", "wd": "weight_decay", "epochs": "max_epochs",
+    "n_epochs": "max_epochs", "num_epochs": "max_epochs", "bs": "batch_size",
+    "batchsize": "batch_size", "workers": "num_workers", "beta1": "betas", "beta2": "betas",
+    "val_split": "val_fraction", "validation_split": "val_fraction", "type": "name",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # dotted field path, "" for the whole experiment
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class InvalidExperiment(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _suggest(word: str, choices) -> str:
+    choices = list(choices)
+    if ALIASES.get(word.lower()) in choices:
+        return f"; did you mean {ALIASES[word.lower()]!r}?"
+    lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=0.6)
+    if not close:  # prefixes: 'CrossEntropy' -> 'CrossEntropyLoss'
+        close = [c for c in lower if c.startswith(word.lower()) or word.lower().startswith(c)][:1]
+    return f"; did you mean {lower[close[0]]!r}?" if close else ""
+
+
+def validate(raw: Any) -> Experiment:
+    """Validate plain data into an Experiment, or raise InvalidExperiment with every problem."""
+    if not isinstance(raw, dict):
+        raise InvalidExperiment([Problem("", "an experiment must be a table of sections")])
+    try:
+        exp = Experiment.model_validate(raw)
+    except ValidationError as e:
+        raise InvalidExperiment(_problems(e, raw)) from None
+    problems = cross_check(exp)
+    if problems:
+        raise InvalidExperiment(problems)
+    return exp
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return str(v)
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _section_model(section: str, raw: dict) -> type[BaseModel] | None:
+    entry = SECTIONS.get(section)
+    if isinstance(entry, dict):
+        name = raw.get(section, {}).get("name") if isinstance(raw.get(section), dict) else None
+        return entry.get(name) if isinstance(name, str) else None
+    return entry
+
+
+def _problems(err: ValidationError, raw: dict) -> list[Problem]:
+    out: list[Problem] = []
+    seen: set[str] = set()
+    for e in err.errors(include_url=False):
+        loc = list(e["loc"])
+        # drop the discriminator tag pydantic puts in the path: ('optimizer', 'SGD', 'lr')
+        if len(loc) >= 2 and isinstance(SECTIONS.get(str(loc[0])), dict) and loc[1] in SECTIONS[loc[0]]:
+            del loc[1]
+        path = ".".join(str(p) for p in loc)
+        kind, ctx, got = e["type"], e.get("ctx", {}), e.get("input")
+        section = str(loc[0]) if loc else ""
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            if len(loc) == 1:
+                msg = f"unknown key {key!r} at the top level{_suggest(key, Experiment.model_fields)}"
+            else:
+                model = _section_model(section, raw)
+                union = isinstance(SECTIONS.get(section), dict)
+                fields = [f for f in (model.model_fields if model else {}) if not (union and f == "name")]
+                msg = f"unknown key {key!r} in [{section}]"
+                if union and model:
+                    msg += f": {raw[section]['name']} takes no argument {key!r}"
+                msg += _suggest(key, fields)
+                if fields:
+                    msg += f" (its keys: {', '.join(fields)})"
+        elif kind == "union_tag_invalid":
+            choices = SECTIONS[section]
+            tag = ctx.get("tag", "")
+            msg = f"unknown {section} {tag!r}{_suggest(str(tag), choices)} (choices: {', '.join(choices)})"
+            path = f"{section}.name"
+        elif kind == "union_tag_not_found":
+            msg = f"[{section}] needs a name, one of: {', '.join(SECTIONS[section])}"
+            path = f"{section}.name"
+        elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+            op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
+            bound = next(iter(ctx.values()))
+            msg = f"must be {op} {bound}, got {_fmt(got)}"
+        elif kind == "finite_number":
+            msg = f"must be a finite number, got {_fmt(got)}"
+        elif kind == "literal_error":
+            msg = f"must be one of {ctx.get('expected')}, got {_fmt(got)}"
+        elif kind == "missing":
+            msg = "is required"
+        elif kind == "model_type" or kind == "dict_type":
+            msg = f"must be a table of keys, got {_fmt(got)}"
+        elif kind in ("int_parsing", "int_type", "int_from_float"):
+            msg = f"must be a whole number, got {_fmt(got)}"
+        elif kind in ("float_parsing", "float_type"):
+            msg = f"must be a number, got {_fmt(got)}"
+        elif kind in ("bool_parsing", "bool_type"):
+            msg = f"must be true or false, got {_fmt(got)}"
+        elif kind in ("string_type",):
+            msg = f"must be a string, got {_fmt(got)}"
+        elif kind == "value_error":
+            msg = str(ctx.get("error", e["msg"]))
+        else:
+            msg = f"{e['msg'][0].lower()}{e['msg'][1:]}, got {_fmt(got)}"
+        key = f"{path}|{msg}"
+        if key not in seen:
+            seen.add(key)
+            out.append(Problem(path, msg))
+    return out
+
+
+def fitting_datasets(loss_name: str) -> list[str]:
+    tasks = LOSSES[loss_name].tasks
+    return [d.name for d in DATASETS.values() if d.task in tasks and not d.optional]
+
+
+def fitting_losses(task: str) -> list[str]:
+    return [n for n, cls in LOSSES.items() if task in cls.tasks]
+
+
+def cross_check(exp: Experiment) -> list[Problem]:
+    """Rules that span sections; each problem names the field to change."""
+    problems: list[Problem] = []
+    info = DATASETS[exp.data.name]
+    loss_cls = type(exp.loss)
+    if info.task not in loss_cls.tasks:
+        fits = fitting_datasets(exp.loss.name)
+        such = f", such as {fits[0]!r}" if fits else ""
+        losses = ", ".join(fitting_losses(info.task))
+        problems.append(Problem(
+            "loss.name",
+            f"{exp.loss.name} needs a {' or '.join(loss_cls.tasks)} dataset{such}; "
+            f"{info.name!r} is {info.task} (losses that fit it: {losses})",
+        ))
+    model_cls = type(exp.model)
+    if info.input_kind not in model_cls.inputs:
+        fits = [n for n, m in MODELS.items() if info.input_kind in m.inputs and n != "custom"]
+        problems.append(Problem(
+            "model.name",
+            f"model {exp.model.name!r} cannot read {info.name!r} ({info.input_kind} inputs); "
+            f"use {' or '.join(repr(f) for f in fits) or 'a custom model'}",
+        ))
+    sparse_model = exp.model.name == "embedding" and getattr(exp.model, "sparse", False)
+    opt = exp.optimizer
+    if type(opt).sparse_only and not sparse_model:
+        problems.append(Problem(
+            "optimizer.name",
+            "SparseAdam needs sparse gradients: a model with sparse embeddings "
+            "(model.name = 'embedding' with sparse = true, on a ratings dataset such as 'ratings')",
+        ))
+    if sparse_model and opt.name not in ("SparseAdam", "SGD", "Adagrad"):
+        problems.append(Problem(
+            "optimizer.name",
+            f"{opt.name} does not support sparse gradients: use SparseAdam, SGD or Adagrad, "
+            "or set model.sparse = false",
+        ))
+    if opt.name == "SGD" and opt.nesterov and (opt.momentum <= 0 or opt.dampening != 0):
+        problems.append(Problem("optimizer.nesterov", "Nesterov momentum needs momentum > 0 and dampening = 0"))
+    weights = getattr(exp.loss, "weight", None) or getattr(exp.loss, "pos_weight", None)
+    if weights is not None and info.num_outputs is not None and len(weights) != info.num_outputs:
+        key = "pos_weight" if exp.loss.name == "BCEWithLogitsLoss" else "weight"
+        problems.append(Problem(
+            f"loss.{key}", f"needs {info.num_outputs} values for {info.name!r}, got {len(weights)}"
+        ))
+    if info.task not in TASKS:
+        problems.append(Problem("data.name", f"dataset task {info.task!r} is not known"))
+    return problems
+
+
+def warnings_for(exp: Experiment) -> list[str]:
+    """Advice that does not make the experiment invalid."""
+    out = []
+    if type(exp.optimizer).full_batch and not exp.data.full_batch:
+        out.append(
+            f"{exp.optimizer.name} is a full-batch method: on mini-batches of {exp.data.batch_size} "
+            "its noisy steps tend to diverge. Set data.full_batch = true."
+        )
+    if exp.loss.name == "KLDivLoss" and exp.loss.reduction == "mean":
+        out.append("KLDivLoss with reduction='mean' averages over classes too; 'batchmean' is the KL divergence.")
+    return out

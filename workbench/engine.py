@@ -1,0 +1,438 @@
+"""The one training loop: `train(experiment, emit, control)`. No Textual import.
+
+The tutorial's recipe, done right: `model.train()`, `zero_grad`, forward, `criterion(output, target)`,
+`backward`, `step` (through a closure for LBFGS); validation under `model.eval()` and
+`torch.no_grad()`; losses and metrics averaged over the samples actually seen. Losses stay on the
+device between throttle points, so a fast loop pays for no host sync per step except one finiteness
+check that guards the weights. Checkpoints hold everything needed to continue exactly where a run
+stopped, mid-epoch included.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import data as datamod
+from . import runs
+from .config import Experiment
+from .config import warnings_for
+from .events import (
+    BatchEnd, EpochEnd, Paused, PreviewBatch, Resumed, RunFailed, RunFinished, RunStarted, Warned,
+)
+from .tasks import TASKS
+
+Emit = Callable[[Any], None]
+PREVIEW_SIZE = 16
+
+
+class Control:
+    """Pause, resume and stop, from any thread; the engine acts on them between batches."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.reason = "stopped"
+
+    def stop(self, reason: str = "stopped") -> None:
+        self.reason = reason
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self) -> None:
+        while not self._running.wait(0.1):
+            pass
+
+
+class RunError(Exception):
+    """A failure with a kind and a hint for the user."""
+
+    def __init__(self, kind: str, message: str, hint: str = "", tb: str = ""):
+        super().__init__(message)
+        self.kind, self.message, self.hint, self.tb = kind, message, hint, tb
+
+
+class _Stop(Exception):
+    pass
+
+
+def resolve_device(spec: str):
+    """'auto' picks cuda, then mps, then cpu; an absent device is a RunError."""
+    import torch
+
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            built = "with" if torch.version.cuda else "without"
+            raise RunError("device", f"train.device = {spec!r}, but CUDA is not available "
+                           f"(this torch {torch.__version__} is built {built} CUDA)",
+                           "use train.device = 'cpu' or 'auto'")
+        index = int(spec.split(":")[1]) if ":" in spec else 0
+        if index >= torch.cuda.device_count():
+            raise RunError("device", f"train.device = {spec!r}, but only {torch.cuda.device_count()} "
+                           "CUDA device(s) are visible", "use cuda:0 .. cuda:N-1, or 'auto'")
+    if spec == "mps" and not has_mps:
+        raise RunError("device", "train.device = 'mps', but MPS is not available", "use 'cpu' or 'auto'")
+    return torch.device(spec)
+
+
+def device_name(device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        p = torch.cuda.get_device_properties(device)
+        return f"{p.name} ({p.total_memory / 2**30:.0f} GiB)"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+@dataclass
+class Job:
+    """Everything a run needs, built from an Experiment."""
+
+    exp: Experiment
+    device: Any
+    model: Any
+    criterion: Any
+    optimizer: Any
+    train_batches: Any
+    val_batches: Any
+    generator: Any
+    task: Any
+    data: Any
+    split: Any
+    loader: str
+    run_dir: Path | None = None
+    state: dict = field(default_factory=dict)
+
+
+def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = None) -> Job:
+    """Seed, load data, split, build model/loss/optimizer; restore a checkpoint if given."""
+    import torch
+
+    if exp.train.threads:
+        torch.set_num_threads(exp.train.threads)
+    device = resolve_device(exp.train.device)
+    task = TASKS[exp.task]
+    try:
+        loaded = datamod.load(exp.data)
+    except datamod.DataError as e:
+        raise RunError("data", str(e)) from None
+    split = datamod.split(loaded, exp.data.val_fraction, exp.seed)
+    torch.manual_seed(exp.seed)
+    model = _user_call(lambda: exp.model.build(loaded.input_shape, loaded.num_outputs, loaded.extra), "model")
+    model = model.to(device)
+    criterion = exp.loss.build().to(device)
+    optimizer = exp.optimizer.build(model.parameters())
+    generator = torch.Generator().manual_seed(exp.seed)
+    fast = exp.data.fast_path
+    train_b = datamod.batches(split.train_x, split.train_y, exp.data, train=True,
+                              generator=generator, device=device, fast=fast)
+    val_b = datamod.batches(split.val_x, split.val_y, exp.data, train=False,
+                            generator=torch.Generator().manual_seed(exp.seed), device=device, fast=fast)
+    job = Job(exp, device, model, criterion, optimizer, train_b, val_b, generator, task, loaded, split,
+              "tensor" if fast else "dataloader", run_dir)
+    if resume:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        job.state = resume
+    return job
+
+
+def _user_call(fn, what: str):
+    try:
+        return fn()
+    except RunError:
+        raise
+    except Exception as e:  # the user's code (a custom model) raised
+        from .models import ImportProblem
+
+        if isinstance(e, ImportProblem):
+            raise RunError("user_code", str(e)) from None
+        raise RunError("user_code", f"building the {what} failed: {type(e).__name__}: {e}",
+                       "the error is in your code; see the traceback", user_traceback(e)) from None
+
+
+def user_traceback(e: BaseException) -> str:
+    """The traceback without workbench's and torch's own frames (the user's frames)."""
+    frames = traceback.extract_tb(e.__traceback__)
+    pkg = str(Path(__file__).parent)
+    mine = [f for f in frames if not f.filename.startswith(pkg) and "/torch/" not in f.filename]
+    lines = traceback.format_list(mine or frames[-3:])
+    return "".join(lines) + f"{type(e).__name__}: {e}"
+
+
+def train(exp: Experiment, emit: Emit | None = None, control: Control | None = None, *,
+          run_dir: Path | str | None = None, resume: dict | None = None,
+          throttle_s: float = 0.1, checkpoint: bool = True) -> RunFinished | RunFailed:
+    """Run the experiment to the end, a stop, or a failure; returns (and emits) the last event."""
+    emit = emit or (lambda event: None)
+    control = control or Control()
+    run_dir = Path(run_dir) if run_dir else None
+    t0 = time.perf_counter()
+    metrics = None
+    job = None
+    try:
+        job = build(exp, run_dir, resume)
+        if run_dir:
+            runs.prepare(run_dir, exp)
+            metrics = runs.MetricsLog(run_dir / runs.METRICS)
+        for w in warnings_for(exp):
+            emit(Warned(w))
+        result = _loop(job, emit, control, metrics, throttle_s, t0, checkpoint and run_dir is not None)
+    except _Stop:
+        result = _finished(job, control.reason, t0)
+    except RunError as e:
+        result = RunFailed(e.kind, e.message, e.hint, e.tb, str(run_dir) if run_dir else None,
+                           job.state.get("epoch", 0) if job else 0, job.state.get("step", 0) if job else 0)
+    except Exception as e:
+        result = _classify(e, job, run_dir)
+    finally:
+        if metrics:
+            metrics.close()
+    emit(result)
+    return result
+
+
+def _classify(e: Exception, job: Job | None, run_dir) -> RunFailed:
+    import torch
+
+    where = dict(run_dir=str(run_dir) if run_dir else None,
+                 epoch=job.state.get("epoch", 0) if job else 0, step=job.state.get("step", 0) if job else 0)
+    text = str(e)
+    if isinstance(e, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text:
+        bs = job.exp.data.batch_size if job else "?"
+        return RunFailed("out_of_memory", f"out of memory: {text.splitlines()[0] if text else e!r}",
+                         f"try a smaller data.batch_size (now {bs}) or a smaller model", **where)
+    tb = user_traceback(e)
+    pkg = str(Path(__file__).parent)
+    frames = traceback.extract_tb(e.__traceback__)
+    user = [f for f in frames if not f.filename.startswith(pkg) and "/torch/" not in f.filename
+            and "/site-packages/" not in f.filename and "/lib/python" not in f.filename]
+    hint = job.state.get("shapes", "") if job else ""
+    kind = "user_code" if user else "error"
+    return RunFailed(kind, f"{type(e).__name__}: {text}", hint, tb, **where)
+
+
+def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0: float,
+          checkpointing: bool) -> RunFinished:
+    import torch
+
+    exp, model, opt, task, device = job.exp, job.model, job.optimizer, job.task, job.device
+    loss_cfg, loss_name, crit = exp.loss, exp.loss.name, job.criterion
+    per_sample_div = exp.loss.reduction == "sum"
+    needs_closure = type(exp.optimizer).needs_closure
+    fast = job.loader == "tensor"
+    max_epochs, steps_per_epoch = exp.train.max_epochs, len(job.train_batches)
+    st = job.state
+    start_epoch, skip = st.get("epoch", 0), st.get("batch", 0)
+    step = st.get("step", 0)
+    if st.get("generator") is not None:
+        job.generator.set_state(st["generator"])
+    if st.get("torch_rng") is not None:
+        torch.set_rng_state(st["torch_rng"])
+    n_train, n_val = job.split.train_x.shape[0], job.split.val_x.shape[0]
+    emit(RunStarted(str(job.run_dir) if job.run_dir else None, exp.name, str(device), device_name(device),
+                    max_epochs, start_epoch, steps_per_epoch, n_train, n_val, task.name,
+                    tuple(f"val_{m}" for m in task.metrics), job.loader))
+    emit(_preview(job, None))
+
+    def save(epoch: int, batch: int, loss_sum, seen: int, gen_state) -> None:
+        if not checkpointing:
+            return
+        runs.save_checkpoint(job.run_dir, {
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "config": exp.to_dict(),
+            "epoch": epoch, "batch": batch, "step": step, "epochs_done": epoch,
+            "loss_sum": float(loss_sum), "seen": seen, "generator": gen_state,
+            "torch_rng": torch.get_rng_state(), "version": 1,
+        })
+
+    run_batches = 0
+    train_time = 0.0
+    last_emit = time.perf_counter()
+    for epoch in range(start_epoch, max_epochs):
+        gen_state = job.generator.get_state()
+        model.train()
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        seen, epoch_start = 0, time.perf_counter()
+        if epoch == start_epoch and skip:
+            loss_sum += st.get("loss_sum", 0.0)
+            seen = st.get("seen", 0)
+        pending: list = []
+        pending_steps: list[int] = []
+        b = -1
+        for b, (x, y) in enumerate(job.train_batches):
+            if epoch == start_epoch and b < skip:
+                continue
+            if control.paused:
+                emit(Paused(epoch, step))
+                control.wait_while_paused()
+                emit(Resumed(epoch, step))
+            if control.stopped:
+                _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, 0, 0, None)
+                save(epoch, b, loss_sum, seen, gen_state)
+                raise _Stop
+            if not fast:
+                x = x.to(device, non_blocking=True)
+                y = y.to(device, non_blocking=True)
+            n = x.shape[0]
+            if step == st.get("step", 0):
+                st["shapes"] = f"batch inputs {tuple(x.shape)} {x.dtype}, targets {tuple(y.shape)} {y.dtype}"
+            if needs_closure:
+                def closure():
+                    opt.zero_grad()
+                    out = task.forward(model, x)
+                    loss = task.loss(crit, loss_name, out, y, loss_cfg)
+                    _guard(loss, epoch, b, step + 1)
+                    loss.backward()
+                    return loss
+                loss = opt.step(closure)
+            else:
+                opt.zero_grad(set_to_none=True)
+                out = task.forward(model, x)
+                loss = task.loss(crit, loss_name, out, y, loss_cfg)
+                _guard(loss, epoch, b, step + 1)
+                loss.backward()
+                opt.step()
+            step += 1
+            run_batches += 1
+            per = loss.detach() / n if per_sample_div else loss.detach()
+            loss_sum += per * n
+            seen += n
+            pending.append(per)
+            pending_steps.append(step)
+            now = time.perf_counter()
+            if now - last_emit >= throttle_s:
+                last_emit = now
+                elapsed = train_time + (now - epoch_start)
+                rate = seen / max(now - epoch_start, 1e-9)
+                left = (max_epochs - epoch - 1) * steps_per_epoch + (steps_per_epoch - b - 1)
+                eta = elapsed / run_batches * left if run_batches else None
+                _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, rate,
+                       time.perf_counter() - t0, eta)
+        _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, 0, 0, None)
+        epoch_time = time.perf_counter() - epoch_start
+        train_time += epoch_time
+        train_loss = float(loss_sum) / max(seen, 1)
+        if not math.isfinite(train_loss):
+            raise RunError("diverged", f"training loss is {train_loss} in epoch {epoch + 1}")
+        val_loss, val_metrics = evaluate(job)
+        done = epoch + 1
+        st.update(epoch=done, batch=0, step=step)
+        eta = train_time / (done - start_epoch) * (max_epochs - done)
+        record = {"epoch": done, "step": step, "train_loss": train_loss}
+        if val_loss is not None:
+            record["val_loss"] = val_loss
+        record.update({f"val_{k}": v for k, v in val_metrics.items()})
+        record["samples_per_s"] = seen / max(epoch_time, 1e-9)
+        record["epoch_time_s"] = epoch_time
+        if metrics:
+            metrics.write(record)
+            metrics.flush()
+        if done % exp.train.checkpoint_every == 0 or done == max_epochs:
+            save(done, 0, 0.0, 0, job.generator.get_state())
+        emit(EpochEnd(done, max_epochs, step, train_loss, val_loss,
+                      {f"val_{k}": v for k, v in val_metrics.items()}, record["samples_per_s"],
+                      epoch_time, time.perf_counter() - t0, eta))
+        emit(_preview(job, model))
+        if control.stopped:
+            raise _Stop
+    return _finished(job, "finished", t0)
+
+
+def _finished(job: Job, status: str, t0: float) -> RunFinished:
+    return RunFinished(status, job.state.get("epoch", 0), job.state.get("step", 0),
+                       dict(job.state.get("final", {})), str(job.run_dir) if job.run_dir else None,
+                       time.perf_counter() - t0)
+
+
+def _guard(loss, epoch: int, batch: int, step: int) -> None:
+    """Stop before a non-finite loss reaches the weights (one host sync per step)."""
+    import torch
+
+    if not bool(torch.isfinite(loss)):
+        raise RunError("diverged", f"loss is {float(loss)} at step {step} (epoch {epoch + 1}, batch "
+                       f"{batch + 1}); the weights were not updated",
+                       "lower optimizer.lr, or check the data for NaN/inf")
+
+
+def _flush(pending, steps, metrics, emit, epoch, step, b, per_epoch, rate, elapsed, eta) -> None:
+    if not pending:
+        return
+    import torch
+
+    losses = torch.stack(pending).tolist()
+    if metrics:
+        for s, v in zip(steps, losses):
+            metrics.write({"step": s, "epoch": epoch + 1, "loss": v})
+    emit(BatchEnd(epoch + 1, step, losses[-1], tuple(steps), tuple(losses), b + 1, per_epoch,
+                  rate, elapsed, eta))
+    pending.clear()
+    steps.clear()
+
+
+def evaluate(job: Job) -> tuple[float | None, dict[str, float]]:
+    """Validation: eval mode, no grad, loss and metrics averaged over the samples seen."""
+    import torch
+
+    if job.split.val_x.shape[0] == 0:
+        return None, {}
+    model, task, exp = job.model, job.task, job.exp
+    model.eval()
+    total = torch.zeros((), device=job.device, dtype=torch.float64)
+    n_seen = 0
+    sums: dict = {}
+    with torch.no_grad():
+        for x, y in job.val_batches:
+            x, y = x.to(job.device), y.to(job.device)
+            n = x.shape[0]
+            out = task.forward(model, x)
+            loss = task.loss(job.criterion, exp.loss.name, out, y, exp.loss).detach()
+            total += (loss / n if exp.loss.reduction == "sum" else loss) * n
+            n_seen += n
+            for k, v in task.metric_sums(out, y).items():
+                sums[k] = sums[k] + v if k in sums else v
+    metrics = task.finish(sums, n_seen)
+    job.state["final"] = {"val_loss": float(total) / n_seen, **{f"val_{k}": v for k, v in metrics.items()}}
+    return float(total) / n_seen, metrics
+
+
+def _preview(job: Job, model) -> PreviewBatch:
+    """The first validation (else training) samples, with the model's predictions when given."""
+    import torch
+
+    split = job.split
+    x, y = (split.val_x, split.val_y) if split.val_x.shape[0] else (split.train_x, split.train_y)
+    x, y = x[:PREVIEW_SIZE], y[:PREVIEW_SIZE]
+    pred = None
+    if model is not None:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            pred = job.task.predict(job.task.forward(model, x.to(job.device))).cpu()
+        model.train(was_training)
+    return PreviewBatch(x.cpu().clone(), y.cpu().clone(), pred, job.state.get("epoch", 0),
+                        job.task.name, job.data.class_names)

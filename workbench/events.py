@@ -1,0 +1,110 @@
+"""Events the engine emits, in order, to whoever watches a run (the CLI, the TUI, tests).
+
+They are frozen dataclasses holding plain Python data (and, for previews, CPU tensors that
+the engine no longer uses), so a UI may keep them without touching the running job.
+Order of a run: RunStarted, PreviewBatch?, (BatchEnd* EpochEnd)*, then RunFinished or RunFailed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_dir: str | None
+    name: str
+    device: str
+    device_name: str
+    max_epochs: int
+    start_epoch: int  # 0 for a fresh run, the next epoch on resume
+    steps_per_epoch: int
+    train_size: int
+    val_size: int
+    task: str
+    metric_names: tuple[str, ...]
+    loader: str  # "tensor" (in-memory fast path) or "dataloader"
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """Emitted at throttle points, carrying every step's loss since the previous one."""
+
+    epoch: int
+    step: int  # global step of the last batch in `losses`
+    loss: float  # loss of that batch
+    steps: tuple[int, ...]
+    losses: tuple[float, ...]
+    batch_in_epoch: int
+    batches_per_epoch: int
+    samples_per_s: float
+    elapsed_s: float
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int  # 1-based count of epochs done
+    max_epochs: int
+    step: int
+    train_loss: float
+    val_loss: float | None
+    metrics: dict[str, float]  # e.g. {"val_accuracy": 0.97}
+    samples_per_s: float
+    epoch_time_s: float
+    elapsed_s: float
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class PreviewBatch:
+    """A batch as `next(iter(loader))` gives it, on the CPU; predictions when a model ran on it."""
+
+    inputs: Any
+    targets: Any
+    predictions: Any = None
+    epoch: int = 0
+    task: str = ""
+    class_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Paused:
+    epoch: int
+    step: int
+
+
+@dataclass(frozen=True)
+class Resumed:
+    epoch: int
+    step: int
+
+
+@dataclass(frozen=True)
+class Warned:
+    message: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    status: str  # "finished" | "stopped" | "interrupted"
+    epochs_done: int
+    step: int
+    final: dict[str, float] = field(default_factory=dict)
+    run_dir: str | None = None
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunFailed:
+    kind: str  # "config" | "data" | "user_code" | "diverged" | "out_of_memory" | "device" | "error"
+    message: str
+    hint: str = ""
+    traceback: str = ""
+    run_dir: str | None = None
+    epoch: int = 0
+    step: int = 0
+
+
+Event = RunStarted | BatchEnd | EpochEnd | PreviewBatch | Paused | Resumed | Warned | RunFinished | RunFailed

@@ -1,0 +1,196 @@
+"""Presets: TOML files that hold a whole experiment; the search path; KEY=VALUE overrides.
+
+Loading a preset only parses TOML and validates it (it never runs code). Saving writes to a temp
+file in the same folder, fsyncs and renames, so a crash leaves either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+import tomli_w
+
+from .config import SECTIONS, Experiment, InvalidExperiment, Problem, validate
+
+MAX_PRESET_BYTES = 1_000_000
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def repo_presets() -> Path:
+    return Path(__file__).resolve().parent.parent / "presets"
+
+
+def user_presets() -> Path:
+    if env := os.environ.get("WORKBENCH_PRESETS"):
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "workbench" / "presets"
+
+
+def search_path() -> list[Path]:
+    """Where preset names are looked up, in order: the shipped presets, then the user's."""
+    return [repo_presets(), user_presets()]
+
+
+def list_presets() -> dict[str, Path]:
+    """Preset name -> file; a user preset of the same name as a shipped one comes second."""
+    found: dict[str, Path] = {}
+    for folder in search_path():
+        if folder.is_dir():
+            for f in sorted(folder.glob("*.toml")):
+                found.setdefault(f.stem, f)
+    return found
+
+
+def resolve(preset: str) -> Path:
+    """A path to a .toml file, or the name of a preset on the search path."""
+    p = Path(preset).expanduser()
+    if p.suffix == ".toml" or os.sep in preset or p.exists():
+        if not p.exists():
+            raise InvalidExperiment([Problem("", f"no such preset file: {preset}")])
+        if p.is_dir():
+            config = p / "config.toml"  # a run folder
+            if config.is_file():
+                return config
+            raise InvalidExperiment([Problem("", f"{preset} is a folder, not a preset file")])
+        return p
+    presets = list_presets()
+    if preset in presets:
+        return presets[preset]
+    import difflib
+
+    close = difflib.get_close_matches(preset, list(presets), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    where = ", ".join(str(d) for d in search_path())
+    raise InvalidExperiment([Problem("", f"no preset named {preset!r}{hint} (looked in {where})")])
+
+
+def read_toml(path: Path) -> dict:
+    """Parse a TOML file into plain data; every failure becomes a Problem naming the file."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_PRESET_BYTES:
+            raise InvalidExperiment([Problem("", f"{path}: {size:,} bytes is too large for a preset")])
+        data = path.read_bytes()
+    except OSError as e:
+        raise InvalidExperiment([Problem("", f"cannot read {path}: {e.strerror or e}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidExperiment([Problem("", f"{path}: not a text file (invalid UTF-8)")]) from None
+    if not text.strip():
+        raise InvalidExperiment([Problem("", f"{path}: the file is empty")])
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InvalidExperiment([Problem("", f"{path}: TOML syntax error: {e}")]) from None
+
+
+def load(preset: str | Path, overrides: list[str] | None = None) -> Experiment:
+    """Load, apply overrides, validate. Raises InvalidExperiment."""
+    raw = read_toml(resolve(str(preset)))
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+    return validate(raw)
+
+
+def parse_value(text: str) -> Any:
+    """A TOML value (numbers, booleans, arrays, quoted strings) or, failing that, a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply `a.b=value` overrides. A section's `name` is applied first and resets that section
+    to the new class's defaults (as Hydra's config groups do), so old arguments never linger."""
+    raw = copy.deepcopy(raw)
+    parsed: list[tuple[list[str], Any]] = []
+    problems: list[Problem] = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        keys = key.strip().split(".")
+        if not sep or not all(k.strip() for k in keys):
+            problems.append(Problem("", f"override {item!r} must look like key=value, e.g. optimizer.lr=3e-4"))
+            continue
+        parsed.append(([k.strip() for k in keys], parse_value(value.strip())))
+    if problems:
+        raise InvalidExperiment(problems)
+    names_first = sorted(parsed, key=lambda kv: not (len(kv[0]) == 2 and kv[0][1] == "name"))
+    for keys, value in names_first:
+        if len(keys) == 2 and keys[1] == "name" and isinstance(SECTIONS.get(keys[0]), dict):
+            section = raw.get(keys[0])
+            if not (isinstance(section, dict) and section.get("name") == value):
+                raw[keys[0]] = {"name": value}
+            continue
+        node = raw
+        for k in keys[:-1]:
+            child = node.setdefault(k, {})
+            if not isinstance(child, dict):
+                raise InvalidExperiment([Problem(".".join(keys), f"{k!r} is not a section")])
+            node = child
+        node[keys[-1]] = value
+    return raw
+
+
+def dumps(exp: Experiment) -> str:
+    return tomli_w.dumps(exp.to_dict())
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, fsync, rename over it, fsync the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def check_name(name: str) -> str:
+    """A preset name that stays inside the preset folder, or InvalidExperiment."""
+    stem = name[:-5] if name.endswith(".toml") else name
+    if not NAME_RE.match(stem) or ".." in stem:
+        raise InvalidExperiment([Problem(
+            "", f"preset name {name!r}: use letters, digits, '.', '_' and '-' (no paths, at most 100)"
+        )])
+    return stem
+
+
+def save(exp: Experiment, name: str, folder: Path | None = None, overwrite: bool = False) -> Path:
+    """Save to the user's preset folder (or `folder`); refuses to overwrite unless asked."""
+    stem = check_name(name)
+    path = (folder or user_presets()) / f"{stem}.toml"
+    if path.exists() and not overwrite:
+        raise FileExistsError(str(path))
+    atomic_write(path, dumps(exp).encode())
+    return path

@@ -1,0 +1,107 @@
+"""The run folder: config.toml, metrics.jsonl, checkpoint.pt (DESIGN section 3)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+from .config import Experiment
+from .presets import atomic_write, dumps
+
+CONFIG, METRICS, CHECKPOINT = "config.toml", "metrics.jsonl", "checkpoint.pt"
+
+
+def default_root() -> Path:
+    return Path("runs")
+
+
+def new_run_dir(exp: Experiment, root: Path | None = None) -> Path:
+    """runs/<timestamp>-<name>/, made unique if two runs start in the same second."""
+    root = Path(root) if root else default_root()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", exp.name).strip("-.") or "run"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for i in range(1000):
+        path = root / (f"{stamp}-{slug}" + (f"-{i}" if i else ""))
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a run folder under {root}")
+
+
+def prepare(run_dir: Path, exp: Experiment) -> Path:
+    """Make the folder (or use an empty/own one) and write the resolved config."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / CONFIG, dumps(exp).encode())
+    return run_dir
+
+
+class MetricsLog:
+    """Appends one JSON object per line; buffered, flushed at epoch ends and on close."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.file = open(self.path, "a", encoding="utf-8")
+
+    def write(self, record: dict) -> None:
+        self.file.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """Every complete line of metrics.jsonl (a torn last line from a crash is skipped)."""
+    path = Path(run_dir) / METRICS
+    out = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+def save_checkpoint(run_dir: Path, state: dict) -> None:
+    """torch.save to memory, then an atomic write: a crash leaves the previous checkpoint."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write(Path(run_dir) / CHECKPOINT, buf.getvalue())
+
+
+class CheckpointError(Exception):
+    pass
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load with weights_only=True: a checkpoint can never run code."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{path}: refused by torch.load(weights_only=True); it holds more than tensors and "
+            f"plain data, so workbench will not load it ({str(e).splitlines()[0]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({str(e).splitlines()[0]})") from None
