@@ -105,3 +105,13 @@ def load_checkpoint(path: Path) -> dict:
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a readable checkpoint ({str(e).splitlines()[0]})") from None
+
+
+def trim_metrics(run_dir: Path, checkpoint: dict) -> None:
+    """Before a resume: drop metric lines written after the checkpoint (they will be redone),
+    so that metrics.jsonl ends up with every step and epoch exactly once."""
+    step, epochs = checkpoint.get("step", 0), checkpoint.get("epoch", 0)
+    keep = [r for r in read_metrics(run_dir)
+            if (r["step"] <= step if "loss" in r else r.get("epoch", 0) <= epochs)]
+    text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in keep)
+    atomic_write(Path(run_dir) / METRICS, text.encode())

@@ -1,0 +1,200 @@
+"""Command line: parse arguments and hand over; the work happens in engine, presets and tui.
+
+Exit status: 0 success; 2 invalid input; 1 the run failed; 130 interrupted (after a checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+COMMANDS = ("run", "validate", "list", "watch")
+DEFAULT_PRESET = "digits-mlp"
+
+
+def _err(msg: str) -> None:
+    print(f"workbench: {msg}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="workbench",
+        description="A keyboard-driven terminal workbench for PyTorch experiments.",
+        epilog="workbench [PRESET] opens the app (default preset: digits-mlp).",
+    )
+    sub = p.add_subparsers(dest="command")
+    r = sub.add_parser("run", help="train headless")
+    r.add_argument("preset", nargs="?", help="preset name or .toml path")
+    r.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. optimizer.lr=3e-4")
+    r.add_argument("--out", metavar="DIR", help="run folder (default: runs/<timestamp>-<name>)")
+    r.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    r.add_argument("--quiet", action="store_true", help="print only the final line")
+    v = sub.add_parser("validate", help="check a preset and print every problem")
+    v.add_argument("preset")
+    v.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    lst = sub.add_parser("list", help="list datasets, models, losses, optimizers or presets")
+    lst.add_argument("what", nargs="?", default="all",
+                     choices=["all", "datasets", "models", "losses", "optimizers", "presets"])
+    w = sub.add_parser("watch", help="follow a run folder live in the TUI")
+    w.add_argument("run_dir", nargs="?")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        return open_app(argv)
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "validate":
+            return cmd_validate(args)
+        if args.command == "list":
+            return cmd_list(args.what)
+        if args.command == "watch":
+            return open_app([], watch=args.run_dir or "latest")
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _load(preset: str, overrides: list[str]):
+    from .config import InvalidExperiment
+    from .presets import load
+
+    try:
+        return load(preset, overrides)
+    except InvalidExperiment as e:
+        for p in e.problems:
+            _err(str(p))
+        return None
+
+
+def open_app(argv: list[str], watch: str | None = None) -> int:
+    if len(argv) > 1 or (argv and argv[0].startswith("-")):
+        _parser().print_help(sys.stderr)
+        return EXIT_INVALID
+    preset = argv[0] if argv else None
+    if preset is not None and _load(preset, []) is None:
+        return EXIT_INVALID
+    from .tui.app import run_app
+
+    return run_app(preset, watch=watch)
+
+
+def cmd_validate(args) -> int:
+    from .config import warnings_for
+
+    exp = _load(args.preset, args.overrides)
+    if exp is None:
+        return EXIT_INVALID
+    for w in warnings_for(exp):
+        print(f"warning: {w}")
+    print(f"ok: {args.preset} ({exp.data.name}, {exp.model.name}, {exp.loss.name}, {exp.optimizer.name})")
+    return EXIT_OK
+
+
+def cmd_list(what: str) -> int:
+    from .data import DATASETS
+    from .losses import LOSSES
+    from .models import MODELS
+    from .optimizers import OPTIMIZERS
+    from .presets import list_presets
+
+    def table(title: str, rows: list[tuple[str, ...]]) -> None:
+        if what == "all":
+            print(f"{title}:")
+        width = max((len(r[0]) for r in rows), default=0)
+        for r in rows:
+            print(f"  {r[0]:<{width}}  " + "  ".join(r[1:]))
+        if what == "all":
+            print()
+
+    if what in ("all", "datasets"):
+        w = max(len(d.task) for d in DATASETS.values())
+        table("datasets", [(d.name, f"{d.task:<{w}}", d.description + (f" [needs {d.needs}]" if d.needs else ""))
+                           for d in DATASETS.values()])
+    if what in ("all", "models"):
+        table("models", [(n, m.summary) for n, m in MODELS.items()])
+    if what in ("all", "losses"):
+        w = max(len(", ".join(c.tasks)) for c in LOSSES.values())
+        table("losses", [(n, f"{', '.join(c.tasks):<{w}}", c.summary) for n, c in LOSSES.items()])
+    if what in ("all", "optimizers"):
+        table("optimizers", [(n, c.summary) for n, c in OPTIMIZERS.items()])
+    if what in ("all", "presets"):
+        table("presets", [(n, str(p)) for n, p in list_presets().items()])
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from . import runs
+    from .config import InvalidExperiment, validate
+    from .progress import Progress
+
+    resume = None
+    if args.resume:
+        if args.preset or args.overrides:
+            _err("--resume RUN_DIR takes no preset or overrides: the run folder holds its config")
+            return EXIT_INVALID
+        try:
+            resume = runs.load_checkpoint(Path(args.resume))
+            exp = validate(resume["config"])
+        except runs.CheckpointError as e:
+            _err(str(e))
+            return EXIT_INVALID
+        except InvalidExperiment as e:
+            for p in e.problems:
+                _err(f"checkpoint config: {p}")
+            return EXIT_INVALID
+        run_dir = Path(args.resume)
+        runs.trim_metrics(run_dir, resume)
+    else:
+        if not args.preset:
+            _err("run needs a PRESET (a name from `workbench list presets` or a .toml path)")
+            return EXIT_INVALID
+        exp = _load(args.preset, args.overrides)
+        if exp is None:
+            return EXIT_INVALID
+        try:
+            run_dir = Path(args.out) if args.out else runs.new_run_dir(exp)
+            if args.out and run_dir.exists() and any(run_dir.iterdir()):
+                _err(f"--out {run_dir} is not empty; use --resume {run_dir} to continue that run, "
+                     "or choose another folder")
+                return EXIT_INVALID
+        except OSError as e:
+            _err(f"cannot create the run folder: {e}")
+            return EXIT_INVALID
+    return _train(exp, run_dir, resume, Progress(sys.stdout, quiet=args.quiet))
+
+
+def _train(exp, run_dir: Path, resume, progress) -> int:
+    from .engine import Control, train
+    from .events import RunFailed
+
+    control = Control()
+
+    def on_signal(signum, frame):
+        name = signal.Signals(signum).name
+        progress.note(f"{name}: finishing the current batch, saving a checkpoint")
+        control.stop("interrupted")
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            old[sig] = signal.signal(sig, on_signal)
+    try:
+        result = train(exp, progress, control, run_dir=run_dir, resume=resume)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if isinstance(result, RunFailed):
+        return EXIT_FAILED
+    return EXIT_INTERRUPTED if result.status == "interrupted" else EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

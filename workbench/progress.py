@@ -1,0 +1,87 @@
+"""Headless rendering of engine events: a live line on a terminal, plain lines in a log file."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from .events import BatchEnd, EpochEnd, RunFailed, RunFinished, RunStarted, Warned
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "?"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def fmt_metrics(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+
+
+class Progress:
+    """Callable that takes engine events. On a TTY it redraws one line per batch update."""
+
+    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr, quiet: bool = False):
+        self.out, self.err, self.quiet = out, err, quiet
+        self.tty = hasattr(out, "isatty") and out.isatty()
+        self.max_epochs = 0
+        self._live = False
+
+    def _line(self, text: str) -> None:
+        if self._live:
+            self.out.write("\r\x1b[2K")
+            self._live = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def note(self, text: str) -> None:
+        self._line(text)
+
+    def __call__(self, event) -> None:
+        if isinstance(event, RunStarted):
+            self.max_epochs = event.max_epochs
+            if not self.quiet:
+                resumed = f", resuming at epoch {event.start_epoch + 1}" if event.start_epoch else ""
+                self._line(f"{event.name}: {event.train_size} train / {event.val_size} val samples, "
+                           f"{event.steps_per_epoch} batches/epoch on {event.device} "
+                           f"({event.device_name}){resumed}")
+                if event.run_dir:
+                    self._line(f"run folder: {event.run_dir}")
+        elif isinstance(event, Warned):
+            self._line(f"warning: {event.message}")
+        elif isinstance(event, BatchEnd) and self.tty and not self.quiet:
+            width = 20
+            done = int(width * event.batch_in_epoch / max(event.batches_per_epoch, 1))
+            bar = "#" * done + "." * (width - done)
+            self.out.write(
+                f"\r\x1b[2Kepoch {event.epoch}/{self.max_epochs} [{bar}] "
+                f"{event.batch_in_epoch}/{event.batches_per_epoch}  loss {event.loss:.4f}  "
+                f"{event.samples_per_s:,.0f} samples/s  ETA {fmt_duration(event.eta_s)}"
+            )
+            self.out.flush()
+            self._live = True
+        elif isinstance(event, EpochEnd) and not self.quiet:
+            val = f"  val_loss {event.val_loss:.4f}" if event.val_loss is not None else ""
+            extra = f"  {fmt_metrics(event.metrics)}" if event.metrics else ""
+            self._line(f"epoch {event.epoch}/{event.max_epochs}  train_loss {event.train_loss:.4f}{val}"
+                       f"{extra}  {event.samples_per_s:,.0f} samples/s  "
+                       f"{event.epoch_time_s:.2f}s  ETA {fmt_duration(event.eta_s)}")
+        elif isinstance(event, RunFinished):
+            final = f"  {fmt_metrics(event.final)}" if event.final else ""
+            where = f"  run folder: {event.run_dir}" if event.run_dir else ""
+            self._line(f"{event.status}: {event.epochs_done} epochs, {event.step} steps in "
+                       f"{fmt_duration(event.elapsed_s)}{final}{where}")
+        elif isinstance(event, RunFailed):
+            if self._live:
+                self._line("")
+            self.err.write(f"workbench: run failed ({event.kind}): {event.message}\n")
+            if event.hint:
+                self.err.write(f"hint: {event.hint}\n")
+            if event.traceback and event.kind == "user_code":
+                self.err.write("in your code:\n" + event.traceback + "\n")
+            if event.run_dir:
+                self.err.write(f"run folder: {event.run_dir}\n")
+            self.err.flush()
