@@ -136,13 +136,19 @@ def cmd_run(args) -> int:
     from .progress import Progress
 
     resume = None
+    created = False
     if args.resume:
         if args.preset or args.overrides:
             _err("--resume RUN_DIR takes no preset or overrides: the run folder holds its config")
             return EXIT_INVALID
+        run_dir = Path(args.resume)
+        if not run_dir.is_dir():
+            _err(f"--resume {run_dir}: no such run folder")
+            return EXIT_INVALID
         try:
-            resume = runs.load_checkpoint(Path(args.resume))
+            resume = runs.load_checkpoint(run_dir)
             exp = validate(resume["config"])
+            runs.trim_metrics(run_dir, resume)
         except runs.CheckpointError as e:
             _err(str(e))
             return EXIT_INVALID
@@ -150,8 +156,9 @@ def cmd_run(args) -> int:
             for p in e.problems:
                 _err(f"checkpoint config: {p}")
             return EXIT_INVALID
-        run_dir = Path(args.resume)
-        runs.trim_metrics(run_dir, resume)
+        except OSError as e:
+            _err(f"cannot write to the run folder {run_dir}: {e.strerror or e}")
+            return EXIT_INVALID
     else:
         if not args.preset:
             _err("run needs a PRESET (a name from `workbench list presets` or a .toml path)")
@@ -160,15 +167,23 @@ def cmd_run(args) -> int:
         if exp is None:
             return EXIT_INVALID
         try:
-            run_dir = Path(args.out) if args.out else runs.new_run_dir(exp)
-            if args.out and run_dir.exists() and any(run_dir.iterdir()):
-                _err(f"--out {run_dir} is not empty; use --resume {run_dir} to continue that run, "
-                     "or choose another folder")
-                return EXIT_INVALID
+            if args.out:
+                run_dir = Path(args.out)
+                if run_dir.exists() and any(run_dir.iterdir()):
+                    _err(f"--out {run_dir} is not empty; use --resume {run_dir} to continue that run, "
+                         "or choose another folder")
+                    return EXIT_INVALID
+                created = not run_dir.exists()
+                run_dir.mkdir(parents=True, exist_ok=True)
+            else:
+                run_dir, created = runs.new_run_dir(exp), True
         except OSError as e:
             _err(f"cannot create the run folder: {e}")
             return EXIT_INVALID
-    return _train(exp, run_dir, resume, Progress(quiet=args.quiet))
+    status = _train(exp, run_dir, resume, Progress(quiet=args.quiet))
+    if status != EXIT_OK and created and not any(run_dir.iterdir()):
+        run_dir.rmdir()  # the run failed before writing anything: leave no empty folder behind
+    return status
 
 
 def _train(exp, run_dir: Path, resume, progress) -> int:
@@ -192,7 +207,8 @@ def _train(exp, run_dir: Path, resume, progress) -> int:
         for sig, handler in old.items():
             signal.signal(sig, handler)
     if isinstance(result, RunFailed):
-        return EXIT_FAILED
+        # a checkpoint that does not fit its config is bad input, like a corrupt one
+        return EXIT_INVALID if result.kind == "checkpoint" else EXIT_FAILED
     return EXIT_INTERRUPTED if result.status == "interrupted" else EXIT_OK
 
 
