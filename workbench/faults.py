@@ -58,8 +58,8 @@ def guard(value: float, grad_max: float, epoch: int, batch: int, step: int) -> N
                        "lower optimizer.lr, check the data for NaN/inf, or set "
                        "train.on_divergence = 'rollback'")
     if not math.isfinite(grad_max):
-        raise RunError("diverged", f"gradients are not finite {where} (the loss was {value:.6g}); "
-                       "the weights were not updated",
+        raise RunError("diverged", f"gradients are not finite {where}; the weights were not updated "
+                       f"(the loss was {value:.6g})",
                        "lower optimizer.lr, or set train.on_divergence = 'rollback'")
 
 
@@ -93,7 +93,7 @@ def is_oom(e: BaseException) -> bool:
 
     text = str(e)
     return (isinstance(e, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in text
-            or "can't allocate memory" in text or "Cannot allocate memory" in text)
+            or "can't allocate memory" in text or "not enough memory" in text)
 
 
 def loss_error(e: Exception, loss_name: str, out, y, task: str, num_outputs) -> RunError:
