@@ -9,10 +9,10 @@ import sys
 import time
 
 import torch
+from conftest import subprocess_env, workbench_cmd
 
 from workbench import presets, runs
 from workbench.cli import main
-from conftest import subprocess_env, workbench_cmd
 
 
 def slow_env(seconds: float) -> dict:

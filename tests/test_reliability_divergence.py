@@ -70,7 +70,7 @@ def train(exp, run_dir):
 def test_non_finite_step_stops_before_the_weights_move(mode, what, nan_exp, tmp_path):
     bad = STEPS + 11  # epoch 2, batch 11: after the first checkpoint
     d = tmp_path / "run"
-    result, seen = train(nan_exp(bad, mode), d)
+    result, _ = train(nan_exp(bad, mode), d)
     assert isinstance(result, events.RunFailed) and result.kind == "diverged"
     assert f"{what} at step {bad} (epoch 2, batch 11); the weights were not updated" in result.message
     assert "lower optimizer.lr" in result.hint

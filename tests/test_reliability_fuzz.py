@@ -2,6 +2,7 @@
 validate) either accepts them or raises InvalidExperiment with problems in words; never anything
 else."""
 
+import math
 import tempfile
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def presets(draw):
 
 
 override_values = st.one_of(
-    scalars.map(lambda v: tomli_w.dumps({"v": v})[4:].strip() if not isinstance(v, float) or v == v else "nan"),
+    scalars.map(lambda v: "nan" if isinstance(v, float) and math.isnan(v) else tomli_w.dumps({"v": v})[4:].strip()),
     st.text(alphabet="[]{}=,.'\"0123456789eE+-naif truels", max_size=10),
     st.sampled_from(NAMES),
 )
@@ -98,7 +99,7 @@ toml_text = st.one_of(
 def _dumps(raw: dict) -> str:
     try:
         return tomli_w.dumps(raw)
-    except Exception:  # tomli_w refuses some values (e.g. huge ints are fine, but not everything)
+    except (TypeError, ValueError):  # values TOML cannot hold: the text is then simply not TOML
         return repr(raw)
 
 

@@ -11,10 +11,10 @@ import termios
 import time
 
 import pytest
+from conftest import subprocess_env, workbench_cmd
 
 from workbench import engine, presets, runs
 from workbench.cli import main
-from conftest import subprocess_env, workbench_cmd
 
 # long enough epochs (359 batches of 4) that a signal sent just after epoch 1 lands mid-epoch 2
 ARGS = ["digits-mlp", "data.batch_size=4", "train.max_epochs=3", "train.device=cpu", "train.threads=1"]
@@ -74,18 +74,18 @@ def reference(tmp_path_factory):
 
 def test_sigterm_mid_epoch_then_resume(tmp_path, reference):
     d = tmp_path / "run"
-    out = open(tmp_path / "out.txt", "w")
-    proc = subprocess.Popen(workbench_cmd("run", *ARGS, "--out", str(d)), stdout=out, stderr=subprocess.STDOUT,
-                            env=subprocess_env())
-    wait_for_first_epoch(d, proc)
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    check_interrupted(d, proc)
+    with open(tmp_path / "out.txt", "w") as out:
+        proc = subprocess.Popen(workbench_cmd("run", *ARGS, "--out", str(d)), stdout=out,
+                                stderr=subprocess.STDOUT, env=subprocess_env())
+        wait_for_first_epoch(d, proc)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        check_interrupted(d, proc)
     text = (tmp_path / "out.txt").read_text()
     assert "SIGTERM: finishing the current batch, saving a checkpoint" in text
     assert "interrupted: 1 epochs" in text
     resumed = subprocess.run(workbench_cmd("run", "--resume", str(d)), capture_output=True, text=True,
-                             env=subprocess_env(), timeout=120)
+                             env=subprocess_env(), timeout=120, check=False)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming at epoch 2" in resumed.stdout and "finished: 3 epochs" in resumed.stdout
     check_resumed(d, reference)
@@ -101,7 +101,8 @@ def test_sighup_when_the_terminal_goes_away(tmp_path, reference):
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     proc = subprocess.Popen(workbench_cmd("run", *ARGS, "--out", str(d)), stdin=slave, stdout=slave,
-                            stderr=slave, start_new_session=True, preexec_fn=take_terminal,
+                            stderr=slave, start_new_session=True,
+                            preexec_fn=take_terminal,  # noqa: PLW1509 (no threads run here)
                             env=subprocess_env())
     os.close(slave)
     try:

@@ -217,7 +217,6 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
     import torch
 
     exp, model, opt, task, device = job.exp, job.model, job.optimizer, job.task, job.device
-    loss_cfg, loss_name, crit = exp.loss, exp.loss.name, job.criterion
     per_sample_div = exp.loss.reduction == "sum"
     needs_closure = type(exp.optimizer).needs_closure
     check_grads = exp.train.check_gradients

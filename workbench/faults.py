@@ -110,7 +110,7 @@ def loss_error(e: Exception, loss_name: str, out, y, task: str, num_outputs) -> 
 
 def _is_user_frame(f: traceback.FrameSummary) -> bool:
     name = f.filename
-    return not (name.startswith(_PKG) or name.startswith(_LIBS) or name.startswith("<")
+    return not (name.startswith((_PKG, *_LIBS, "<"))
                 or "/torch/" in name or "/site-packages/" in name)
 
 
@@ -131,8 +131,8 @@ def has_user_frame(e: BaseException) -> bool:
 def classify(e: BaseException, state: dict, batch_size, run_dir, custom: bool = False) -> RunFailed:
     """An unexpected exception from the run, as the RunFailed the user sees (`custom`: the
     experiment runs a user's model, so an error without a user frame is still theirs)."""
-    where = dict(run_dir=str(run_dir) if run_dir else None, epoch=state.get("epoch", 0),
-                 step=state.get("step", 0))
+    where = {"run_dir": str(run_dir) if run_dir else None, "epoch": state.get("epoch", 0),
+             "step": state.get("step", 0)}
     text = str(e)
     if is_oom(e):
         first = text.splitlines()[0] if text else type(e).__name__

@@ -103,7 +103,7 @@ def load_checkpoint(path: Path) -> dict:
             f"{path}: refused by torch.load(weights_only=True); it holds more than tensors and "
             f"plain data, so workbench will not load it ({str(e).splitlines()[0]})"
         ) from None
-    except Exception as e:  # torch raises many kinds for a truncated or foreign file
+    except Exception as e:  # noqa: BLE001 (torch raises many kinds for a truncated or foreign file)
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
     missing = [k for k, kind in REQUIRED.items() if not isinstance(state, dict) or not isinstance(state.get(k), kind)
