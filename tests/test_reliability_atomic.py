@@ -15,9 +15,9 @@ from workbench import presets, runs
 from workbench.cli import main
 
 
-def slow_env(seconds: float) -> dict:
+def slow_env(seconds: float, name: str = "") -> dict:
     env = subprocess_env()
-    env["WORKBENCH_TEST_SLOW_WRITE"] = str(seconds)
+    env["WORKBENCH_TEST_SLOW_WRITE"] = f"{seconds}:{name}" if name else str(seconds)
     return env
 
 
@@ -40,7 +40,8 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_one(tmp_path):
     d = tmp_path / "run"
     proc = subprocess.Popen(workbench_cmd("run", "digits-mlp", "train.max_epochs=3", "train.device=cpu",
                                           "--out", str(d)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=slow_env(1.0))
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=slow_env(1.0, "checkpoint.pt"))
     try:
         # the first checkpoint lands (after its slow write), then the second one is being written
         wait_for(lambda: (d / "checkpoint.pt").exists(), proc)
@@ -92,7 +93,7 @@ def test_sigkill_during_the_config_write_leaves_the_old_config(tmp_path):
     ckpt["config"]["name"] = "renamed"  # so that the resume writes a different config.toml
     torch.save(ckpt, d / "checkpoint.pt")
     proc = subprocess.Popen(workbench_cmd("run", "--resume", str(d)), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=slow_env(30))
+                            stderr=subprocess.DEVNULL, env=slow_env(30, "config.toml"))
     try:
         wait_for(lambda: [p for p in temp_files(d, "config.toml") if b"renamed" in p.read_bytes()], proc)
     finally:

@@ -173,8 +173,12 @@ def atomic_write(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if delay := os.environ.get("WORKBENCH_TEST_SLOW_WRITE"):
-            time.sleep(float(delay))  # test hook only: widens the window for a SIGKILL mid-write
+        if hook := os.environ.get("WORKBENCH_TEST_SLOW_WRITE"):
+            # test hook only ("SECONDS" or "SECONDS:FILENAME"): widens the window for a SIGKILL
+            # between the written temp file and the rename
+            delay, _, only = hook.partition(":")
+            if not only or only == path.name:
+                time.sleep(float(delay))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
