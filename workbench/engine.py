@@ -186,10 +186,12 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
     t0 = time.perf_counter()
     metrics = None
     job = None
+    written = None  # the run folder, once something is in it (a failed build leaves it empty)
     try:
         job = build(exp, run_dir, resume)
         if run_dir:
             runs.prepare(run_dir, exp)
+            written = str(run_dir)
             metrics = runs.MetricsLog(run_dir / runs.METRICS)
         for w in warnings_for(exp):
             emit(Warned(w))
@@ -197,10 +199,10 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
     except _Stop:
         result = _finished(job, control.reason, t0)
     except RunError as e:
-        result = RunFailed(e.kind, e.message, e.hint, e.tb, str(run_dir) if run_dir else None,
+        result = RunFailed(e.kind, e.message, e.hint, e.tb, written,
                            job.state.get("epoch", 0) if job else 0, job.state.get("step", 0) if job else 0)
     except Exception as e:
-        result = faults.classify(e, job.state if job else {}, exp.data.batch_size, run_dir,
+        result = faults.classify(e, job.state if job else {}, exp.data.batch_size, written,
                                  custom=exp.model.name == "custom")
     finally:
         if metrics:
