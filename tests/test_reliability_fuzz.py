@@ -3,9 +3,9 @@ validate) either accepts them or raises InvalidExperiment with problems in words
 else."""
 
 import math
-import tempfile
 from pathlib import Path
 
+import pytest
 import tomli_w
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -126,13 +126,15 @@ def read_back(exp):
     return tomllib.loads(tomli_w.dumps(exp.to_dict()))
 
 
-FOLDER = Path(tempfile.mkdtemp(prefix="wb-fuzz-"))
+@pytest.fixture(scope="module")
+def preset_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz") / "preset.toml"
 
 
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=toml_text, extra=st.lists(overrides(), max_size=4))
-def test_loader_accepts_or_rejects_with_problems(text, extra):
-    path = FOLDER / "preset.toml"
+def test_loader_accepts_or_rejects_with_problems(preset_file, text, extra):
+    path = preset_file
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     check(lambda: validate(apply_overrides(read_toml(path), extra)))
 

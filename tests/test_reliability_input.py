@@ -94,6 +94,18 @@ def test_unreadable_preset(tmp_path, monkeypatch, capsys):
     assert_refused(status, err, "cannot read secret.toml: Permission denied", tmp_path)
 
 
+def test_read_error_is_a_problem_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """The same path as an unreadable file, for when the tests run as root (who reads anything)."""
+    (tmp_path / "p.toml").write_text(GOOD)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(presets, "open", refuse, raising=False)
+    status, err = run_cli(["run", "p.toml"], tmp_path, monkeypatch, capsys)
+    assert_refused(status, err, "cannot read p.toml: Permission denied", tmp_path)
+
+
 OVERRIDES = [
     ("optimizer.lr", "override 'optimizer.lr' must look like key=value"),
     ("=3", "override '=3' must look like key=value"),
