@@ -146,7 +146,8 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     model = _user_call(lambda: exp.model.build(loaded.input_shape, loaded.num_outputs, loaded.extra), "model")
     model = model.to(device)
     criterion = exp.loss.build().to(device)
-    optimizer = exp.optimizer.build(model.parameters())
+    sparse = any(getattr(m, "sparse", False) for m in model.modules())  # fused kernels are dense-only
+    optimizer = exp.optimizer.build(model.parameters(), fused=exp.train.fused and not sparse)
     generator = torch.Generator().manual_seed(exp.seed)
     fast = exp.data.fast_path
     train_b = datamod.batches(split.train_x, split.train_y, exp.data, train=True,
