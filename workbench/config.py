@@ -72,6 +72,7 @@ class Experiment(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field("experiment", min_length=1, max_length=100, description="experiment name")
+    description: str = Field("", max_length=500, description="what the experiment does (one line)")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="random seed (data split, init, shuffling)")
     data: DataConfig = DataConfig()
     model: ModelConfig = Field(default_factory=lambda: MODELS["mlp"]())
@@ -81,7 +82,8 @@ class Experiment(BaseModel):
 
     def to_dict(self) -> dict:
         """Plain data for TOML (no None values: TOML has no null)."""
-        raw = self.model_dump(mode="json", exclude_none=True)
+        dumped = self.model_dump(mode="json", exclude_none=True)
+        raw = {"name": dumped.pop("name"), "description": dumped.pop("description"), **dumped}
         for section in ("model", "loss", "optimizer"):  # name first, as people write it
             raw[section] = {"name": raw[section].pop("name"), **raw[section]}
         return raw
@@ -250,6 +252,8 @@ def cross_check(exp: Experiment) -> list[Problem]:
             f"{exp.loss.name} needs a {' or '.join(loss_cls.tasks)} dataset{such}; "
             f"{info.name!r} is {info.task} (losses that fit it: {losses})",
         ))
+    if info.path_required and not exp.data.path:
+        problems.append(Problem("data.path", f"dataset {info.name!r} reads your files: set data.path ({info.needs})"))
     model_cls = type(exp.model)
     if info.input_kind not in model_cls.inputs:
         fits = [n for n, m in MODELS.items() if info.input_kind in m.inputs and n != "custom"]
