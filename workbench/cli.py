@@ -126,8 +126,20 @@ def cmd_list(what: str) -> int:
     if what in ("all", "optimizers"):
         table("optimizers", [(n, c.summary) for n, c in OPTIMIZERS.items()])
     if what in ("all", "presets"):
-        table("presets", [(n, str(p)) for n, p in list_presets().items()])
+        table("presets", [(n, _description(p) or str(p)) for n, p in list_presets().items()])
     return EXIT_OK
+
+
+def _description(path: Path) -> str:
+    """A preset's `description`, or "" when it has none or cannot be read."""
+    from .config import InvalidExperiment
+    from .presets import read_toml
+
+    try:
+        text = read_toml(path).get("description", "")
+    except InvalidExperiment:
+        return ""
+    return text if isinstance(text, str) else ""
 
 
 def cmd_run(args) -> int:
