@@ -18,9 +18,17 @@ def spirals(cfg) -> Loaded:
     t = rng.uniform(0.0, 1.0, n)
     radius = 0.2 + 2.0 * t
     angle = 3.0 * np.pi * t + arm * 2.0 * np.pi / 3
-    x = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1) + rng.normal(0, noise * 0.3, (n, 2))
-    return Loaded(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(arm, dtype=torch.long),
-                  (2,), 3, ("arm 0", "arm 1", "arm 2"), standardize_x=True)
+    x = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1) + rng.normal(
+        0, noise * 0.3, (n, 2)
+    )
+    return Loaded(
+        torch.as_tensor(x, dtype=torch.float32),
+        torch.as_tensor(arm, dtype=torch.long),
+        (2,),
+        3,
+        ("arm 0", "arm 1", "arm 2"),
+        standardize_x=True,
+    )
 
 
 def multilabel(cfg) -> Loaded:
@@ -28,10 +36,17 @@ def multilabel(cfg) -> Loaded:
     from sklearn.datasets import make_multilabel_classification
 
     n = cfg.samples or 1000
-    x, y = make_multilabel_classification(n_samples=n, n_features=20, n_classes=5, n_labels=2,
-                                          allow_unlabeled=False, random_state=0)
-    return Loaded(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32),
-                  (20,), 5, tuple(f"topic {i}" for i in range(5)), standardize_x=True)
+    x, y = make_multilabel_classification(
+        n_samples=n, n_features=20, n_classes=5, n_labels=2, allow_unlabeled=False, random_state=0
+    )
+    return Loaded(
+        torch.as_tensor(x, dtype=torch.float32),
+        torch.as_tensor(y, dtype=torch.float32),
+        (20,),
+        5,
+        tuple(f"topic {i}" for i in range(5)),
+        standardize_x=True,
+    )
 
 
 #: the true log-linear model of `counts`: log rate = BIAS + x @ WEIGHTS
@@ -46,8 +61,12 @@ def counts(cfg) -> Loaded:
     x = rng.normal(0.0, 1.0, (n, len(COUNT_WEIGHTS)))
     rate = np.exp(COUNT_BIAS + x @ np.asarray(COUNT_WEIGHTS))
     y = rng.poisson(rate)
-    return Loaded(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32),
-                  (len(COUNT_WEIGHTS),), 1)
+    return Loaded(
+        torch.as_tensor(x, dtype=torch.float32),
+        torch.as_tensor(y, dtype=torch.float32),
+        (len(COUNT_WEIGHTS),),
+        1,
+    )
 
 
 RATINGS_USERS, RATINGS_ITEMS, RATINGS_RANK = 300, 200, 3

@@ -23,7 +23,9 @@ def _read(cfg) -> tuple[list[str], list[list[str]], int, Path]:
     if not path.is_file():
         raise DataError(f"csv: no file {path}; set data.path to a CSV file with a header row")
     if path.stat().st_size > MAX_BYTES:
-        raise DataError(f"csv: {path} is larger than {MAX_BYTES:,} bytes; every set is held in memory")
+        raise DataError(
+            f"csv: {path} is larger than {MAX_BYTES:,} bytes; every set is held in memory"
+        )
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             rows = [r for r in csv.reader(f) if any(cell.strip() for cell in r)]
@@ -36,10 +38,14 @@ def _read(cfg) -> tuple[list[str], list[list[str]], int, Path]:
         raise DataError(f"csv: {path} needs at least one feature column and a target column")
     target = cfg.target or header[-1]
     if target not in header:
-        raise DataError(f"csv: data.target = {target!r} is not a column of {path} (columns: {', '.join(header)})")
+        raise DataError(
+            f"csv: data.target = {target!r} is not a column of {path} (columns: {', '.join(header)})"
+        )
     for i, row in enumerate(body, start=2):
         if len(row) != len(header):
-            raise DataError(f"csv: {path} line {i} has {len(row)} cells, the header has {len(header)}")
+            raise DataError(
+                f"csv: {path} line {i} has {len(row)} cells, the header has {len(header)}"
+            )
     return header, body, header.index(target), path
 
 
@@ -51,8 +57,10 @@ def _features(header, body, t, path) -> torch.Tensor:
             values.append([float(row[j]) for j in cols])
         except ValueError:
             bad = next(j for j in cols if not _is_number(row[j]))
-            raise DataError(f"csv: {path} line {i}, column {header[bad]!r}: {row[bad]!r} is not a number "
-                            "(feature columns must be numeric)") from None
+            raise DataError(
+                f"csv: {path} line {i}, column {header[bad]!r}: {row[bad]!r} is not a number "
+                "(feature columns must be numeric)"
+            ) from None
     return torch.tensor(values, dtype=torch.float32)
 
 
@@ -69,8 +77,10 @@ def csv_regression(cfg) -> Loaded:
     x = _features(header, body, t, path)
     bad = next((i for i, row in enumerate(body, start=2) if not _is_number(row[t])), None)
     if bad is not None:
-        raise DataError(f"csv: {path} line {bad}: target {header[t]!r} = {body[bad - 2][t]!r} is not a number; "
-                        "for class labels use the dataset 'csv-classes'")
+        raise DataError(
+            f"csv: {path} line {bad}: target {header[t]!r} = {body[bad - 2][t]!r} is not a number; "
+            "for class labels use the dataset 'csv-classes'"
+        )
     y = torch.tensor([float(row[t]) for row in body], dtype=torch.float32).unsqueeze(1)
     return Loaded(x, y, (x.shape[1],), 1, standardize_x=True, standardize_y=True)
 

@@ -32,8 +32,10 @@ def read_idx(path: Path) -> np.ndarray:
     count = int(np.prod(dims)) if dims else 1
     body = raw[4 + 4 * ndim :]
     if len(body) != count * dtype.itemsize:
-        raise DataError(f"{path}: expected {count * dtype.itemsize} bytes of data for shape {dims}, "
-                        f"found {len(body)} (a truncated download?)")
+        raise DataError(
+            f"{path}: expected {count * dtype.itemsize} bytes of data for shape {dims}, "
+            f"found {len(body)} (a truncated download?)"
+        )
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -48,7 +50,10 @@ def _find(folders: list[Path], stem: str) -> Path | None:
 def _idx_set(cfg, what: str, folder: str, class_names: tuple[str, ...]) -> Loaded:
     root = Path(cfg.path).expanduser()
     folders = [root, root / folder / "raw", root / "raw"]
-    images, labels = _find(folders, "train-images-idx3-ubyte"), _find(folders, "train-labels-idx1-ubyte")
+    images, labels = (
+        _find(folders, "train-images-idx3-ubyte"),
+        _find(folders, "train-labels-idx1-ubyte"),
+    )
     if images is None or labels is None:
         raise DataError(
             f"{what}: no IDX files in {root} (looked for train-images-idx3-ubyte and "
@@ -57,26 +62,48 @@ def _idx_set(cfg, what: str, folder: str, class_names: tuple[str, ...]) -> Loade
             f"python -c \"from torchvision.datasets import {folder}; {folder}('{root}', download=True)\""
         )
     x, y = [read_idx(images)], [read_idx(labels)]
-    test_x, test_y = _find(folders, "t10k-images-idx3-ubyte"), _find(folders, "t10k-labels-idx1-ubyte")
-    if test_x is not None and test_y is not None:  # the test files join the pool that val_fraction splits
+    test_x, test_y = (
+        _find(folders, "t10k-images-idx3-ubyte"),
+        _find(folders, "t10k-labels-idx1-ubyte"),
+    )
+    if (
+        test_x is not None and test_y is not None
+    ):  # the test files join the pool that val_fraction splits
         x.append(read_idx(test_x))
         y.append(read_idx(test_y))
     xs, ys = np.concatenate(x), np.concatenate(y)
     if xs.ndim != 3 or ys.ndim != 1 or len(xs) != len(ys):
         raise DataError(f"{what}: images {xs.shape} and labels {ys.shape} do not match")
     if len(ys) and (ys.min() < 0 or ys.max() >= len(class_names)):
-        raise DataError(f"{what}: labels must be 0..{len(class_names) - 1}, found {ys.min()}..{ys.max()}")
+        raise DataError(
+            f"{what}: labels must be 0..{len(class_names) - 1}, found {ys.min()}..{ys.max()}"
+        )
     pixels = torch.as_tensor(xs.astype(np.float32) / 255.0).unsqueeze(1)
-    return Loaded(pixels, torch.as_tensor(ys.astype(np.int64)), tuple(pixels.shape[1:]), len(class_names),
-                  class_names)
+    return Loaded(
+        pixels,
+        torch.as_tensor(ys.astype(np.int64)),
+        tuple(pixels.shape[1:]),
+        len(class_names),
+        class_names,
+    )
 
 
 def mnist(cfg) -> Loaded:
     return _idx_set(cfg, "mnist", "MNIST", tuple(str(i) for i in range(10)))
 
 
-FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-           "Ankle boot")
+FASHION = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 def fashion_mnist(cfg) -> Loaded:
@@ -91,8 +118,14 @@ class _NumpyOnly(pickle.Unpickler):
     """Unpickles CIFAR's python batches (dicts of numpy arrays) and refuses anything else, so a
     foreign pickle cannot run code."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype")}
+    ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+        }
+    )
 
     def find_class(self, module: str, name: str):
         if (module, name) in self.ALLOWED:
@@ -133,8 +166,11 @@ def _cifar_py(folder: Path) -> tuple[list, list]:
 def cifar10(cfg) -> Loaded:
     root = Path(cfg.path).expanduser()
     xs, ys = [], []
-    for folder, reader in ((root / "cifar-10-batches-bin", _cifar_bin), (root / "cifar-10-batches-py", _cifar_py),
-                           (root, _cifar_bin)):
+    for folder, reader in (
+        (root / "cifar-10-batches-bin", _cifar_bin),
+        (root / "cifar-10-batches-py", _cifar_py),
+        (root, _cifar_bin),
+    ):
         if folder.is_dir():
             xs, ys = reader(folder)
             if xs:
@@ -149,7 +185,9 @@ def cifar10(cfg) -> Loaded:
     x, y = np.concatenate(xs), np.concatenate(ys)
     if y.min() < 0 or y.max() > 9:
         raise DataError(f"cifar10: labels must be 0..9, found {y.min()}..{y.max()}")
-    return Loaded(torch.as_tensor(x.astype(np.float32) / 255.0), torch.as_tensor(y), (3, 32, 32), 10, CIFAR10)
+    return Loaded(
+        torch.as_tensor(x.astype(np.float32) / 255.0), torch.as_tensor(y), (3, 32, 32), 10, CIFAR10
+    )
 
 
 IMAGE_SIZE = 32
@@ -161,10 +199,14 @@ def imagefolder(cfg) -> Loaded:
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise DataError("imagefolder reads images with Pillow, which is not installed: pip install pillow") from None
+        raise DataError(
+            "imagefolder reads images with Pillow, which is not installed: pip install pillow"
+        ) from None
     root = Path(cfg.path).expanduser()
     if not root.is_dir():
-        raise DataError(f"imagefolder: {root} is not a folder; put your images in {root}/<class name>/")
+        raise DataError(
+            f"imagefolder: {root} is not a folder; put your images in {root}/<class name>/"
+        )
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     xs, ys = [], []
     for label, name in enumerate(classes):
@@ -173,14 +215,23 @@ def imagefolder(cfg) -> Loaded:
                 continue
             try:
                 with Image.open(f) as im:
-                    rgb = im.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+                    rgb = im.convert("RGB").resize(
+                        (IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR
+                    )
             except (UnidentifiedImageError, OSError) as e:
                 raise DataError(f"imagefolder: cannot read {f}: {e}") from None
             xs.append(np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1))  # HWC -> CHW
             ys.append(label)
     if len(set(ys)) < 2:
-        raise DataError(f"imagefolder: {root} needs at least two class folders with images "
-                        f"({', '.join(sorted(IMAGE_SUFFIXES))}); found {len(classes)} folder(s), {len(xs)} image(s)")
+        raise DataError(
+            f"imagefolder: {root} needs at least two class folders with images "
+            f"({', '.join(sorted(IMAGE_SUFFIXES))}); found {len(classes)} folder(s), {len(xs)} image(s)"
+        )
     x = torch.as_tensor(np.stack(xs).astype(np.float32) / 255.0)
-    return Loaded(x, torch.as_tensor(ys, dtype=torch.long), (3, IMAGE_SIZE, IMAGE_SIZE), len(classes),
-                  tuple(classes))
+    return Loaded(
+        x,
+        torch.as_tensor(ys, dtype=torch.long),
+        (3, IMAGE_SIZE, IMAGE_SIZE),
+        len(classes),
+        tuple(classes),
+    )
