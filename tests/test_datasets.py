@@ -77,6 +77,13 @@ def test_built_in_dataset_has_its_tasks_format(name):
         assert len(d.input_shape) == 3
 
 
+@pytest.mark.parametrize(
+    "name", ["moons", "circles", "spirals", "multilabel", "counts", "ratings", "diabetes-pairs"]
+)
+def test_generated_sets_take_their_size_from_data_samples(name):
+    assert load(cfg(name, samples=200)).x.shape[0] == 200
+
+
 def test_diabetes_pairs_follow_the_targets():
     from sklearn.datasets import load_diabetes
 

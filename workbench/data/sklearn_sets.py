@@ -38,12 +38,15 @@ def wine(cfg) -> Loaded:
 
 
 def breast_cancer(cfg) -> Loaded:
-    """Binary task: targets (N,) float in {-1, +1}; +1 is benign (scikit-learn's class 1)."""
+    """Binary task: targets (N,) float in {-1, +1}; +1 is benign (scikit-learn's class 1).
+
+    No class_names: those are indexed by class, and the targets here are -1 and +1.
+    """
     from sklearn.datasets import load_breast_cancer
 
     d = load_breast_cancer()
     y = _f32(d.target) * 2 - 1
-    return Loaded(_f32(d.data), y, (30,), 1, ("malignant", "benign"), standardize_x=True)
+    return Loaded(_f32(d.data), y, (30,), 1, standardize_x=True)
 
 
 def moons(cfg) -> Loaded:
