@@ -310,7 +310,7 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
                     _guard(loss.item(), epoch, b, step + 1)
                     loss.backward()
                     return loss
-                value = float(opt.step(closure))
+                value = opt.step(closure).item()
             else:
                 opt.zero_grad(set_to_none=True)
                 out = task.forward(model, x)
