@@ -26,8 +26,8 @@ def _batch(step, epoch=1):
 
 
 def _epoch(epoch, max_epochs=3):
-    return EpochEnd(epoch, max_epochs, epoch * 10, 0.9 / epoch, 0.8 / epoch, {"val_accuracy": 0.5 + epoch / 10},
-                    100.0, 0.1, 0.1 * epoch, 0.0)
+    return EpochEnd(epoch, max_epochs, epoch * 10, 0.9 / epoch, 0.8 / epoch,
+                    {"val_accuracy": 0.5 + epoch / 10}, 100.0, 0.1, 0.1 * epoch, 0.0)
 
 
 def test_status_writer_follows_a_run_and_passes_events_on(tmp_path):
@@ -113,7 +113,8 @@ def _fake_run(root, name, status=None, epochs=0, max_epochs=3, checkpoint=False)
     lines = []
     for e in range(1, epochs + 1):
         lines.append({"step": e, "epoch": e, "loss": 1.0 / e})
-        lines.append({"epoch": e, "step": e, "train_loss": 1.0 / e, "val_loss": 2.0 / e, "val_accuracy": 0.9})
+        lines.append({"epoch": e, "step": e, "train_loss": 1.0 / e, "val_loss": 2.0 / e,
+                      "val_accuracy": 0.9})
     (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     if checkpoint:
         (d / "checkpoint.pt").write_bytes(b"x")
@@ -164,7 +165,8 @@ def test_metrics_follower_reads_increments_and_restarts_after_a_rewrite(tmp_path
 
 
 def test_watch_snapshot_of_a_finished_run(tmp_path):
-    d = _fake_run(tmp_path, "r", {"state": "finished", "epoch": 2, "max_epochs": 2}, epochs=2, max_epochs=2)
+    status = {"state": "finished", "epoch": 2, "max_epochs": 2}
+    d = _fake_run(tmp_path, "r", status, epochs=2, max_epochs=2)
     snap = watch_snapshot(d)
     assert snap.state == "finished" and snap.done and (snap.epoch, snap.max_epochs) == (2, 2)
     assert [e["epoch"] for e in snap.epochs] == [1, 2] and snap.steps == [(1, 1.0), (2, 0.5)]
@@ -209,7 +211,7 @@ def test_shards_cover_each_global_batch_once(fast, drop_last, n):
         shard = distributed.Shard(full, rank, world, n, bs * world)
         per_rank.append(list(shard))
         assert len(shard) == len(expect) == len(per_rank[-1])
-    for i, (gx, gy) in enumerate(expect):
+    for i, (_, gy) in enumerate(expect):
         joined = torch.cat([per_rank[r][i][1] for r in range(world)])
         assert torch.equal(joined, gy)
         sizes = [per_rank[r][i][0].shape[0] for r in range(world)]

@@ -75,8 +75,8 @@ def busy_problem(run_dir: Path) -> str | None:
             effective_state(status) == "running":
         where = f" on {status.get('host')}" if status.get("host") else ""
         return (f"{run_dir} is still running (pid {status.get('pid')}{where}); "
-                f"stop it first (kill -TERM {status.get('agent_pid') or status.get('pid')}) or watch it "
-                f"with `workbench watch {run_dir}`")
+                f"stop it first (kill -TERM {status.get('agent_pid') or status.get('pid')}) or "
+                f"watch it with `workbench watch {run_dir}`")
     return None
 
 
@@ -88,20 +88,23 @@ def launch_detached(preset_or_exp: str | Path | Experiment, overrides: list[str]
     """
     from .presets import load
 
-    exp = preset_or_exp if isinstance(preset_or_exp, Experiment) else load(preset_or_exp, list(overrides))
+    exp = preset_or_exp
+    if not isinstance(exp, Experiment):
+        exp = load(preset_or_exp, list(overrides))
     try:
         if out:
             run_dir = Path(out)
             if folder_in_use(run_dir):
-                raise DetachError(f"{run_dir} is not empty; use --resume {run_dir} to continue that run, "
-                                  "or choose another folder")
+                raise DetachError(f"{run_dir} is not empty; use --resume {run_dir} to continue that "
+                                  "run, or choose another folder")
             run_dir.mkdir(parents=True, exist_ok=True)
         else:
             run_dir = runs.new_run_dir(exp, Path(root) if root else None)
         run_dir = run_dir.resolve()
         runs.prepare(run_dir, exp)  # the child runs exactly this config
         devices = exp.train.devices
-        pid = _spawn(run_dir, command(["run", str(run_dir / runs.CONFIG), "--out", str(run_dir)], devices))
+        args = ["run", str(run_dir / runs.CONFIG), "--out", str(run_dir)]
+        pid = _spawn(run_dir, command(args, devices))
     except OSError as e:
         raise DetachError(f"cannot start the run: {e}") from None
     # a first status at once, so `workbench runs` shows the run while it imports torch

@@ -74,8 +74,9 @@ def setup(device):
         if local >= torch.cuda.device_count():
             from .engine import RunError
 
-            raise RunError("device", f"local rank {local} has no GPU: only {torch.cuda.device_count()} "
-                           "CUDA device(s) are visible", "use --nproc_per_node <= the number of GPUs")
+            raise RunError("device", f"local rank {local} has no GPU: only "
+                           f"{torch.cuda.device_count()} CUDA device(s) are visible",
+                           "use --nproc_per_node <= the number of GPUs")
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
@@ -83,8 +84,8 @@ def setup(device):
         if device.type not in ("cuda", "cpu"):
             from .engine import RunError
 
-            raise RunError("device", f"several processes need CUDA (nccl) or the CPU (gloo), not {device.type}",
-                           "use train.device = 'cuda' or 'cpu'")
+            raise RunError("device", "several processes need CUDA (nccl) or the CPU (gloo), "
+                           f"not {device.type}", "use train.device = 'cuda' or 'cpu'")
         dist.init_process_group(backend, **({"device_id": device} if device.type == "cuda" else {}))
         _state.owned = True
     _state.device = device
@@ -156,7 +157,8 @@ def batches(split, cfg, generator, val_generator, device, fast: bool):
     _state.val_sharded = val_x.shape[0] >= world
     if _state.val_sharded:
         val_x, val_y = val_x.tensor_split(world)[rank], val_y.tensor_split(world)[rank]
-    val = datamod.batches(val_x, val_y, cfg, train=False, generator=val_generator, device=device, fast=fast)
+    val = datamod.batches(val_x, val_y, cfg, train=False, generator=val_generator, device=device,
+                          fast=fast)
     return train, val
 
 
@@ -220,13 +222,13 @@ def resume_problem(checkpoint: dict) -> str | None:
     if saved != now and checkpoint.get("batch", 0):
         return (f"the checkpoint was saved mid-epoch by {saved} process(es); resume it with "
                 f"{saved} (torchrun --nproc_per_node {saved})" if saved > 1 else
-                f"the checkpoint was saved mid-epoch by one process; resume it without torchrun")
+                "the checkpoint was saved mid-epoch by one process; resume it without torchrun")
     return None
 
 
 def devices_note(devices: int) -> str | None:
     """A foreground run ignores train.devices; say how to use them."""
     if devices > 1 and env_world_size() == 1:
-        return (f"train.devices = {devices} applies to detached runs (--detach); in the foreground use "
-                f"torchrun --nproc_per_node {devices} -m workbench run ...")
+        return (f"train.devices = {devices} applies to detached runs (--detach); in the foreground "
+                f"use torchrun --nproc_per_node {devices} -m workbench run ...")
     return None

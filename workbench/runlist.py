@@ -2,7 +2,7 @@
 
 The run folder is the interface between a run and whoever watches it: `status.json` (written by
 `runstatus.StatusWriter`) says who runs it and how far it got, `metrics.jsonl` grows line by line.
-Nothing here imports torch or Textual, so `workbench runs` is quick and the TUI can poll from a timer.
+Nothing here imports torch or Textual: `workbench runs` is quick, and the TUI can poll on a timer.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def run_info(run_dir: Path) -> RunInfo | None:
                        int(status.get("max_epochs", 0)), dict(status.get("metrics") or {}),
                        float(status.get("updated") or max(mtimes)),
                        float(status.get("started") or min(mtimes)), status.get("pid"),
-                       status.get("host"), int(status.get("world_size", 1)), str(status.get("error", "")))
+                       status.get("host"), int(status.get("world_size", 1)),
+                       str(status.get("error", "")))
     # a folder without a status file (a run from before status files, or an in-app run)
     max_epochs = int(_read_config(run_dir).get("train", {}).get("max_epochs", 0) or 0)
     last = _last_epoch_record(run_dir / runs.METRICS) or {}

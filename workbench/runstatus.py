@@ -68,20 +68,28 @@ def effective_state(status: dict) -> str:
     """The recorded state, except that a "running" run whose process is gone is "stale".
     A run on another host cannot be checked from here and stays "running"."""
     state = str(status.get("state", "running"))
-    if state == "running" and status.get("host") == socket.gethostname():
-        if not process_alive(int(status.get("pid", 0) or 0), status.get("pid_start")):
-            return "stale"
+    if state == "running" and status.get("host") == socket.gethostname() \
+            and not process_alive(int(status.get("pid", 0) or 0), status.get("pid_start")):
+        return "stale"
     return state
+
+
+def default_interval() -> float:
+    """Seconds between status writes on batch progress: $WORKBENCH_STATUS_INTERVAL, else 2."""
+    try:
+        return max(0.0, float(os.environ.get("WORKBENCH_STATUS_INTERVAL", "2")))
+    except ValueError:
+        return 2.0
 
 
 class StatusWriter:
     """Wraps an event consumer and keeps `status.json` up to date from the events it passes on."""
 
     def __init__(self, run_dir: Path, emit: Callable[[Any], None] | None = None, *,
-                 world_size: int = 1, interval_s: float = 2.0, pid: int | None = None):
+                 world_size: int = 1, interval_s: float | None = None, pid: int | None = None):
         self.path = Path(run_dir) / STATUS
         self.emit = emit
-        self.interval_s = interval_s
+        self.interval_s = interval_s if interval_s is not None else default_interval()
         self._last = 0.0
         pid = os.getpid() if pid is None else pid
         self.status: dict[str, Any] = {
@@ -133,7 +141,7 @@ class StatusWriter:
 
 def for_run(run_dir: Path | None, emit: Callable[[Any], None], exp, resume: dict | None = None,
             world_size: int = 1) -> Callable[[Any], None]:
-    """`emit` wrapped in a StatusWriter that has written its first status (as is without a folder)."""
+    """`emit` wrapped in a StatusWriter that wrote the first status (`emit` itself without a folder)."""
     if run_dir is None:
         return emit
     writer = StatusWriter(run_dir, emit, world_size=world_size)
