@@ -264,3 +264,42 @@ def test_an_in_process_run_writes_its_status(tmp_path):
     assert s["state"] == "finished" and s["epoch"] == 2 and s["step"] == result.step
     assert s["metrics"]["val_accuracy"] == result.final["val_accuracy"]
     assert runs.load_checkpoint(tmp_path)["world_size"] == 1
+
+
+def test_stop_run_signals_the_run_or_its_torchrun_launcher(tmp_path):
+    from workbench.detach import DetachError, stop_run
+
+    with pytest.raises(DetachError, match="no status.json"):
+        stop_run(tmp_path)
+    sleepers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(2)]
+    try:
+        rank0, agent = sleepers
+        status = {"state": "running", "pid": rank0.pid, "pid_start": process_start(rank0.pid),
+                  "host": socket.gethostname()}
+        (tmp_path / "status.json").write_text(json.dumps({**status, "host": "elsewhere"}))
+        with pytest.raises(DetachError, match="runs on elsewhere"):
+            stop_run(tmp_path)
+        (tmp_path / "status.json").write_text(json.dumps({**status, "agent_pid": agent.pid}))
+        assert stop_run(tmp_path) == agent.pid  # under torchrun: the launcher passes it on
+        assert agent.wait(10) == -signal.SIGTERM and rank0.poll() is None
+        (tmp_path / "status.json").write_text(json.dumps(status))
+        assert stop_run(tmp_path) == rank0.pid
+        assert rank0.wait(10) == -signal.SIGTERM
+        with pytest.raises(DetachError, match="not running"):  # now stale
+            stop_run(tmp_path)
+    finally:
+        for p in sleepers:
+            p.kill()
+            p.wait()
+
+
+def test_lbfgs_is_refused_on_several_processes(monkeypatch):
+    import torch
+
+    from workbench.engine import RunError
+    from workbench.presets import load
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    exp = load("digits-mlp", ["optimizer.name=LBFGS", "data.full_batch=true"])
+    with pytest.raises(RunError, match="LBFGS cannot train on several processes"):
+        distributed.setup(torch.device("cpu"), exp)

@@ -59,7 +59,7 @@ class _State:
 _state = _State()
 
 
-def setup(device):
+def setup(device, exp=None):
     """Join the process group when torchrun asked for one; return this rank's device.
 
     CUDA: one GPU per local rank (cuda:LOCAL_RANK) and nccl; otherwise gloo.
@@ -68,6 +68,13 @@ def setup(device):
         return device
     import torch
     import torch.distributed as dist
+
+    if exp is not None and type(exp.optimizer).needs_closure:
+        from .engine import RunError
+
+        # its line search decides from each rank's own loss: the ranks would take different paths
+        raise RunError("config", f"{exp.optimizer.name} cannot train on several processes",
+                       "run it on one process (without torchrun)")
 
     if device.type == "cuda":
         local = int(os.environ.get("LOCAL_RANK", "0") or 0)

@@ -135,7 +135,7 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
 
     if exp.train.threads:
         torch.set_num_threads(exp.train.threads)
-    device = distributed.setup(resolve_device(exp.train.device))
+    device = distributed.setup(resolve_device(exp.train.device), exp)
     task = TASKS[exp.task]
     try:
         loaded = datamod.load(exp.data)
@@ -150,8 +150,9 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     optimizer = exp.optimizer.build(model.parameters(), fused=exp.train.fused and not sparse)
     generator = torch.Generator().manual_seed(exp.seed)
     fast = exp.data.fast_path
-    train_b, val_b = distributed.batches(split, exp.data, generator, torch.Generator().manual_seed(exp.seed),
-                                         device, fast)  # this rank's share under torchrun
+    val_generator = torch.Generator().manual_seed(exp.seed)
+    # this rank's share of each batch under torchrun; the plain batches in one process
+    train_b, val_b = distributed.batches(split, exp.data, generator, val_generator, device, fast)
     job = Job(exp, device, model, criterion, optimizer, train_b, val_b, generator, task, loaded, split,
               "tensor" if fast else "dataloader", run_dir)
     if resume:
