@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate", "list", "watch")
+COMMANDS = ("run", "validate", "list", "watch", "runs")
 DEFAULT_PRESET = "digits-mlp"
 
 
@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", metavar="DIR", help="run folder (default: runs/<timestamp>-<name>)")
     r.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     r.add_argument("--quiet", action="store_true", help="print only the final line")
+    r.add_argument("--detach", action="store_true",
+                   help="start the run as its own process (it outlives the terminal); print its folder and pid")
     v = sub.add_parser("validate", help="check a preset and print every problem")
     v.add_argument("preset")
     v.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
@@ -40,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
                      choices=["all", "datasets", "models", "losses", "optimizers", "presets"])
     w = sub.add_parser("watch", help="follow a run folder live in the TUI")
     w.add_argument("run_dir", nargs="?")
+    rs = sub.add_parser("runs", help="list run folders with their state, epoch and last metrics")
+    rs.add_argument("root", nargs="?", help="folder holding run folders (default: runs)")
     return p
 
 
@@ -57,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(args.what)
         if args.command == "watch":
             return open_app([], watch=args.run_dir or "latest")
+        if args.command == "runs":
+            from .runlist import print_runs
+
+            return print_runs(args.root)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return EXIT_OK
@@ -143,10 +151,15 @@ def _description(path: Path) -> str:
 
 
 def cmd_run(args) -> int:
-    from . import runs
+    from . import distributed, runs
     from .config import InvalidExperiment, validate
+    from .detach import busy_problem, folder_in_use
     from .progress import Progress
 
+    if args.detach:
+        from .detach import cli_detach
+
+        return cli_detach(args, _err, _load)
     resume = None
     if args.resume:
         if args.preset or args.overrides:
@@ -163,7 +176,13 @@ def cmd_run(args) -> int:
                 _err(f"checkpoint config: {p}")
             return EXIT_INVALID
         run_dir = Path(args.resume)
-        runs.trim_metrics(run_dir, resume)
+        if not distributed.is_main():  # under torchrun, rank 0 alone touches the run folder
+            run_dir = None
+        elif problem := busy_problem(run_dir) or distributed.resume_problem(resume):
+            _err(problem)
+            return EXIT_INVALID
+        else:
+            runs.trim_metrics(run_dir, resume)
     else:
         if not args.preset:
             _err("run needs a PRESET (a name from `workbench list presets` or a .toml path)")
@@ -171,9 +190,13 @@ def cmd_run(args) -> int:
         exp = _load(args.preset, args.overrides)
         if exp is None:
             return EXIT_INVALID
+        if note := distributed.devices_note(exp.train.devices):
+            _err(f"note: {note}")
         try:
-            run_dir = Path(args.out) if args.out else runs.new_run_dir(exp)
-            if args.out and run_dir.exists() and any(run_dir.iterdir()):
+            run_dir = None  # under torchrun, rank 0 alone makes and writes the run folder
+            if distributed.is_main():
+                run_dir = Path(args.out) if args.out else runs.new_run_dir(exp)
+            if args.out and run_dir is not None and folder_in_use(run_dir):
                 _err(f"--out {run_dir} is not empty; use --resume {run_dir} to continue that run, "
                      "or choose another folder")
                 return EXIT_INVALID
@@ -183,7 +206,8 @@ def cmd_run(args) -> int:
     return _train(exp, run_dir, resume, Progress(quiet=args.quiet))
 
 
-def _train(exp, run_dir: Path, resume, progress) -> int:
+def _train(exp, run_dir: Path | None, resume, progress) -> int:
+    from . import distributed, runstatus
     from .engine import Control, train
     from .events import RunFailed
 
@@ -199,7 +223,8 @@ def _train(exp, run_dir: Path, resume, progress) -> int:
         if sig is not None:
             old[sig] = signal.signal(sig, on_signal)
     try:
-        result = train(exp, progress, control, run_dir=run_dir, resume=resume)
+        emit = runstatus.for_run(run_dir, progress, exp, resume, distributed.env_world_size())
+        result = train(exp, emit, control, run_dir=run_dir, resume=resume)
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)

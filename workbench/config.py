@@ -59,6 +59,7 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(1, ge=1, le=100_000, description="epochs between checkpoints")
     threads: int = Field(0, ge=0, le=1024, description="CPU threads for torch (0: torch's choice)")
     fused: bool = Field(True, description="torch's fused optimizer kernels where they exist")
+    devices: int = Field(1, ge=1, le=64, description="processes/GPUs of a detached run (torchrun)")
 
     @field_validator("device")
     @classmethod
