@@ -8,34 +8,21 @@ For scale it also times `python -c "import torch"` the same way (a process start
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
-import uuid
 
-MARKER = "Dataset"  # the dataset picker's title: the pickers are on screen
+from _tmux import Session
 
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+MARKER = "dataset: "  # the dataset picker's title: the pickers are on screen
 
 
-def first_frame(cmd: str, size: str, marker: str, timeout: float = 30.0) -> float:
-    session = f"wbbench-{uuid.uuid4().hex[:8]}"
-    cols, rows = size.split("x")
-    t0 = time.perf_counter()
-    tmux("new-session", "-d", "-s", session, "-x", cols, "-y", rows, cmd)
-    try:
-        while time.perf_counter() - t0 < timeout:
-            if marker in tmux("capture-pane", "-p", "-t", session):
-                return time.perf_counter() - t0
-            time.sleep(0.005)
-        raise TimeoutError(f"{marker!r} did not appear within {timeout} s")
-    finally:
-        tmux("kill-session", "-t", session)
+def first_frame(size: str) -> float:
+    with Session(size=size) as s:
+        s.wait_for(MARKER, timeout=30)
+        return time.perf_counter() - s.started
 
 
 def process_time(argv: list[str]) -> float:
@@ -51,9 +38,8 @@ def main() -> None:
     args = ap.parse_args()
     if not shutil.which("tmux"):
         sys.exit("needs tmux (apt-get install tmux)")
-    env_cmd = f"cd {os.getcwd()} && exec {sys.executable} -m workbench"
-    first_frame(env_cmd, args.size, MARKER)  # warm the file cache
-    frames = [first_frame(env_cmd, args.size, MARKER) for _ in range(args.repeats)]
+    first_frame(args.size)  # warm the file cache
+    frames = [first_frame(args.size) for _ in range(args.repeats)]
     torch_import = [process_time([sys.executable, "-c", "import torch"]) for _ in range(3)]
     med = statistics.median(frames)
     print(f"time to first frame at {args.size}, median of {args.repeats}: {med:.3f} s "
