@@ -77,3 +77,16 @@ def test_piped_output_is_one_plain_line_per_epoch(tmp_path):
     lines = proc.stdout.splitlines()
     assert sum(line.startswith("epoch ") for line in lines) == 2
     assert "\r" not in proc.stdout and "\x1b" not in proc.stdout
+
+
+def test_terminal_output_is_a_live_progress_line(tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    cmd = workbench_cmd("run", "digits-mlp", "train.max_epochs=2", "data.batch_size=4", "--out",
+                        str(tmp_path / "r"))
+    child = pexpect.spawn(cmd[0], cmd[1:], env=subprocess_env(), timeout=120, encoding="utf-8",
+                          dimensions=(24, 100))
+    child.expect(r"epoch 1/2 \[[#.]+\] \d+/\d+  loss \d\.\d+  [\d,]+ samples/s  ETA \d+:\d\d")
+    child.expect("finished: 2 epochs")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

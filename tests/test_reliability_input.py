@@ -55,7 +55,6 @@ FILES = [
     ("unknown-set.toml", b'[data]\nname = "mnist9"\n', "unknown dataset 'mnist9'"),
     ("no-model-file.toml", b'[model]\nname = "custom"\npath = "nowhere/model.py:Net"\n', "model.path: no file"),
     ("bad-model-path.toml", b'[model]\nname = "custom"\npath = "model.py"\n', "model.path: must look like"),
-    ("no-data-path.toml", b'[data]\npath = "/no/such/file.csv"\n', "data.path: no file or folder"),
     ("device.toml", b'[train]\ndevice = "gpu"\n', "train.device: must be auto, cpu, cuda, cuda:N or mps"),
     ("diverge.toml", b'[train]\non_divergence = "ignore"\n', "train.on_divergence: must be one of"),
 ]
@@ -142,6 +141,21 @@ def test_every_problem_is_reported_at_once(tmp_path, monkeypatch, capsys):
                            "train.max_epochs=x"], tmp_path, monkeypatch, capsys)
     assert status == 2
     assert "optimizer.lr" in err and "data.batch_size" in err and "train.max_epochs" in err
+
+
+def test_data_file_that_does_not_exist(tmp_path, monkeypatch, capsys):
+    args = ["digits-mlp", "data.name=csv", "data.path=nope.csv", "loss.name=MSELoss", "train.device=cpu"]
+    status, err = run_cli(["run", *args], tmp_path, monkeypatch, capsys)
+    assert_refused(status, err, "data.path: no file or folder 'nope.csv'", tmp_path)
+    assert run_cli(["validate", *args], tmp_path, monkeypatch, capsys)[0] == 2
+
+
+def test_data_that_cannot_be_loaded_exits_2(tmp_path, monkeypatch, capsys):
+    """Found only when the run starts (here: a CSV file without numbers); nothing was trained."""
+    (tmp_path / "t.csv").write_text("a,b\nx,y\n")
+    status, err = run_cli(["run", "digits-mlp", "data.name=csv", "data.path=t.csv", "loss.name=MSELoss",
+                           "train.device=cpu"], tmp_path, monkeypatch, capsys)
+    assert status == 2 and "run failed (data)" in err and "Traceback" not in err, err
 
 
 def test_out_folder_that_cannot_be_created(tmp_path, monkeypatch, capsys):

@@ -6,12 +6,13 @@ Exit status: 0 success; 2 invalid input; 1 the run failed; 130 interrupted (afte
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate", "list", "watch")
+COMMANDS = ("run", "validate", "list", "watch", "runs")
 DEFAULT_PRESET = "digits-mlp"
 
 
@@ -32,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", metavar="DIR", help="run folder (default: runs/<timestamp>-<name>)")
     r.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     r.add_argument("--quiet", action="store_true", help="print only the final line")
+    r.add_argument("--detach", action="store_true",
+                   help="start the run as its own process (it outlives the terminal); print its folder and pid")
     v = sub.add_parser("validate", help="check a preset and print every problem")
     v.add_argument("preset")
     v.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
@@ -40,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
                      choices=["all", "datasets", "models", "losses", "optimizers", "presets"])
     w = sub.add_parser("watch", help="follow a run folder live in the TUI")
     w.add_argument("run_dir", nargs="?")
+    rs = sub.add_parser("runs", help="list run folders with their state, epoch and last metrics")
+    rs.add_argument("root", nargs="?", help="folder holding run folders (default: runs)")
     return p
 
 
@@ -57,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(args.what)
         if args.command == "watch":
             return open_app([], watch=args.run_dir or "latest")
+        if args.command == "runs":
+            from .runlist import print_runs
+
+            return print_runs(args.root)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return EXIT_OK
@@ -67,11 +76,17 @@ def _load(preset: str, overrides: list[str]):
     from .presets import load
 
     try:
-        return load(preset, overrides)
+        exp = load(preset, overrides)
     except InvalidExperiment as e:
         for p in e.problems:
             _err(str(p))
         return None
+    # checked here rather than in config.validate, where the dataset loaders' own messages about
+    # what belongs at data.path would be pre-empted; a missing path must not create a run folder
+    if exp.data.path is not None and not os.path.exists(os.path.expanduser(exp.data.path)):
+        _err(f"data.path: no file or folder {exp.data.path!r}")
+        return None
+    return exp
 
 
 def open_app(argv: list[str], watch: str | None = None) -> int:
@@ -126,17 +141,33 @@ def cmd_list(what: str) -> int:
     if what in ("all", "optimizers"):
         table("optimizers", [(n, c.summary) for n, c in OPTIMIZERS.items()])
     if what in ("all", "presets"):
-        table("presets", [(n, str(p)) for n, p in list_presets().items()])
+        table("presets", [(n, _description(p) or str(p)) for n, p in list_presets().items()])
     return EXIT_OK
 
 
+def _description(path: Path) -> str:
+    """A preset's `description`, or "" when it has none or cannot be read."""
+    from .config import InvalidExperiment
+    from .presets import read_toml
+
+    try:
+        text = read_toml(path).get("description", "")
+    except InvalidExperiment:
+        return ""
+    return text if isinstance(text, str) else ""
+
+
 def cmd_run(args) -> int:
-    from . import runs
+    from . import distributed, runs
     from .config import InvalidExperiment, validate
+    from .detach import busy_problem, folder_in_use
     from .progress import Progress
 
+    if args.detach:
+        from .detach import cli_detach
+
+        return cli_detach(args, _err, _load)
     resume = None
-    created = False
     if args.resume:
         if args.preset or args.overrides:
             _err("--resume RUN_DIR takes no preset or overrides: the run folder holds its config")
@@ -148,7 +179,6 @@ def cmd_run(args) -> int:
         try:
             resume = runs.load_checkpoint(run_dir)
             exp = validate(resume["config"])
-            runs.trim_metrics(run_dir, resume)
         except runs.CheckpointError as e:
             _err(str(e))
             return EXIT_INVALID
@@ -156,9 +186,17 @@ def cmd_run(args) -> int:
             for p in e.problems:
                 _err(f"checkpoint config: {p}")
             return EXIT_INVALID
-        except OSError as e:
-            _err(f"cannot write to the run folder {run_dir}: {e.strerror or e}")
+        if not distributed.is_main():  # under torchrun, rank 0 alone touches the run folder
+            run_dir = None
+        elif problem := busy_problem(run_dir) or distributed.resume_problem(resume):
+            _err(problem)
             return EXIT_INVALID
+        else:
+            try:
+                runs.trim_metrics(run_dir, resume)
+            except OSError as e:
+                _err(f"cannot write to the run folder {run_dir}: {e.strerror or e}")
+                return EXIT_INVALID
     else:
         if not args.preset:
             _err("run needs a PRESET (a name from `workbench list presets` or a .toml path)")
@@ -166,27 +204,27 @@ def cmd_run(args) -> int:
         exp = _load(args.preset, args.overrides)
         if exp is None:
             return EXIT_INVALID
+        if note := distributed.devices_note(exp.train.devices):
+            _err(f"note: {note}")
         try:
-            if args.out:
+            run_dir = None  # under torchrun, rank 0 alone makes and writes the run folder
+            if distributed.is_main() and args.out:
                 run_dir = Path(args.out)
-                if run_dir.exists() and any(run_dir.iterdir()):
+                if folder_in_use(run_dir):
                     _err(f"--out {run_dir} is not empty; use --resume {run_dir} to continue that run, "
                          "or choose another folder")
                     return EXIT_INVALID
-                created = not run_dir.exists()
-                run_dir.mkdir(parents=True, exist_ok=True)
-            else:
-                run_dir, created = runs.new_run_dir(exp), True
+                run_dir.mkdir(parents=True, exist_ok=True)  # here, so that failing to is exit 2
+            elif distributed.is_main():
+                run_dir = runs.new_run_dir(exp)
         except OSError as e:
             _err(f"cannot create the run folder: {e}")
             return EXIT_INVALID
-    status = _train(exp, run_dir, resume, Progress(quiet=args.quiet))
-    if status != EXIT_OK and created and not any(run_dir.iterdir()):
-        run_dir.rmdir()  # the run failed before writing anything: leave no empty folder behind
-    return status
+    return _train(exp, run_dir, resume, Progress(quiet=args.quiet))
 
 
-def _train(exp, run_dir: Path, resume, progress) -> int:
+def _train(exp, run_dir: Path | None, resume, progress) -> int:
+    from . import distributed, runstatus
     from .engine import Control, train
     from .events import RunFailed
 
@@ -202,13 +240,15 @@ def _train(exp, run_dir: Path, resume, progress) -> int:
         if sig is not None:
             old[sig] = signal.signal(sig, on_signal)
     try:
-        result = train(exp, progress, control, run_dir=run_dir, resume=resume)
+        emit = runstatus.for_run(run_dir, progress, exp, resume, distributed.env_world_size())
+        result = train(exp, emit, control, run_dir=run_dir, resume=resume)
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
     if isinstance(result, RunFailed):
-        # a checkpoint that does not fit its config is bad input, like a corrupt one
-        return EXIT_INVALID if result.kind == "checkpoint" else EXIT_FAILED
+        # data that cannot be loaded (a missing file) and a checkpoint that does not fit its config
+        # are bad input, found only when the run starts; nothing was trained
+        return EXIT_INVALID if result.kind in ("data", "checkpoint") else EXIT_FAILED
     return EXIT_INTERRUPTED if result.status == "interrupted" else EXIT_OK
 
 

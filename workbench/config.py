@@ -61,6 +61,8 @@ class TrainConfig(BaseModel):
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N | mps")
     checkpoint_every: int = Field(1, ge=1, le=100_000, description="epochs between checkpoints")
     threads: int = Field(0, ge=0, le=1024, description="CPU threads for torch (0: torch's choice)")
+    fused: bool = Field(True, description="torch's fused optimizer kernels where they exist")
+    devices: int = Field(1, ge=1, le=64, description="processes/GPUs of a detached run (torchrun)")
     check_gradients: bool = Field(True, description="also stop on non-finite gradients, not only losses")
     on_divergence: Literal["stop", "rollback"] = Field(
         "stop", description="on a non-finite loss: stop, or roll back to the last checkpoint, lower lr")
@@ -79,6 +81,7 @@ class Experiment(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field("experiment", min_length=1, max_length=100, description="experiment name")
+    description: str = Field("", max_length=500, description="what the experiment does (one line)")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="random seed (data split, init, shuffling)")
     data: DataConfig = DataConfig()
     model: ModelConfig = Field(default_factory=lambda: MODELS["mlp"]())
@@ -88,7 +91,8 @@ class Experiment(BaseModel):
 
     def to_dict(self) -> dict:
         """Plain data for TOML (no None values: TOML has no null)."""
-        raw = self.model_dump(mode="json", exclude_none=True)
+        dumped = self.model_dump(mode="json", exclude_none=True)
+        raw = {"name": dumped.pop("name"), "description": dumped.pop("description"), **dumped}
         for section in ("model", "loss", "optimizer"):  # name first, as people write it
             raw[section] = {"name": raw[section].pop("name"), **raw[section]}
         return raw
@@ -271,6 +275,8 @@ def cross_check(exp: Experiment) -> list[Problem]:
             f"{exp.loss.name} needs a {' or '.join(loss_cls.tasks)} dataset{such}; "
             f"{info.name!r} is {info.task} (losses that fit it: {losses})",
         ))
+    if info.path_required and not exp.data.path:
+        problems.append(Problem("data.path", f"dataset {info.name!r} reads your files: set data.path ({info.needs})"))
     model_cls = type(exp.model)
     if info.input_kind not in model_cls.inputs:
         fits = [n for n, m in MODELS.items() if info.input_kind in m.inputs and n != "custom"]
@@ -311,7 +317,8 @@ MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 def path_problems(exp: Experiment) -> list[Problem]:
-    """Paths that do not exist. Only looks at the file system: importing would run code."""
+    """A custom model file that does not exist. Only looks at the file system: importing would run
+    code. (Data paths are checked by their dataset's loader, which knows what belongs there.)"""
     problems = []
     if exp.model.name == "custom":
         where, sep, attr = exp.model.path.rpartition(":")
@@ -323,8 +330,6 @@ def path_problems(exp: Experiment) -> list[Problem]:
                 problems.append(Problem("model.path", f"no file {where!r}"))
         elif not MODULE_RE.match(where):
             problems.append(Problem("model.path", f"{where!r} is neither a .py file nor a module name"))
-    if exp.data.path is not None and not Path(os.path.expanduser(exp.data.path)).exists():
-        problems.append(Problem("data.path", f"no file or folder {exp.data.path!r}"))
     return problems
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import data as datamod
-from . import runs
+from . import distributed, runs
 from .config import Experiment
 from .config import warnings_for
 from .events import (
@@ -128,7 +128,7 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
 
     if exp.train.threads:
         torch.set_num_threads(exp.train.threads)
-    device = resolve_device(exp.train.device)
+    device = distributed.setup(resolve_device(exp.train.device), exp)
     task = TASKS[exp.task]
     try:
         loaded = datamod.load(exp.data)
@@ -139,13 +139,13 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     model = _user_call(lambda: exp.model.build(loaded.input_shape, loaded.num_outputs, loaded.extra), "model")
     model = model.to(device)
     criterion = exp.loss.build().to(device)
-    optimizer = exp.optimizer.build(model.parameters())
+    sparse = any(getattr(m, "sparse", False) for m in model.modules())  # fused kernels are dense-only
+    optimizer = exp.optimizer.build(model.parameters(), fused=exp.train.fused and not sparse)
     generator = torch.Generator().manual_seed(exp.seed)
     fast = exp.data.fast_path
-    train_b = datamod.batches(split.train_x, split.train_y, exp.data, train=True,
-                              generator=generator, device=device, fast=fast)
-    val_b = datamod.batches(split.val_x, split.val_y, exp.data, train=False,
-                            generator=torch.Generator().manual_seed(exp.seed), device=device, fast=fast)
+    val_generator = torch.Generator().manual_seed(exp.seed)
+    # this rank's share of each batch under torchrun; the plain batches in one process
+    train_b, val_b = distributed.batches(split, exp.data, generator, val_generator, device, fast)
     job = Job(exp, device, model, criterion, optimizer, train_b, val_b, generator, task, loaded, split,
               "tensor" if fast else "dataloader", run_dir)
     if resume:
@@ -157,6 +157,7 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
                            "the checkpoint was changed or comes from another run") from None
         job.state = resume
+    job.model = distributed.wrap(model, device)
     return job
 
 
@@ -180,6 +181,8 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
           run_dir: Path | str | None = None, resume: dict | None = None,
           throttle_s: float = 0.1, checkpoint: bool = True) -> RunFinished | RunFailed:
     """Run the experiment to the end, a stop, or a failure; returns (and emits) the last event."""
+    if not distributed.is_main():  # under torchrun, rank 0 alone writes the run folder and reports
+        emit, run_dir = None, None
     emit = emit or (lambda event: None)
     control = control or Control()
     run_dir = Path(run_dir) if run_dir else None
@@ -189,6 +192,7 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
     written = None  # the run folder, once something is in it (a failed build leaves it empty)
     try:
         job = build(exp, run_dir, resume)
+        control = distributed.sync_control(control)
         if run_dir:
             runs.prepare(run_dir, exp)
             written = str(run_dir)
@@ -207,6 +211,7 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
     finally:
         if metrics:
             metrics.close()
+        distributed.teardown()
     if isinstance(result, RunFailed) and result.kind == "out_of_memory":
         job = None  # drop the model and its tensors before giving the cached memory back
         faults.free_device_memory()
@@ -249,10 +254,12 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
         if not checkpointing:
             return
         runs.save_checkpoint(job.run_dir, {
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "config": exp.to_dict(),
+            "model": distributed.unwrap(model).state_dict(), "optimizer": opt.state_dict(),
+            "config": exp.to_dict(),
             "epoch": epoch, "batch": batch, "step": step, "epochs_done": epoch,
             "loss_sum": float(loss_sum), "seen": seen, "generator": gen_state,
             "torch_rng": torch.get_rng_state(), "version": 1,
+            "world_size": distributed.world_size(),
         })
 
     run_batches = 0
@@ -263,7 +270,7 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
         model.train()
         loss_sum = 0.0
         seen, epoch_start = 0, time.perf_counter()
-        if epoch == start_epoch and skip:
+        if epoch == start_epoch and skip and distributed.is_main():  # saved sums are global
             loss_sum = st.get("loss_sum", 0.0)
             seen = st.get("seen", 0)
         pending: list = []
@@ -278,7 +285,7 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
                 emit(Resumed(epoch, step))
             if control.stopped:
                 _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, 0, 0, None)
-                save(epoch, b, loss_sum, seen, gen_state)
+                save(epoch, b, *distributed.global_sum(loss_sum, seen), gen_state)
                 raise _Stop
             if not fast:
                 x = x.to(device, non_blocking=True)
@@ -294,7 +301,7 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
                         loss.backward()
                         faults.guard(*faults.read_step(loss, params, check_grads), epoch, b, step + 1)
                         return loss
-                    value = float(opt.step(closure))
+                    value = opt.step(closure).item()
                 else:
                     opt.zero_grad(set_to_none=True)
                     loss = _loss(job, x, y)
@@ -335,6 +342,7 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
         _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, 0, 0, None)
         epoch_time = time.perf_counter() - epoch_start
         train_time += epoch_time
+        loss_sum, seen = distributed.global_sum(loss_sum, seen)
         train_loss = float(loss_sum) / max(seen, 1)
         if not math.isfinite(train_loss):
             raise RunError("diverged", f"training loss is {train_loss} in epoch {epoch + 1}")
@@ -401,7 +409,7 @@ def evaluate(job: Job) -> tuple[float | None, dict[str, float]]:
 
     if job.split.val_x.shape[0] == 0:
         return None, {}
-    model, task, exp = job.model, job.task, job.exp
+    model, task, exp = distributed.unwrap(job.model), job.task, job.exp
     model.eval()
     total, n_seen = 0.0, 0
     sums: dict = {}
@@ -415,6 +423,7 @@ def evaluate(job: Job) -> tuple[float | None, dict[str, float]]:
             n_seen += n
             for k, v in task.metric_sums(out, y).items():
                 sums[k] = sums[k] + v if k in sums else v
+    total, n_seen, sums = distributed.reduce_eval(total, n_seen, sums)
     metrics = task.finish(sums, n_seen)
     job.state["final"] = {"val_loss": total / n_seen, **{f"val_{k}": v for k, v in metrics.items()}}
     return total / n_seen, metrics
@@ -429,6 +438,7 @@ def _preview(job: Job, model) -> PreviewBatch:
     x, y = x[:PREVIEW_SIZE], y[:PREVIEW_SIZE]
     pred = None
     if model is not None:
+        model = distributed.unwrap(model)
         was_training = model.training
         model.eval()
         with torch.no_grad():

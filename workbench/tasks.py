@@ -8,6 +8,7 @@ BCE on a {-1, +1} binary set, and two scores for MarginRankingLoss. torch is imp
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -52,20 +53,28 @@ class Task:
     # -- metrics ------------------------------------------------------------------------------
     def metric_sums(self, out, y) -> dict:
         """Per-batch sums (tensors, detached) that `finish` turns into metrics."""
+        import torch
+
         out = out.detach()
         if self.name == "classification":
             return {"correct": (out.argmax(1) == y).sum()}
         if self.name == "binary":
             return {"correct": ((out > 0) == (y > 0)).sum()}
         if self.name == "multilabel":
-            hits = (out > 0) == (y > 0.5)
-            return {"label_correct": hits.float().mean(1).sum(), "exact": hits.all(1).sum()}
+            positive = y > 0.5
+            hits = (out > 0) == positive
+            return {"label_correct": hits.float().mean(1).sum(), "exact": hits.all(1).sum(),
+                    "r_precision": r_precision(out, positive).sum()}
         if self.name == "distribution":
             return {"correct": (out.argmax(1) == y.argmax(1)).sum()}
         if self.name == "ranking":
             return {"correct": (((out[:, 0] - out[:, 1]) > 0) == (y > 0)).sum()}
-        if self.name == "counts":
-            return {"abs_err": (out.exp() - y).abs().sum()}
+        if self.name == "counts":  # out is the log-rate (see `loss`)
+            rate = out.exp()
+            ylogy = torch.xlogy(y, y)
+            deviance = 2 * (ylogy - y * out - (y - rate))
+            return {"abs_err": (rate - y).abs().sum(), "deviance": deviance.sum(),
+                    "ylogy": ylogy.sum(), "y_sum": y.sum()}
         # regression: R^2 over all outputs, and mean absolute error
         yf = y.reshape(y.shape[0], -1)
         of = out.reshape(out.shape[0], -1)
@@ -82,9 +91,14 @@ class Task:
         if self.name in ("classification", "binary", "distribution", "ranking"):
             return {"accuracy": float(sums["correct"]) / n}
         if self.name == "multilabel":
-            return {"accuracy": float(sums["label_correct"]) / n, "exact_match": float(sums["exact"]) / n}
+            return {"accuracy": float(sums["label_correct"]) / n, "exact_match": float(sums["exact"]) / n,
+                    "r_precision": float(sums["r_precision"]) / n}
         if self.name == "counts":
-            return {"mae": float(sums["abs_err"]) / n}
+            # Poisson deviance explained: 1 - D(model) / D(constant rate = mean count)
+            y_sum = float(sums["y_sum"])
+            null = 2 * (float(sums["ylogy"]) - (y_sum * math.log(y_sum / n) if y_sum > 0 else 0.0))
+            explained = 1.0 - float(sums["deviance"]) / null if null > 0 else 0.0
+            return {"mae": float(sums["abs_err"]) / n, "deviance_explained": explained}
         sst = float((sums["y_sq"] - sums["y_sum"] ** 2 / n).sum())
         r2 = 1.0 - float(sums["sse"]) / sst if sst > 0 else 0.0
         return {"r2": r2, "mae": float(sums["abs_err"]) / n}
@@ -104,6 +118,20 @@ class Task:
         return out
 
 
+def r_precision(out, positive):
+    """Per sample: the share of its k true labels among its k highest scores (1 when k = 0).
+
+    Unlike `accuracy` (scores > 0 count as predicted labels) it needs no threshold, which
+    matters for MultiLabelMarginLoss: that hinge only ranks true labels above the others.
+    """
+    import torch
+
+    k = positive.sum(1, keepdim=True)
+    rank = torch.argsort(torch.argsort(out, dim=1, descending=True, stable=True), dim=1)
+    found = ((rank < k) & positive).sum(1).float()
+    return torch.where(k.squeeze(1) > 0, found / k.squeeze(1).clamp_min(1), torch.ones_like(found))
+
+
 def multilabel_indices(y):
     """Multi-hot (N, C) -> MultiLabelMarginLoss targets: label indices first, then -1 padding."""
     import torch
@@ -119,9 +147,11 @@ TASKS: dict[str, Task] = {
     for t in (
         Task("classification", "one class out of C (targets: class indices)", ("accuracy",), "accuracy"),
         Task("binary", "two classes with targets in {-1, +1}", ("accuracy",), "accuracy"),
-        Task("multilabel", "any subset of C labels (targets: multi-hot)", ("accuracy", "exact_match"), "accuracy"),
+        Task("multilabel", "any subset of C labels (targets: multi-hot)",
+             ("accuracy", "exact_match", "r_precision"), "accuracy"),
         Task("regression", "real-valued targets", ("r2", "mae"), "r2"),
-        Task("counts", "non-negative integer counts (Poisson)", ("mae",), None),
+        Task("counts", "non-negative integer counts (Poisson)", ("mae", "deviance_explained"),
+             "deviance_explained"),
         Task("distribution", "a probability distribution over C classes", ("accuracy",), "accuracy"),
         Task("ranking", "pairs (a, b) with target +1 if a ranks above b, else -1", ("accuracy",), "accuracy"),
     )

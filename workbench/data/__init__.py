@@ -27,6 +27,7 @@ class DatasetInfo:
     num_outputs: int | None = None  # fixed model output width (classes, labels), when known
     optional: bool = False  # needs a package or files the user provides
     needs: str = ""  # what an optional dataset needs
+    path_required: bool = False  # data.path must name the user's file or folder
 
 
 @dataclass
@@ -44,16 +45,76 @@ class Loaded:
 
 
 _SK = "workbench.data.sklearn_sets"
+_GEN = "workbench.data.generated"
+_DER = "workbench.data.derived"
+_VISION = "workbench.data.vision"
+_TABLES = "workbench.data.tables"
+#: torchvision from PyPI imports only beside its matching torch; this pair works together
+TORCHVISION = "pip install torch==2.14.1 torchvision==0.29.1"
 
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
     for d in (
+        # classification: class-index targets
         DatasetInfo("digits", "classification", "1,797 real 8x8 handwritten digits (scikit-learn), 10 classes",
                     "image", f"{_SK}:digits", 10),
+        DatasetInfo("iris", "classification", "150 real iris flowers, 4 measurements, 3 species (scikit-learn)",
+                    "features", f"{_SK}:iris", 3),
+        DatasetInfo("wine", "classification", "178 real wines, 13 chemical measurements, 3 cultivars (scikit-learn)",
+                    "features", f"{_SK}:wine", 3),
         DatasetInfo("moons", "classification", "two interleaving half circles in 2-D, 2 classes (generated)",
                     "features", f"{_SK}:moons", 2),
-        DatasetInfo("diabetes", "regression", "442 patients, 10 features, disease progression after a year",
+        DatasetInfo("circles", "classification", "a small circle inside a large one in 2-D, 2 classes (generated)",
+                    "features", f"{_SK}:circles", 2),
+        DatasetInfo("spirals", "classification", "three interleaved spiral arms in 2-D, 3 classes (generated)",
+                    "features", f"{_GEN}:spirals", 3),
+        # binary: targets -1 / +1
+        DatasetInfo("breast_cancer", "binary",
+                    "569 real tumours, 30 features, malignant -1 / benign +1 (scikit-learn)",
+                    "features", f"{_SK}:breast_cancer", 1),
+        # multilabel: multi-hot targets
+        DatasetInfo("multilabel", "multilabel",
+                    "1,000 documents, 20 word counts, any of 5 topics (make_multilabel_classification)",
+                    "features", f"{_GEN}:multilabel", 5),
+        # regression: real targets
+        DatasetInfo("diabetes", "regression", "442 real patients, 10 features, disease progression after a year",
                     "features", f"{_SK}:diabetes", 1),
+        DatasetInfo("ratings", "regression",
+                    "8,000 ratings of 200 items by 300 users from a rank-3 model; inputs (user, item) ids",
+                    "ids", f"{_GEN}:ratings", 1),
+        # counts: non-negative integer targets
+        DatasetInfo("counts", "counts", "2,000 event counts from a log-linear Poisson model of 6 features",
+                    "features", f"{_GEN}:counts", 1),
+        # distribution: rows of probabilities
+        DatasetInfo("digits-soft", "distribution",
+                    "digits with a nearest-centroid teacher's softened class probabilities as targets",
+                    "image", f"{_DER}:digits_soft", 10),
+        # ranking: pairs of inputs, target +1 when the first ranks above the second
+        DatasetInfo("diabetes-pairs", "ranking",
+                    "3,000 pairs of diabetes patients: +1 if the first progressed further, else -1",
+                    "features", f"{_DER}:diabetes_pairs", 1),
+        # the user's files
+        DatasetInfo("mnist", "classification", "MNIST 28x28 handwritten digits, 10 classes (IDX files)",
+                    "image", f"{_VISION}:mnist", 10, optional=True, path_required=True,
+                    needs="MNIST's IDX files in data.path or data.path/MNIST/raw"),
+        DatasetInfo("fashion_mnist", "classification", "Fashion-MNIST 28x28 clothing images, 10 classes (IDX files)",
+                    "image", f"{_VISION}:fashion_mnist", 10, optional=True, path_required=True,
+                    needs="Fashion-MNIST's IDX files in data.path or data.path/FashionMNIST/raw"),
+        DatasetInfo("cifar10", "classification", "CIFAR-10 32x32 colour images, 10 classes",
+                    "image", f"{_VISION}:cifar10", 10, optional=True, path_required=True,
+                    needs="cifar-10-batches-bin or cifar-10-batches-py in data.path"),
+        DatasetInfo("imagefolder", "classification",
+                    "your images, data.path/<class>/<image>, resized to 32x32 RGB",
+                    "image", f"{_VISION}:imagefolder", None, optional=True, path_required=True,
+                    needs="Pillow (pip install pillow) and a folder of class folders at data.path"),
+        DatasetInfo("csv", "regression",
+                    "your CSV file: numeric columns; data.target (default: the last) is the target",
+                    "features", f"{_TABLES}:csv_regression", 1, optional=True, path_required=True,
+                    needs="a CSV file with a header row at data.path"),
+        DatasetInfo("csv-classes", "classification",
+                    "your CSV file: numeric columns; data.target (default: the last) holds class labels",
+                    "features", f"{_TABLES}:csv_classes", None, optional=True, path_required=True,
+                    needs="a CSV file with a header row at data.path"),
     )
 }
 

@@ -11,13 +11,42 @@ def _f32(a) -> torch.Tensor:
     return torch.as_tensor(a, dtype=torch.float32)
 
 
+def _long(a) -> torch.Tensor:
+    return torch.as_tensor(a, dtype=torch.long)
+
+
 def digits(cfg) -> Loaded:
     from sklearn.datasets import load_digits
 
     d = load_digits()
     x = _f32(d.images).unsqueeze(1) / 16.0  # (N, 1, 8, 8), pixel values 0..16 -> 0..1
-    y = torch.as_tensor(d.target, dtype=torch.long)
-    return Loaded(x, y, (1, 8, 8), 10, tuple(str(i) for i in range(10)))
+    return Loaded(x, _long(d.target), (1, 8, 8), 10, tuple(str(i) for i in range(10)))
+
+
+def iris(cfg) -> Loaded:
+    from sklearn.datasets import load_iris
+
+    d = load_iris()
+    return Loaded(_f32(d.data), _long(d.target), (4,), 3, tuple(d.target_names), standardize_x=True)
+
+
+def wine(cfg) -> Loaded:
+    from sklearn.datasets import load_wine
+
+    d = load_wine()
+    return Loaded(_f32(d.data), _long(d.target), (13,), 3, tuple(d.target_names), standardize_x=True)
+
+
+def breast_cancer(cfg) -> Loaded:
+    """Binary task: targets (N,) float in {-1, +1}; +1 is benign (scikit-learn's class 1).
+
+    No class_names: those are indexed by class, and the targets here are -1 and +1.
+    """
+    from sklearn.datasets import load_breast_cancer
+
+    d = load_breast_cancer()
+    y = _f32(d.target) * 2 - 1
+    return Loaded(_f32(d.data), y, (30,), 1, standardize_x=True)
 
 
 def moons(cfg) -> Loaded:
@@ -26,8 +55,16 @@ def moons(cfg) -> Loaded:
     n = cfg.samples or 1000
     noise = 0.2 if cfg.noise is None else cfg.noise
     x, y = make_moons(n_samples=n, noise=noise, random_state=0)
-    return Loaded(_f32(x), torch.as_tensor(y, dtype=torch.long), (2,), 2, ("upper", "lower"),
-                  standardize_x=True)
+    return Loaded(_f32(x), _long(y), (2,), 2, ("upper", "lower"), standardize_x=True)
+
+
+def circles(cfg) -> Loaded:
+    from sklearn.datasets import make_circles
+
+    n = cfg.samples or 1000
+    noise = 0.1 if cfg.noise is None else cfg.noise
+    x, y = make_circles(n_samples=n, noise=noise, factor=0.5, random_state=0)
+    return Loaded(_f32(x), _long(y), (2,), 2, ("outer", "inner"), standardize_x=True)
 
 
 def diabetes(cfg) -> Loaded:

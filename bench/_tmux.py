@@ -1,0 +1,55 @@
+"""Small helpers for the benchmarks that drive the real `workbench` command in tmux."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = ("PYTHONPATH", "NO_COLOR", "TERM", "WORKBENCH_PRESETS", "PATH", "HOME")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+
+
+class Session:
+    """`workbench ARGS` in a detached tmux session of the given size."""
+
+    def __init__(self, args: str = "", size: str = "80x24", cwd: Path | None = None):
+        self.name = f"wbbench-{uuid.uuid4().hex[:8]}"
+        cols, rows = size.split("x")
+        # the tmux server keeps its own environment: pass what the app needs explicitly
+        env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ENV if k in os.environ)
+        cmd = f"cd {cwd or Path.cwd()} && exec env {env} {sys.executable} -m workbench {args}"
+        self.started = time.perf_counter()
+        tmux("new-session", "-d", "-s", self.name, "-x", cols, "-y", rows, cmd)
+
+    def screen(self) -> str:
+        return tmux("capture-pane", "-p", "-t", self.name)
+
+    def keys(self, *keys: str) -> None:
+        tmux("send-keys", "-t", self.name, *keys)
+
+    def wait_for(self, text: str, timeout: float = 60.0, poll: float = 0.002) -> float:
+        """Seconds until `text` is on screen."""
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < timeout:
+            if text in self.screen():
+                return time.perf_counter() - t0
+            time.sleep(poll)
+        raise TimeoutError(f"{text!r} not on screen after {timeout} s:\n{self.screen()}")
+
+    def close(self) -> None:
+        tmux("kill-session", "-t", self.name)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
