@@ -32,7 +32,8 @@ def wait_for_first_epoch(run_dir, proc, master=None, timeout=90):
                         break
                 except OSError:
                     break
-        if any("train_loss" in r for r in runs.read_metrics(run_dir)):
+        # epoch 1 is logged and its checkpoint is in place (renamed there whole): epoch 2 is next
+        if (run_dir / "checkpoint.pt").exists() and any("train_loss" in r for r in runs.read_metrics(run_dir)):
             return
         assert proc.poll() is None, "the run ended before its first epoch"
         time.sleep(0.05)
@@ -78,7 +79,7 @@ def test_sigterm_mid_epoch_then_resume(tmp_path, reference):
         proc = subprocess.Popen(workbench_cmd("run", *ARGS, "--out", str(d)), stdout=out,
                                 stderr=subprocess.STDOUT, env=subprocess_env())
         wait_for_first_epoch(d, proc)
-        time.sleep(0.2)
+        time.sleep(0.3)
         proc.send_signal(signal.SIGTERM)
         check_interrupted(d, proc)
     text = (tmp_path / "out.txt").read_text()
@@ -107,7 +108,7 @@ def test_sighup_when_the_terminal_goes_away(tmp_path, reference):
     os.close(slave)
     try:
         wait_for_first_epoch(d, proc, master)
-        time.sleep(0.2)
+        time.sleep(0.3)
     finally:
         os.close(master)  # hang up
     check_interrupted(d, proc)
@@ -120,7 +121,7 @@ def test_sigint_mid_epoch_then_resume(tmp_path, reference):
     proc = subprocess.Popen(workbench_cmd("run", *ARGS, "--out", str(d)), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env=subprocess_env())
     wait_for_first_epoch(d, proc)
-    time.sleep(0.2)
+    time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     check_interrupted(d, proc)
     assert "Traceback" not in proc.stderr.read()
