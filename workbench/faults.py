@@ -35,7 +35,8 @@ def read_step(loss, params: list, check_gradients: bool) -> tuple[float, float]:
 
     One fused `_foreach_norm` over every gradient (computed in float32, so that float16 gradients
     cannot overflow it; NaN and inf propagate), stacked with the loss, then a single `.tolist()`.
-    On digits-mlp (CPU) this adds about 35 us to a step of about 1 to 3 ms.
+    On digits-mlp (CPU, one thread) this adds about 30 us to a 0.6 ms step (an epoch of 89 steps
+    plus validation: 62 ms instead of 58); on larger models the fixed cost matters less.
     """
     import torch
 
