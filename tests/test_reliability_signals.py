@@ -16,9 +16,10 @@ from conftest import subprocess_env, workbench_cmd
 from workbench import engine, presets, runs
 from workbench.cli import main
 
-# long enough epochs (359 batches of 4) that a signal sent just after epoch 1 lands mid-epoch 2
-ARGS = ["digits-mlp", "data.batch_size=4", "train.max_epochs=3", "train.device=cpu", "train.threads=1"]
-STEPS = 1437 // 4
+# long enough epochs (719 batches of 2, well over 0.15 s even on a fast machine) that a signal sent
+# 0.15 s after epoch 1's checkpoint lands mid-epoch 2
+ARGS = ["digits-mlp", "data.batch_size=2", "train.max_epochs=3", "train.device=cpu", "train.threads=1"]
+STEPS = 1438 // 2  # 1,797 digits less 359 held out
 
 
 def wait_for_first_epoch(run_dir, proc, master=None, timeout=90):
@@ -79,7 +80,7 @@ def test_sigterm_mid_epoch_then_resume(tmp_path, reference):
         proc = subprocess.Popen(workbench_cmd("run", *ARGS, "--out", str(d)), stdout=out,
                                 stderr=subprocess.STDOUT, env=subprocess_env())
         wait_for_first_epoch(d, proc)
-        time.sleep(0.3)
+        time.sleep(0.15)
         proc.send_signal(signal.SIGTERM)
         check_interrupted(d, proc)
     text = (tmp_path / "out.txt").read_text()
@@ -108,7 +109,7 @@ def test_sighup_when_the_terminal_goes_away(tmp_path, reference):
     os.close(slave)
     try:
         wait_for_first_epoch(d, proc, master)
-        time.sleep(0.3)
+        time.sleep(0.15)
     finally:
         os.close(master)  # hang up
     check_interrupted(d, proc)
@@ -121,7 +122,7 @@ def test_sigint_mid_epoch_then_resume(tmp_path, reference):
     proc = subprocess.Popen(workbench_cmd("run", *ARGS, "--out", str(d)), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env=subprocess_env())
     wait_for_first_epoch(d, proc)
-    time.sleep(0.3)
+    time.sleep(0.15)
     proc.send_signal(signal.SIGINT)
     check_interrupted(d, proc)
     assert "Traceback" not in proc.stderr.read()
