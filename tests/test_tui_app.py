@@ -25,7 +25,7 @@ from workbench.tui.widgets.plots import EpochPlot, StepPlot
 from workbench.tui.widgets.preview import PreviewPane
 from workbench.tui.widgets.status import StatusLine
 
-from .tui_helpers import log_text, make_app, pick, spy, type_into, wait_for
+from tui_helpers import log_text, make_app, pick, spy, type_into, wait_for
 
 
 @pytest.fixture(autouse=True)
