@@ -168,7 +168,7 @@ def cmd_run(args) -> int:
         except OSError as e:
             _err(f"cannot create the run folder: {e}")
             return EXIT_INVALID
-    return _train(exp, run_dir, resume, Progress(sys.stdout, quiet=args.quiet))
+    return _train(exp, run_dir, resume, Progress(quiet=args.quiet))
 
 
 def _train(exp, run_dir: Path, resume, progress) -> int:

@@ -58,6 +58,7 @@ class TrainConfig(BaseModel):
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N | mps")
     checkpoint_every: int = Field(1, ge=1, le=100_000, description="epochs between checkpoints")
     threads: int = Field(0, ge=0, le=1024, description="CPU threads for torch (0: torch's choice)")
+    fused: bool = Field(True, description="torch's fused optimizer kernels where they exist")
 
     @field_validator("device")
     @classmethod

@@ -2,9 +2,9 @@
 
 The tutorial's recipe, done right: `model.train()`, `zero_grad`, forward, `criterion(output, target)`,
 `backward`, `step` (through a closure for LBFGS); validation under `model.eval()` and
-`torch.no_grad()`; losses and metrics averaged over the samples actually seen. Losses stay on the
-device between throttle points, so a fast loop pays for no host sync per step except one finiteness
-check that guards the weights. Checkpoints hold everything needed to continue exactly where a run
+`torch.no_grad()`; losses and metrics averaged over the samples actually seen. Each step reads its
+loss once (the finiteness guard needs it before the weights move); events and metric lines are
+batched to throttle points. Checkpoints hold everything needed to continue exactly where a run
 stopped, mid-epoch included.
 """
 
@@ -146,7 +146,8 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     model = _user_call(lambda: exp.model.build(loaded.input_shape, loaded.num_outputs, loaded.extra), "model")
     model = model.to(device)
     criterion = exp.loss.build().to(device)
-    optimizer = exp.optimizer.build(model.parameters())
+    sparse = any(getattr(m, "sparse", False) for m in model.modules())  # fused kernels are dense-only
+    optimizer = exp.optimizer.build(model.parameters(), fused=exp.train.fused and not sparse)
     generator = torch.Generator().manual_seed(exp.seed)
     fast = exp.data.fast_path
     train_b = datamod.batches(split.train_x, split.train_y, exp.data, train=True,
@@ -276,10 +277,10 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
     for epoch in range(start_epoch, max_epochs):
         gen_state = job.generator.get_state()
         model.train()
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        loss_sum = 0.0
         seen, epoch_start = 0, time.perf_counter()
         if epoch == start_epoch and skip:
-            loss_sum += st.get("loss_sum", 0.0)
+            loss_sum = st.get("loss_sum", 0.0)
             seen = st.get("seen", 0)
         pending: list = []
         pending_steps: list[int] = []
@@ -306,20 +307,22 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
                     opt.zero_grad()
                     out = task.forward(model, x)
                     loss = task.loss(crit, loss_name, out, y, loss_cfg)
-                    _guard(loss, epoch, b, step + 1)
+                    _guard(loss.item(), epoch, b, step + 1)
                     loss.backward()
                     return loss
-                loss = opt.step(closure)
+                value = float(opt.step(closure))
             else:
                 opt.zero_grad(set_to_none=True)
                 out = task.forward(model, x)
                 loss = task.loss(crit, loss_name, out, y, loss_cfg)
-                _guard(loss, epoch, b, step + 1)
+                # one host sync per step: the guard must see the value before the weights move
+                value = loss.item()
+                _guard(value, epoch, b, step + 1)
                 loss.backward()
                 opt.step()
             step += 1
             run_batches += 1
-            per = loss.detach() / n if per_sample_div else loss.detach()
+            per = value / n if per_sample_div else value
             loss_sum += per * n
             seen += n
             pending.append(per)
@@ -369,12 +372,10 @@ def _finished(job: Job, status: str, t0: float) -> RunFinished:
                        time.perf_counter() - t0)
 
 
-def _guard(loss, epoch: int, batch: int, step: int) -> None:
-    """Stop before a non-finite loss reaches the weights (one host sync per step)."""
-    import torch
-
-    if not bool(torch.isfinite(loss)):
-        raise RunError("diverged", f"loss is {float(loss)} at step {step} (epoch {epoch + 1}, batch "
+def _guard(value: float, epoch: int, batch: int, step: int) -> None:
+    """Stop before a non-finite loss reaches the weights."""
+    if not math.isfinite(value):
+        raise RunError("diverged", f"loss is {value} at step {step} (epoch {epoch + 1}, batch "
                        f"{batch + 1}); the weights were not updated",
                        "lower optimizer.lr, or check the data for NaN/inf")
 
@@ -382,9 +383,7 @@ def _guard(loss, epoch: int, batch: int, step: int) -> None:
 def _flush(pending, steps, metrics, emit, epoch, step, b, per_epoch, rate, elapsed, eta) -> None:
     if not pending:
         return
-    import torch
-
-    losses = torch.stack(pending).tolist()
+    losses = list(pending)
     if metrics:
         for s, v in zip(steps, losses):
             metrics.write({"step": s, "epoch": epoch + 1, "loss": v})
@@ -402,22 +401,21 @@ def evaluate(job: Job) -> tuple[float | None, dict[str, float]]:
         return None, {}
     model, task, exp = job.model, job.task, job.exp
     model.eval()
-    total = torch.zeros((), device=job.device, dtype=torch.float64)
-    n_seen = 0
+    total, n_seen = 0.0, 0
     sums: dict = {}
     with torch.no_grad():
         for x, y in job.val_batches:
             x, y = x.to(job.device), y.to(job.device)
             n = x.shape[0]
             out = task.forward(model, x)
-            loss = task.loss(job.criterion, exp.loss.name, out, y, exp.loss).detach()
+            loss = task.loss(job.criterion, exp.loss.name, out, y, exp.loss).item()
             total += (loss / n if exp.loss.reduction == "sum" else loss) * n
             n_seen += n
             for k, v in task.metric_sums(out, y).items():
                 sums[k] = sums[k] + v if k in sums else v
     metrics = task.finish(sums, n_seen)
-    job.state["final"] = {"val_loss": float(total) / n_seen, **{f"val_{k}": v for k, v in metrics.items()}}
-    return float(total) / n_seen, metrics
+    job.state["final"] = {"val_loss": total / n_seen, **{f"val_{k}": v for k, v in metrics.items()}}
+    return total / n_seen, metrics
 
 
 def _preview(job: Job, model) -> PreviewBatch:

@@ -24,20 +24,31 @@ class OptimizerBase(BaseModel):
     full_batch: ClassVar[bool] = False
     #: works only with sparse gradients
     sparse_only: ClassVar[bool] = False
+    #: torch has a fused kernel (one op per step instead of one per parameter and moment)
+    fusable: ClassVar[bool] = False
 
     def torch_kwargs(self) -> dict:
         kwargs = self.model_dump(exclude={"name"}, exclude_none=True)
         return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
 
-    def build(self, params):
+    def build(self, params, fused: bool = False):
+        """The torch optimizer; with `fused`, torch's fused kernel where this torch has one."""
         import torch
 
-        return getattr(torch.optim, self.name)(params, **self.torch_kwargs())  # type: ignore[attr-defined]
+        cls = getattr(torch.optim, self.name)  # type: ignore[attr-defined]
+        params = list(params)
+        if fused and self.fusable:
+            try:
+                return cls(params, fused=True, **self.torch_kwargs())
+            except (RuntimeError, TypeError, ValueError):
+                pass  # an older torch or a device without the kernel: the plain implementation
+        return cls(params, **self.torch_kwargs())
 
 
 class SGD(OptimizerBase):
     summary: ClassVar = "stochastic gradient descent, optional (Nesterov) momentum"
     name: Literal["SGD"] = "SGD"
+    fusable: ClassVar = True
     lr: float = Field(1e-3, gt=0.0, le=100.0, description="learning rate")
     momentum: float = Field(0.0, ge=0.0, le=1.0, description="momentum factor")
     dampening: float = Field(0.0, ge=0.0, le=1.0, description="dampening for momentum")
@@ -48,6 +59,7 @@ class SGD(OptimizerBase):
 class Adam(OptimizerBase):
     summary: ClassVar = "adaptive moments (Kingma & Ba)"
     name: Literal["Adam"] = "Adam"
+    fusable: ClassVar = True
     lr: float = Field(1e-3, gt=0.0, le=100.0, description="learning rate")
     betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="decay of the moment estimates")
     eps: float = Eps
@@ -58,6 +70,7 @@ class Adam(OptimizerBase):
 class AdamW(OptimizerBase):
     summary: ClassVar = "Adam with decoupled weight decay"
     name: Literal["AdamW"] = "AdamW"
+    fusable: ClassVar = True
     lr: float = Field(1e-3, gt=0.0, le=100.0, description="learning rate")
     betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="decay of the moment estimates")
     eps: float = Eps
@@ -96,6 +109,7 @@ class Adadelta(OptimizerBase):
 class Adagrad(OptimizerBase):
     summary: ClassVar = "per-parameter rates from accumulated squared gradients"
     name: Literal["Adagrad"] = "Adagrad"
+    fusable: ClassVar = True
     lr: float = Field(1e-2, gt=0.0, le=100.0, description="learning rate")
     lr_decay: float = Field(0.0, ge=0.0, le=1.0, description="learning rate decay")
     weight_decay: float = WeightDecay

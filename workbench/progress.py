@@ -24,9 +24,9 @@ def fmt_metrics(metrics: dict[str, float]) -> str:
 class Progress:
     """Callable that takes engine events. On a TTY it redraws one line per batch update."""
 
-    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr, quiet: bool = False):
-        self.out, self.err, self.quiet = out, err, quiet
-        self.tty = hasattr(out, "isatty") and out.isatty()
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, quiet: bool = False):
+        self.out, self.err, self.quiet = out or sys.stdout, err or sys.stderr, quiet
+        self.tty = hasattr(self.out, "isatty") and self.out.isatty()
         self.max_epochs = 0
         self._live = False
 

@@ -105,7 +105,8 @@ class TensorBatches:
 
     With the same generator it yields exactly the batches a `DataLoader(TensorDataset(x, y),
     shuffle=True, generator=g)` yields: like the DataLoader it first draws one int64 from the
-    generator (the DataLoader's worker base seed), then RandomSampler's `randperm(n)`.
+    generator (the DataLoader's worker base seed), then RandomSampler's `randperm(n)`, then the
+    second `randperm(n)` that RandomSampler draws for its (empty) tail when the epoch runs out.
     """
 
     def __init__(self, x, y, batch_size: int, shuffle: bool, drop_last: bool, generator):
@@ -124,6 +125,7 @@ class TensorBatches:
         torch.empty((), dtype=torch.int64).random_(generator=self.generator)
         if self.shuffle:
             order = torch.randperm(n, generator=self.generator).to(self.x.device)
+            torch.randperm(n, generator=self.generator)  # RandomSampler's tail draw
             for i in range(len(self)):
                 idx = order[i * bs : (i + 1) * bs]
                 yield self.x[idx], self.y[idx]

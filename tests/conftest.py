@@ -1,0 +1,31 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_presets(tmp_path_factory, monkeypatch):
+    """Tests never read or write the real user's preset folder."""
+    monkeypatch.setenv("WORKBENCH_PRESETS", str(tmp_path_factory.mktemp("user-presets")))
+
+
+@pytest.fixture
+def small_exp():
+    """digits-mlp cut down to a couple of fast epochs."""
+    from workbench.presets import load
+
+    return load("digits-mlp", ["train.max_epochs=2", "train.device=cpu"])
+
+
+def workbench_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "workbench", *args]
+
+
+def subprocess_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env

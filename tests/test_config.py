@@ -1,0 +1,110 @@
+"""Schema bounds and messages, unknown keys, names, cross-section rules."""
+
+import math
+
+import pytest
+
+from workbench.config import InvalidExperiment, validate, warnings_for
+from workbench.optimizers import OPTIMIZERS
+
+
+def problems(raw):
+    with pytest.raises(InvalidExperiment) as e:
+        validate(raw)
+    return [str(p) for p in e.value.problems]
+
+
+def test_defaults_are_valid():
+    exp = validate({})
+    assert exp.data.name == "digits" and exp.loss.name == "CrossEntropyLoss"
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ({"optimizer": {"name": "SGD", "lr": -1}}, "optimizer.lr: must be > 0.0, got -1"),
+        ({"optimizer": {"name": "Adam", "lr": math.nan}}, "optimizer.lr: must be a finite number, got nan"),
+        ({"optimizer": {"name": "Adam", "betas": [0.9, 1.0]}}, "optimizer.betas.1: must be < 1.0, got 1.0"),
+        ({"optimizer": {"name": "SGD", "momentum": -0.1}}, "optimizer.momentum: must be >= 0.0"),
+        ({"data": {"batch_size": 0}}, "data.batch_size: must be >= 1, got 0"),
+        ({"data": {"val_fraction": 1.0}}, "data.val_fraction: must be < 1.0, got 1.0"),
+        ({"data": {"batch_size": "x"}}, "data.batch_size: must be a whole number, got 'x'"),
+        ({"train": {"device": "gpu"}}, "train.device: must be auto, cpu, cuda, cuda:N or mps, got 'gpu'"),
+        ({"train": {"max_epochs": 10**9}}, "train.max_epochs: must be <= 100000"),
+    ],
+)
+def test_bounds_name_the_field(raw, expected):
+    assert any(p.startswith(expected) for p in problems(raw)), problems(raw)
+
+
+def test_unknown_key_suggests_near_miss():
+    (msg,) = problems({"optimizer": {"name": "Adam", "learning_rate": 0.1}})
+    assert msg.startswith("optimizer.learning_rate: unknown key 'learning_rate' in [optimizer]")
+    assert "did you mean 'lr'?" in msg
+
+
+def test_argument_of_another_optimizer_says_why():
+    (msg,) = problems({"optimizer": {"name": "Adam", "momentum": 0.9}})
+    assert "Adam takes no argument 'momentum'" in msg
+
+
+def test_unknown_names_suggest():
+    assert "did you mean 'CrossEntropyLoss'?" in problems({"loss": {"name": "CrossEntropy"}})[0]
+    assert "did you mean 'Adam'?" in problems({"optimizer": {"name": "Adamm"}})[0]
+    assert "did you mean 'digits'?" in problems({"data": {"name": "digit"}})[0]
+    assert "unknown key 'sed' at the top level; did you mean 'seed'?" in problems({"sed": 1})[0]
+
+
+def test_deprecated_torch_arguments_are_not_offered():
+    for name in ("MSELoss", "CrossEntropyLoss"):
+        msgs = problems({"data": {"name": "diabetes"}, "loss": {"name": name, "size_average": True}})
+        assert any("size_average" in m for m in msgs)
+
+
+def test_every_seed_optimizer_has_a_class_with_torch_defaults():
+    import inspect
+
+    import torch
+
+    assert sorted(OPTIMIZERS) == sorted(
+        "ASGD Adadelta Adagrad Adam AdamW Adamax LBFGS RMSprop Rprop SGD SparseAdam".split()
+    )
+    for name, cls in OPTIMIZERS.items():
+        sig = inspect.signature(getattr(torch.optim, name).__init__).parameters
+        for field, info in cls.model_fields.items():
+            if field == "name":
+                continue
+            assert field in sig, (name, field)
+            default = sig[field].default
+            ours = info.default
+            if isinstance(default, tuple):
+                assert tuple(ours) == pytest.approx(default), (name, field)
+            else:
+                assert ours == default, (name, field)
+
+
+def test_loss_task_mismatch_names_a_fitting_dataset():
+    (msg,) = problems({"data": {"name": "diabetes"}, "loss": {"name": "CrossEntropyLoss"}})
+    assert msg.startswith("loss.name: CrossEntropyLoss needs a classification dataset, such as 'digits'")
+
+
+def test_sparseadam_needs_sparse_gradients():
+    (msg,) = problems({"optimizer": {"name": "SparseAdam"}})
+    assert "sparse gradients" in msg and msg.startswith("optimizer.name")
+
+
+def test_cnn_refuses_tabular_data():
+    msgs = problems({"data": {"name": "diabetes"}, "model": {"name": "cnn"}, "loss": {"name": "MSELoss"}})
+    assert any(m.startswith("model.name: model 'cnn' cannot read 'diabetes'") for m in msgs)
+
+
+def test_full_batch_methods_warn_on_small_batches():
+    exp = validate({"optimizer": {"name": "LBFGS"}})
+    assert any("full-batch" in w for w in warnings_for(exp))
+    exp = validate({"optimizer": {"name": "LBFGS"}, "data": {"full_batch": True}})
+    assert not warnings_for(exp)
+
+
+def test_nesterov_needs_momentum():
+    msgs = problems({"optimizer": {"name": "SGD", "nesterov": True}})
+    assert msgs == ["optimizer.nesterov: Nesterov momentum needs momentum > 0 and dampening = 0"]
