@@ -207,6 +207,8 @@ def _format(p: PreviewBatch, value: Any, is_prediction: bool) -> str:
         return "{" + ",".join(on) + "}"
     if p.task == "distribution" and not is_prediction:
         return _class_name(p, int(flat.argmax()))
+    if flat.size == 1:  # e.g. one regression target per sample, shaped (N, 1)
+        return f"{float(flat[0]):.3g}"
     return _vector(flat, 4)
 
 
