@@ -261,6 +261,10 @@ async def test_a_short_run_updates_plot_status_and_writes_the_run_folder(tmp_pat
         assert [r["epoch"] for r in lines if "train_loss" in r] == [1, 2]
         assert presets.load(str(run_dir / "config.toml")) == app.draft.experiment
         assert "finished: 2 epochs" in log_text(app)
+        status_line = app.query_one(StatusLine)
+        assert status_line.status.state == "finished" and status_line.status.step == 2 * 89
+        status_line = app.query_one(StatusLine)
+        assert status_line.status.state == "finished" and status_line.status.step == 2 * 89
 
 
 async def test_pause_resume_and_stop(tmp_path):
@@ -422,6 +426,12 @@ async def test_layouts_from_60x20_up(tmp_path, size):
             await pilot.pause()
         assert app.has_class("-wide") == (size[0] >= 140)
         assert app.query_one("#preview-train").display == (size[0] >= 140)
+        footer = app.export_screenshot()
+        for key in ("^r", "^t", "^g", "^s", "^o", "^n", "f1", "^q"):
+            assert key in footer, f"{key} is missing from the footer at {size}"
+        footer = app.export_screenshot()
+        for key in ("^r", "^t", "^g", "^s", "^o", "^n", "f1", "^q"):
+            assert key in footer, f"{key} is missing from the footer at {size}"
         await pilot.resize_terminal(60, 20)
         await pilot.pause()
         assert not app.has_class("-wide")

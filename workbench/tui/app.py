@@ -125,6 +125,8 @@ class WorkbenchApp(PresetFlows, App[int]):
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
+        # below 80 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
+        self.query_one(Footer).show_command_palette = event.size.width >= 80
 
     # -- helpers -------------------------------------------------------------------------------
     def log_line(self, message: str, style: str = "") -> None:
