@@ -79,7 +79,7 @@ async def test_preview_shows_shapes_labels_and_marks_wrong_predictions(digits):
 
 def test_images_are_coloured_half_blocks_in_a_grid(digits):
     p = digits_preview(digits, wrong=())
-    plain, ansi = rendered(describe(p, 80), 80)
+    plain, _ = rendered(describe(p, 80), 80)
     # 8x8 digits are scaled up to 16x16 pixels: 16 cells wide, 8 rows of half blocks per image
     assert cell_size(8, 8) == (16, 16)
     first_rows = [line for line in plain.splitlines() if "▄" in line][:8]
@@ -122,7 +122,7 @@ def test_images_with_three_channels_and_odd_sizes_render():
     p = PreviewBatch(x, torch.tensor([0, 1, 2]), task="classification", class_names=("a", "b", "c"))
     assert is_image_batch(x) and not is_image_batch(torch.rand(3, 2, 5, 5))
     assert cell_size(5, 40) == (32, 4)
-    plain, ansi = rendered(describe(p, 80), 80)
+    plain, _ = rendered(describe(p, 80), 80)
     assert plain.count("▄" * 32) == 6  # two images on the first row, one on the next; 2 rows each
     assert "a" in plain and "c" in plain
     plain, _ = rendered(describe(p, 80, color=False), 80, color=False)

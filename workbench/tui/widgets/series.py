@@ -174,6 +174,13 @@ class StepSeries:
 
     # -- reading ----------------------------------------------------------------------------
     @property
+    def first_x(self) -> float:
+        """Step of the oldest point kept (NaN when empty)."""
+        if not self.n or self._b is None:
+            return math.nan
+        return float(self._b["x_first"][0])
+
+    @property
     def last(self) -> tuple[float, float, float] | None:
         """(step, loss, smoothed loss) of the newest point, or None when empty."""
         if not self.n or self._b is None:
