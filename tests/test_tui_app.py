@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from textual.widgets import Input, TabbedContent
+from tui_helpers import log_text, make_app, pick, spy, type_into, wait_for
 
 from workbench import presets
 from workbench.events import BatchEnd, EpochEnd, PreviewBatch, RunFinished
@@ -24,8 +25,6 @@ from workbench.tui.widgets.pickers import Picker
 from workbench.tui.widgets.plots import EpochPlot, StepPlot
 from workbench.tui.widgets.preview import PreviewPane
 from workbench.tui.widgets.status import StatusLine
-
-from tui_helpers import log_text, make_app, pick, spy, type_into, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -440,3 +439,23 @@ async def test_layouts_from_60x20_up(tmp_path, size):
 def test_no_color_is_honoured(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     assert WorkbenchApp().no_color
+
+
+async def test_an_unexpected_error_in_a_worker_is_logged_and_the_app_stays_usable(
+    tmp_path, monkeypatch
+):
+    from workbench.tui import runner
+
+    def broken(self, *args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runner.Runner, "_train", broken)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_for(
+            pilot, lambda: "train failed: RuntimeError: boom" in log_text(app), 30, "the log line"
+        )
+        assert app.is_running and not app.runner.active
+        await type_into(pilot, "#f-train-max_epochs", "3")
+        assert app.draft.experiment.train.max_epochs == 3

@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import ModalScreen
 from textual.widgets import Footer, RichLog, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from .. import presets, runs
 from ..config import Experiment, InvalidExperiment
@@ -157,7 +158,7 @@ class WorkbenchApp(PresetFlows, App[int]):
         return not isinstance(self.screen, ModalScreen)
 
     # -- torch, devices and previews, off the UI thread ------------------------------------------
-    @work(thread=True, group="warmup", exit_on_error=False)
+    @work(thread=True, name="loading torch", group="warmup", exit_on_error=False)
     def warm_up(self) -> None:
         import torch
 
@@ -217,6 +218,17 @@ class WorkbenchApp(PresetFlows, App[int]):
         self.revalidate()
 
     # -- engine events ---------------------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised (the engine reports its own failures; this is anything else)."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.log_line(
+                f"{event.worker.name or 'task'} failed: {type(error).__name__}: {error}", "red"
+            )
+            self.notify(
+                f"{type(error).__name__}: {error}", title="error (see Log)", severity="error"
+            )
+
     def on_engine_events(self, message: EngineEvents) -> None:
         for event in coalesce(self.runner.buffer.drain()):
             self.show_event(event)
@@ -302,6 +314,7 @@ class WorkbenchApp(PresetFlows, App[int]):
             self.show_tab("data")
         self.run_worker(
             lambda: self._preview_worker(exp),
+            name="preview",
             thread=True,
             group="preview",
             exclusive=True,
