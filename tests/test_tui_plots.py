@@ -291,3 +291,25 @@ async def test_a_hidden_plot_waits_until_it_shows():
         plot.display = True
         await pilot.pause(0.3)
         assert plot.redraws > before and "training loss by step" in text_of(plot)
+
+
+async def test_repaints_reuse_the_frame_until_data_or_size_change():
+    app = Plots()
+    async with app.run_test(size=(80, 24)) as pilot:
+        plot = app.query_one(StepPlot)
+        plot.add([1, 2, 3], [1.0, 0.5, 0.25])
+        plot.replot()
+        first = plot.render()
+        assert plot.render() is first  # a repaint for Textual's own reasons: no rebuild
+        plot.add([4], [0.2])
+        plot.replot()
+        assert plot.render() is not first
+        second = plot.render()
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert plot.render() is not second
+
+
+def test_epoch_ticks_are_whole_numbers():
+    assert nice_ticks(1, 3, 6, least_step=1)[1] == ["1", "2", "3"]
+    assert nice_ticks(1, 100, 6, least_step=1)[0] == [20, 40, 60, 80, 100]

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from .series import StepSeries
@@ -39,6 +40,7 @@ class LivePlot(PlotextPlot):
         self.refresh_hz = refresh_hz
         self._dirty = True
         self.redraws = 0  # replots done; tests and benches read it
+        self._frame: tuple[tuple, RenderResult] | None = None
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -67,6 +69,15 @@ class LivePlot(PlotextPlot):
 
     def set_titles(self) -> None:
         """Titles and labels; called once when mounted."""
+
+    def render(self) -> RenderResult:
+        # plotext rebuilds the whole chart on every call; Textual also calls this to repaint
+        # for reasons of its own (focus, hover, a neighbour's layout), so reuse the last frame
+        # until the data, the size or the theme changed.
+        key = (self.redraws, self.size.width, self.size.height, self.theme, self.app.theme)
+        if self._frame is None or self._frame[0] != key:
+            self._frame = (key, super().render())
+        return self._frame[1]
 
     def replot(self) -> None:
         """Redraw from the stored history now."""
@@ -127,7 +138,7 @@ class StepPlot(LivePlot):
         first, last = self.series.first_x, d.raw_x[-1]
         if last > first:
             self.plt.xlim(first, last)
-            self.plt.xticks(*nice_ticks(first, last, max(2, self.size.width // 16)))
+            self.plt.xticks(*nice_ticks(first, last, max(2, self.size.width // 12)))
         elif last == first:  # a single point: centre it and mark it so it shows
             self.plt.xticks([first], [short_number(first)])
         lone = len(d.raw_x) == 1
@@ -189,6 +200,10 @@ class EpochPlot(LivePlot):
                   (self.val, "val", VAL_COLOR, "x", "left")]
         if self.metric and self.metric in self.metrics:
             curves.append((self.metrics[self.metric], self.metric, METRIC_COLOR, "o", "right"))
+        last = self.train.last or self.val.last
+        if last is not None and last[0] > 1:  # whole epochs on the x axis, not 1.50
+            self.plt.xlim(1, last[0])
+            self.plt.xticks(*nice_ticks(1, last[0], max(2, self.size.width // 12), least_step=1))
         for series, label, color, mark, side in curves:
             if not len(series):
                 continue
@@ -199,12 +214,13 @@ class EpochPlot(LivePlot):
                           color=None if plain else color)
 
 
-def nice_ticks(lo: float, hi: float, most: int) -> tuple[list[float], list[str]]:
+def nice_ticks(lo: float, hi: float, most: int,
+               least_step: float = 0.0) -> tuple[list[float], list[str]]:
     """At most `most` round tick positions (1, 2 or 5 times a power of ten) in [lo, hi], with
     short labels (12k, 1.5M), so a million steps reads as "1M" rather than "1000000.0"."""
     if not hi > lo:
         return [lo], [short_number(lo)]
-    raw = (hi - lo) / max(1, most)
+    raw = max((hi - lo) / max(1, most), least_step)
     base = 10 ** math.floor(math.log10(raw))
     step = next(m * base for m in (1, 2, 5, 10) if m * base >= raw)
     first = math.ceil(lo / step) * step
