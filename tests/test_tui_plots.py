@@ -313,3 +313,17 @@ async def test_repaints_reuse_the_frame_until_data_or_size_change():
 def test_epoch_ticks_are_whole_numbers():
     assert nice_ticks(1, 3, 6, least_step=1)[1] == ["1", "2", "3"]
     assert nice_ticks(1, 100, 6, least_step=1)[0] == [20, 40, 60, 80, 100]
+
+
+@pytest.mark.parametrize("ys", [[1.0] * 50, [1e30, 1e-30, 5e29], [-3.0, -2.0, -4.0, 0.0]],
+                         ids=["flat", "huge", "negative"])
+async def test_awkward_values_still_draw(ys):
+    app = Plots()
+    async with app.run_test(size=(60, 20)) as pilot:
+        plot = app.query_one(StepPlot)
+        plot.add(list(range(1, len(ys) + 1)), ys)
+        plot.replot()
+        await pilot.pause()
+        text = text_of(plot)
+    assert "training loss by step" in text and "non-finite" not in text
+    assert any(ch in text for ch in "⠁⠂⠄⡀⢀⣀⠉⠒⠤")
