@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.text import Text
 from textual.app import App, ComposeResult
+from textual_plotext import PlotextPlot
 
 from workbench.events import BatchEnd, EpochEnd
 from workbench.tui.widgets.plots import EpochPlot, StepPlot, nice_ticks, short_number
@@ -336,3 +338,30 @@ async def test_awkward_values_still_draw(ys):
         text = text_of(plot)
     assert "training loss by step" in text and "non-finite" not in text
     assert any(ch in text for ch in "⠁⠂⠄⡀⢀⣀⠉⠒⠤")
+
+
+async def test_a_costly_plot_redraws_less_often(monkeypatch):
+    """The duty cap: a frame that costs 50 ms is drawn at most every 0.5 s with max_duty 0.1."""
+    def slow_render(self):
+        time.sleep(0.05)
+        return Text("frame")
+
+    monkeypatch.setattr(PlotextPlot, "render", slow_render)
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield StepPlot(refresh_hz=20, max_duty=0.1)
+
+    app = One()
+    async with app.run_test(size=(80, 24)) as pilot:
+        plot = app.query_one(StepPlot)
+        await settle(pilot, plot)
+        before = plot.redraws
+        start = time.monotonic()
+        step = 0
+        while time.monotonic() - start < 1.2:  # new data every 50 ms, as a fast run sends it
+            step += 1
+            plot.add([step], [1.0 / step])
+            await pilot.pause(0.05)
+        assert plot.frame_cost_s >= 0.05
+        assert 1 <= plot.redraws - before <= 3  # 24 without the cap

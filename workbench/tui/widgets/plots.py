@@ -8,6 +8,7 @@ replots per batch and a redraw costs the same at 1k or 1M steps (bench/plot_cost
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -34,10 +35,17 @@ class LivePlot(PlotextPlot):
     }
     """
 
-    def __init__(self, *, refresh_hz: float = 4.0, name: str | None = None, id: str | None = None,
-                 classes: str | None = None, disabled: bool = False) -> None:
+    def __init__(self, *, refresh_hz: float = 4.0, max_duty: float = 0.05, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,
+                 disabled: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.refresh_hz = refresh_hz
+        # At most this share of the UI thread goes to drawing this plot: a big plot that costs
+        # 100 ms a frame is redrawn every 2 s, not 4 times a second, so it cannot slow the
+        # training thread (which shares the GIL) by more than a few percent.
+        self.max_duty = max_duty
+        self.frame_cost_s = 0.0  # what the last frame cost to build
+        self._next_draw = 0.0  # monotonic time before which the timer does not redraw
         self._dirty = True
         self.redraws = 0  # replots done; tests and benches read it
         self._frame: tuple[tuple, RenderResult] | None = None
@@ -54,7 +62,8 @@ class LivePlot(PlotextPlot):
 
     def _tick(self) -> None:
         # A plot in a hidden tab stays dirty and is drawn when it shows again.
-        if self._dirty and self.size.width > 0 and self.size.height > 0 and self.is_on_screen:
+        if (self._dirty and self.size.width > 0 and self.size.height > 0 and self.is_on_screen
+                and time.monotonic() >= self._next_draw):
             self.replot()
 
     @property
@@ -76,7 +85,10 @@ class LivePlot(PlotextPlot):
         # until the data, the size or the theme changed.
         key = (self.redraws, self.size.width, self.size.height, self.theme, self.app.theme)
         if self._frame is None or self._frame[0] != key:
+            t = time.perf_counter()
             self._frame = (key, super().render())
+            self.frame_cost_s = time.perf_counter() - t
+            self._next_draw = time.monotonic() + self.frame_cost_s / self.max_duty
         return self._frame[1]
 
     def replot(self) -> None:
@@ -96,9 +108,9 @@ class StepPlot(LivePlot):
     """Training loss by step, raw (as a min/max envelope per column) and smoothed by an EMA."""
 
     def __init__(self, *, smoothing: float = 0.98, capacity: int = 2048, refresh_hz: float = 2.0,
-                 name: str | None = None, id: str | None = None, classes: str | None = None,
-                 disabled: bool = False) -> None:
-        super().__init__(refresh_hz=refresh_hz, name=name, id=id, classes=classes,
+                 max_duty: float = 0.05, name: str | None = None, id: str | None = None,
+                 classes: str | None = None, disabled: bool = False) -> None:
+        super().__init__(refresh_hz=refresh_hz, max_duty=max_duty, name=name, id=id, classes=classes,
                          disabled=disabled)
         self.series = StepSeries(capacity=capacity, smoothing=smoothing)
         self._title = ""
@@ -152,9 +164,10 @@ class StepPlot(LivePlot):
 class EpochPlot(LivePlot):
     """Train and validation loss by epoch, and the task's primary metric on the right axis."""
 
-    def __init__(self, *, refresh_hz: float = 4.0, name: str | None = None, id: str | None = None,
-                 classes: str | None = None, disabled: bool = False) -> None:
-        super().__init__(refresh_hz=refresh_hz, name=name, id=id, classes=classes,
+    def __init__(self, *, refresh_hz: float = 4.0, max_duty: float = 0.05, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,
+                 disabled: bool = False) -> None:
+        super().__init__(refresh_hz=refresh_hz, max_duty=max_duty, name=name, id=id, classes=classes,
                          disabled=disabled)
         self.train = StepSeries(capacity=512, smoothing=0.0)
         self.val = StepSeries(capacity=512, smoothing=0.0)
