@@ -17,6 +17,7 @@ from workbench.events import (
     BatchEnd, EpochEnd, Paused, PreviewBatch, Resumed, RunFailed, RunFinished, RunStarted,
 )
 from workbench.tui.widgets.pixels import RAMP, cell_size, is_image_batch
+from workbench.tui.widgets.plots import EpochPlot, StepPlot
 from workbench.tui.widgets.preview import PreviewPane, describe, image_grid
 from workbench.tui.widgets.status import StatusLine
 
@@ -79,7 +80,7 @@ async def test_preview_shows_shapes_labels_and_marks_wrong_predictions(digits):
 
 def test_images_are_coloured_half_blocks_in_a_grid(digits):
     p = digits_preview(digits, wrong=())
-    plain, _ = rendered(describe(p, 80), 80)
+    plain, ansi = rendered(describe(p, 80), 80)
     # 8x8 digits are scaled up to 16x16 pixels: 16 cells wide, 8 rows of half blocks per image
     assert cell_size(8, 8) == (16, 16)
     first_rows = [line for line in plain.splitlines() if "▄" in line][:8]
@@ -275,14 +276,28 @@ async def test_widgets_take_every_event_of_a_real_run(small_exp, tmp_path):
     engine.train(small_exp, events.append, run_dir=tmp_path / "run", checkpoint=False)
     assert isinstance(events[-1], RunFinished)
     status, pane = StatusLine(id="status"), PreviewPane(id="pv")
-    app = Holder(pane, status)
+    steps, epochs = StepPlot(id="steps"), EpochPlot(id="epochs")
+    app = Holder(steps, epochs, pane, status)
     async with app.run_test(size=(80, 24)) as pilot:
         for event in events:
             if isinstance(event, PreviewBatch):
                 pane.show(event)
+            elif isinstance(event, RunStarted):
+                epochs.set_metric(event.metric_names[0] if event.metric_names else None)
+                status.update_event(event)
             else:
                 status.update_event(event)
+                if isinstance(event, BatchEnd):
+                    steps.add(event.steps, event.losses)
+                elif isinstance(event, EpochEnd):
+                    epochs.add(event)
+        steps.replot()
+        epochs.replot()
         await pilot.pause()
         text = screen_text(app)
+        epoch_text = epochs.render().plain
     assert "■ finished" in text and "epoch 2/2" in text
     assert "predictions after epoch 2" in text and "▄" in text
+    last = next(e for e in reversed(events) if isinstance(e, BatchEnd))
+    assert len(steps.series) == last.step and steps.series.last[1] == last.loss
+    assert len(epochs.train) == 2 and "val_accuracy" in epoch_text

@@ -8,9 +8,11 @@ replots per batch and a redraw costs the same at 1k or 1M steps (bench/plot_cost
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from .series import StepSeries
@@ -33,12 +35,20 @@ class LivePlot(PlotextPlot):
     }
     """
 
-    def __init__(self, *, refresh_hz: float = 4.0, name: str | None = None, id: str | None = None,
-                 classes: str | None = None, disabled: bool = False) -> None:
+    def __init__(self, *, refresh_hz: float = 4.0, max_duty: float = 0.05, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,
+                 disabled: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.refresh_hz = refresh_hz
+        # At most this share of the UI thread goes to drawing this plot: a big plot that costs
+        # 100 ms a frame is redrawn every 2 s, not 4 times a second, so it cannot slow the
+        # training thread (which shares the GIL) by more than a few percent.
+        self.max_duty = max_duty
+        self.frame_cost_s = 0.0  # what the last frame cost to build
+        self._next_draw = 0.0  # monotonic time before which the timer does not redraw
         self._dirty = True
         self.redraws = 0  # replots done; tests and benches read it
+        self._frame: tuple[tuple, RenderResult] | None = None
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -52,7 +62,8 @@ class LivePlot(PlotextPlot):
 
     def _tick(self) -> None:
         # A plot in a hidden tab stays dirty and is drawn when it shows again.
-        if self._dirty and self.size.width > 0 and self.size.height > 0 and self.is_on_screen:
+        if (self._dirty and self.size.width > 0 and self.size.height > 0 and self.is_on_screen
+                and time.monotonic() >= self._next_draw):
             self.replot()
 
     @property
@@ -67,6 +78,18 @@ class LivePlot(PlotextPlot):
 
     def set_titles(self) -> None:
         """Titles and labels; called once when mounted."""
+
+    def render(self) -> RenderResult:
+        # plotext rebuilds the whole chart on every call; Textual also calls this to repaint
+        # for reasons of its own (focus, hover, a neighbour's layout), so reuse the last frame
+        # until the data, the size or the theme changed.
+        key = (self.redraws, self.size.width, self.size.height, self.theme, self.app.theme)
+        if self._frame is None or self._frame[0] != key:
+            t = time.perf_counter()
+            self._frame = (key, super().render())
+            self.frame_cost_s = time.perf_counter() - t
+            self._next_draw = time.monotonic() + self.frame_cost_s / self.max_duty
+        return self._frame[1]
 
     def replot(self) -> None:
         """Redraw from the stored history now."""
@@ -85,9 +108,9 @@ class StepPlot(LivePlot):
     """Training loss by step, raw (as a min/max envelope per column) and smoothed by an EMA."""
 
     def __init__(self, *, smoothing: float = 0.98, capacity: int = 2048, refresh_hz: float = 2.0,
-                 name: str | None = None, id: str | None = None, classes: str | None = None,
-                 disabled: bool = False) -> None:
-        super().__init__(refresh_hz=refresh_hz, name=name, id=id, classes=classes,
+                 max_duty: float = 0.05, name: str | None = None, id: str | None = None,
+                 classes: str | None = None, disabled: bool = False) -> None:
+        super().__init__(refresh_hz=refresh_hz, max_duty=max_duty, name=name, id=id, classes=classes,
                          disabled=disabled)
         self.series = StepSeries(capacity=capacity, smoothing=smoothing)
         self._title = ""
@@ -127,7 +150,7 @@ class StepPlot(LivePlot):
         first, last = self.series.first_x, d.raw_x[-1]
         if last > first:
             self.plt.xlim(first, last)
-            self.plt.xticks(*nice_ticks(first, last, max(2, self.size.width // 16)))
+            self.plt.xticks(*nice_ticks(first, last, max(2, self.size.width // 12)))
         elif last == first:  # a single point: centre it and mark it so it shows
             self.plt.xticks([first], [short_number(first)])
         lone = len(d.raw_x) == 1
@@ -141,9 +164,10 @@ class StepPlot(LivePlot):
 class EpochPlot(LivePlot):
     """Train and validation loss by epoch, and the task's primary metric on the right axis."""
 
-    def __init__(self, *, refresh_hz: float = 4.0, name: str | None = None, id: str | None = None,
-                 classes: str | None = None, disabled: bool = False) -> None:
-        super().__init__(refresh_hz=refresh_hz, name=name, id=id, classes=classes,
+    def __init__(self, *, refresh_hz: float = 4.0, max_duty: float = 0.05, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,
+                 disabled: bool = False) -> None:
+        super().__init__(refresh_hz=refresh_hz, max_duty=max_duty, name=name, id=id, classes=classes,
                          disabled=disabled)
         self.train = StepSeries(capacity=512, smoothing=0.0)
         self.val = StepSeries(capacity=512, smoothing=0.0)
@@ -189,6 +213,10 @@ class EpochPlot(LivePlot):
                   (self.val, "val", VAL_COLOR, "x", "left")]
         if self.metric and self.metric in self.metrics:
             curves.append((self.metrics[self.metric], self.metric, METRIC_COLOR, "o", "right"))
+        last = self.train.last or self.val.last
+        if last is not None and last[0] > 1:  # whole epochs on the x axis, not 1.50
+            self.plt.xlim(1, last[0])
+            self.plt.xticks(*nice_ticks(1, last[0], max(2, self.size.width // 12), least_step=1))
         for series, label, color, mark, side in curves:
             if not len(series):
                 continue
@@ -199,12 +227,13 @@ class EpochPlot(LivePlot):
                           color=None if plain else color)
 
 
-def nice_ticks(lo: float, hi: float, most: int) -> tuple[list[float], list[str]]:
+def nice_ticks(lo: float, hi: float, most: int,
+               least_step: float = 0.0) -> tuple[list[float], list[str]]:
     """At most `most` round tick positions (1, 2 or 5 times a power of ten) in [lo, hi], with
     short labels (12k, 1.5M), so a million steps reads as "1M" rather than "1000000.0"."""
     if not hi > lo:
         return [lo], [short_number(lo)]
-    raw = (hi - lo) / max(1, most)
+    raw = max((hi - lo) / max(1, most), least_step)
     base = 10 ** math.floor(math.log10(raw))
     step = next(m * base for m in (1, 2, 5, 10) if m * base >= raw)
     first = math.ceil(lo / step) * step
