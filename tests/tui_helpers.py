@@ -1,0 +1,67 @@
+"""Helpers for the Pilot tests of the workbench screen."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual.widgets import Input, OptionList
+
+from workbench import presets
+from workbench.tui.app import WorkbenchApp
+
+
+def make_app(tmp_path, **overrides: Any) -> WorkbenchApp:
+    """The app on digits-mlp, runs under tmp_path/runs; `overrides` as KEY=VALUE pairs."""
+    items = [f"{k.replace('__', '.')}={v}" for k, v in overrides.items()]
+    return WorkbenchApp(presets.load("digits-mlp", items), runs_root=tmp_path / "runs")
+
+
+async def wait_for(
+    pilot, condition: Callable[[], Any], timeout: float = 30.0, what: str = ""
+) -> None:
+    """Poll the condition between UI updates (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.02)
+        await asyncio.sleep(0.01)
+
+
+async def type_into(pilot, selector: str, text: str) -> Input:
+    field = pilot.app.query_one(selector, Input)
+    field.focus()
+    field.value = ""
+    await pilot.pause()
+    await pilot.press(*text)
+    await pilot.pause()
+    return field
+
+
+async def pick(pilot, section: str, name: str) -> None:
+    """Highlight `name` in a picker and press enter, as a user would."""
+    ol = pilot.app.query_one(f"#list-{section}", OptionList)
+    ol.focus()
+    ol.highlighted = ol.get_option_index(name)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def log_text(app) -> str:
+    return "\n".join(app.log_history)
+
+
+def spy(obj: Any, method: str) -> list:
+    """Record the arguments of every call of obj.method (still calling it)."""
+    calls: list = []
+    original = getattr(obj, method)
+
+    def wrapper(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    setattr(obj, method, wrapper)
+    return calls

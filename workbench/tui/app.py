@@ -1,0 +1,375 @@
+"""The workbench screen: pick, edit, train and watch, all from the keyboard.
+
+The app is a thin layer: the `Draft` holds the experiment being edited and validates through
+`config.validate`; the `Runner` runs `engine.train` on a thread worker and hands its events back;
+the widgets draw. torch is imported only off the UI thread, after the first frame.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.screen import ModalScreen
+from textual.widgets import Footer, RichLog, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from .. import presets, runs
+from ..config import Experiment, InvalidExperiment
+from ..events import (
+    BatchEnd,
+    EpochEnd,
+    Paused,
+    PreviewBatch,
+    Resumed,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+from ..tasks import TASKS
+from .commands import PresetCommands
+from .draft import Draft, problems_by_field
+from .eventlog import event_lines, line
+from .preset_flows import PresetFlows
+from .runner import EngineEvents, PreviewSource, Runner, coalesce, detect_devices
+from .screens import ConfirmScreen, HelpScreen
+from .widgets.form import Form
+from .widgets.pickers import SECTIONS, Picker
+from .widgets.plots import EpochPlot, StepPlot
+from .widgets.preview import PreviewPane
+from .widgets.status import StatusLine
+
+DEFAULT_PRESET = "digits-mlp"
+WIDE = 140  # columns from which plots and preview sit side by side
+TABS = ("setup", "train", "data", "log")
+STATUS_EVENTS = (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished, RunFailed)
+
+
+class WorkbenchApp(PresetFlows, App[int]):
+    """Pick a dataset, model, loss and optimizer; edit; train; watch."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "workbench"
+    COMMANDS = App.COMMANDS | {PresetCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "run", "Run", priority=True, id="run"),
+        Binding("ctrl+t", "pause", "Pause", priority=True, id="pause"),
+        Binding("ctrl+g", "stop", "Stop", priority=True, id="stop"),
+        Binding("ctrl+s", "save", "Save", priority=True, id="save"),
+        Binding("ctrl+o", "load", "Load", priority=True, id="load"),
+        Binding("ctrl+n", "next_batch", "Batch", priority=True, id="next-batch"),
+        Binding("f1", "help", "Help", priority=True, id="help"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        *(
+            Binding(f"f{i + 2}", f"tab('{t}')", t.title(), show=False, id=f"tab-{t}")
+            for i, t in enumerate(TABS)
+        ),
+    ]
+    #: what the help screen says for each action
+    HELP: ClassVar[dict[str, str]] = {
+        "run": "start a run with the current settings (refused while any field has a problem)",
+        "pause": "pause / resume the run (between batches)",
+        "stop": "stop the run after the current batch; a checkpoint is saved",
+        "save": "save the settings as a preset (asks for a name, asks before overwriting)",
+        "load": "load a shipped or user preset",
+        "next_batch": "show the next training batch in the Data tab (no run needed)",
+        "help": "this screen",
+        "quit": "quit (asks first while a run is active, then stops it cleanly)",
+    }
+
+    def __init__(self, exp: Experiment | None = None, runs_root: Path | None = None) -> None:
+        super().__init__()
+        self.draft = Draft(exp or Experiment())
+        self.runs_root = runs_root
+        self.runner = Runner(self)
+        self.previews = PreviewSource()
+        self.torch_ready = False
+        self.log_history: deque[str] = deque(maxlen=5000)
+
+    # -- layout --------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        dataset = self.draft.name_of("data")
+        with TabbedContent(initial="setup", id="tabs"):
+            with TabPane("Setup", id="setup"), Horizontal(id="setup-row"):
+                with Vertical(id="pickers"):
+                    for section in SECTIONS:
+                        yield Picker(section, self.draft.name_of(section), dataset)
+                yield Form(self.draft)
+            with TabPane("Train", id="train"), Horizontal(id="train-row"):
+                with Vertical(id="plots"):
+                    yield StepPlot(id="step-plot")
+                    yield EpochPlot(id="epoch-plot")
+                yield PreviewPane(id="preview-train", classes="preview")
+            with TabPane("Data", id="data"):
+                yield PreviewPane(id="preview-data", classes="preview")
+            with TabPane("Log", id="log"):
+                yield RichLog(
+                    id="log-view", wrap=True, markup=False, highlight=False, max_lines=5000
+                )
+        yield StatusLine(id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.log_line(
+            f"experiment {self.draft.raw.get('name')!r}: f1 lists every key; loading torch…", "dim"
+        )
+        self.revalidate()
+        self.warm_up()
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width >= WIDE, "-wide")
+        # below 80 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
+        self.query_one(Footer).show_command_palette = event.size.width >= 80
+
+    # -- helpers -------------------------------------------------------------------------------
+    def log_line(self, message: str, style: str = "") -> None:
+        self.write_log(line(message, style))
+
+    def write_log(self, text: Text) -> None:
+        """Write to the log pane, and keep the plain text (a hidden RichLog defers its lines)."""
+        self.log_history.append(text.plain)
+        self.query_one("#log-view", RichLog).write(text)
+
+    def show_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    def revalidate(self) -> None:
+        """Validate the draft and show each problem next to its field or picker."""
+        problems = self.draft.validate()
+        form = self.query_one(Form)
+        pickers = {f"{p.section}.name": p for p in self.query(Picker)}
+        placed, rest = problems_by_field(problems, form.paths | set(pickers))
+        form.show_problems(placed)
+        for path, picker in pickers.items():
+            picker.show_problems(
+                placed.get(path, []) + ([str(p) for p in rest] if path == "data.name" else [])
+            )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # while a dialog is open, the app's keys wait (the dialog has its own)
+        return not isinstance(self.screen, ModalScreen)
+
+    # -- torch, devices and previews, off the UI thread ------------------------------------------
+    @work(thread=True, name="loading torch", group="warmup", exit_on_error=False)
+    def warm_up(self) -> None:
+        import torch
+
+        devices = detect_devices()
+        self.call_from_thread(self._torch_loaded, torch.__version__, devices)
+        exp = self.draft.experiment
+        if exp is not None:
+            self._preview_worker(exp)
+
+    def _torch_loaded(self, version: str, devices: list[tuple[str, str]]) -> None:
+        self.torch_ready = True
+        self.query_one(Form).set_devices(devices)
+        self.log_line(
+            f"torch {version} ready; devices: {', '.join(label for label, _ in devices[1:])}", "dim"
+        )
+
+    def _preview_worker(self, exp: Experiment) -> None:
+        from ..data import DataError
+
+        try:
+            batch = self.previews.next_batch(exp)
+        except DataError as e:
+            self.call_from_thread(self.log_line, f"preview: {e}", "red")
+            return
+        self.call_from_thread(self.show_preview, batch)
+
+    def show_preview(self, batch: PreviewBatch) -> None:
+        for pane in self.query(PreviewPane):
+            pane.show(batch)
+
+    # -- the form and the pickers ----------------------------------------------------------------
+    @on(Form.Edited)
+    def _edited(self, event: Form.Edited) -> None:
+        self.revalidate()
+
+    @on(Picker.Picked)
+    async def _picked(self, event: Picker.Picked) -> None:
+        if event.name == self.draft.name_of(event.section):
+            return
+        self.draft.switch(event.section, event.name)
+        if event.section != "data":
+            await self.query_one(Form).rebuild((event.section,))
+        self.refresh_pickers()
+        self.revalidate()
+
+    def refresh_pickers(self) -> None:
+        dataset = self.draft.name_of("data")
+        for picker in self.query(Picker):
+            picker.update_choice(self.draft.name_of(picker.section), dataset)
+
+    async def apply_experiment(self, exp: Experiment) -> None:
+        """Replace the draft (a loaded preset) and regenerate pickers and form."""
+        self.draft.load(exp)
+        self.refresh_pickers()
+        await self.query_one(Form).rebuild()
+        self.query_one(Form).set_devices(self.query_one(Form).devices)
+        self.revalidate()
+
+    # -- engine events ---------------------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised (the engine reports its own failures; this is anything else)."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.log_line(
+                f"{event.worker.name or 'task'} failed: {type(error).__name__}: {error}", "red"
+            )
+            self.notify(
+                f"{type(error).__name__}: {error}", title="error (see Log)", severity="error"
+            )
+
+    def on_engine_events(self, message: EngineEvents) -> None:
+        for event in coalesce(self.runner.buffer.drain()):
+            self.show_event(event)
+
+    def show_event(self, event: Any) -> None:
+        status = self.query_one(StatusLine)
+        if isinstance(event, PreviewBatch):
+            self.show_preview(event)
+            return
+        if isinstance(event, STATUS_EVENTS):
+            status.update_event(event)
+        if isinstance(event, BatchEnd):
+            self.query_one(StepPlot).add(event.steps, event.losses)
+        elif isinstance(event, EpochEnd):
+            self.query_one(EpochPlot).add(event)
+        elif isinstance(event, RunStarted):
+            primary = TASKS[event.task].primary if event.task in TASKS else None
+            self.query_one(EpochPlot).set_metric(f"val_{primary}" if primary else None)
+        for text in event_lines(event):
+            self.write_log(text)
+        if isinstance(event, RunFinished):
+            self.notify(f"run {event.status} after {event.epochs_done} epochs", title="run")
+        elif isinstance(event, RunFailed):
+            self.notify(
+                f"{event.message}\n{event.hint}".strip(),
+                title="run failed (see Log)",
+                severity="error",
+                timeout=8,
+            )
+            self.show_tab("log")
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_run(self) -> None:
+        if self.runner.active:
+            self.notify("a run is already going (ctrl+g stops it)", severity="warning")
+            return
+        problems = self.draft.validate()
+        if problems:
+            listing = "\n".join(str(p) for p in problems)
+            self.notify(listing, title="cannot start: fix these first", severity="error", timeout=8)
+            self.log_line("run refused: " + "; ".join(str(p) for p in problems), "red")
+            self.revalidate()
+            return
+        exp = self.draft.experiment
+        assert exp is not None
+        try:
+            run_dir = runs.new_run_dir(exp, self.runs_root)
+        except OSError as e:
+            self.log_line(f"cannot create the run folder: {e}", "red")
+            self.notify(f"cannot create the run folder: {e}", severity="error")
+            return
+        self.query_one(StepPlot).clear_history()
+        self.query_one(EpochPlot).clear_history()
+        self.log_line(f"starting run in {run_dir}", "bold")
+        self.runner.start(exp, run_dir)
+        self.show_tab("train")
+
+    def action_pause(self) -> None:
+        if not self.runner.active:
+            self.notify("no run to pause (ctrl+r starts one)", severity="warning")
+            return
+        paused = self.runner.toggle_pause()
+        self.log_line("pausing after the current batch" if paused else "resuming")
+
+    def action_stop(self) -> None:
+        if not self.runner.active:
+            self.notify("no run to stop", severity="warning")
+            return
+        self.runner.stop()
+        self.log_line("stopping after the current batch; saving a checkpoint")
+        self.notify("stopping: saving a checkpoint")
+
+    def action_next_batch(self) -> None:
+        exp = self.draft.experiment
+        if exp is None:
+            self.notify(
+                "fix the settings first: the preview loads the chosen data", severity="warning"
+            )
+            return
+        if not (
+            self.has_class("-wide") and self.query_one("#tabs", TabbedContent).active == "train"
+        ):
+            self.show_tab("data")
+        self.run_worker(
+            lambda: self._preview_worker(exp),
+            name="preview",
+            thread=True,
+            group="preview",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def action_tab(self, tab: str) -> None:
+        self.show_tab(tab)
+
+    def action_help(self) -> None:
+        keys = [
+            (b.key, self.HELP.get(b.action, b.description))
+            for b in self.BINDINGS
+            if isinstance(b, Binding) and b.action in self.HELP
+        ]
+        self.push_screen(HelpScreen(keys))
+
+    async def action_quit(self) -> None:
+        if isinstance(self.screen, ModalScreen):
+            return
+        self.quit_flow()
+
+    # -- quitting (a worker, so that it can wait for an answer) ------------------------------
+    @work(exclusive=True, group="dialog")
+    async def quit_flow(self) -> None:
+        if self.runner.active:
+            yes = await self.push_screen_wait(
+                ConfirmScreen(
+                    "A run is active. Stop it (a checkpoint is saved) and quit?",
+                    "Stop and quit",
+                    "Keep running",
+                )
+            )
+            if not yes:
+                return
+            self.runner.stop()
+            self.notify("stopping the run, saving a checkpoint…")
+            await self.runner.wait()
+        self.exit(0)
+
+
+def run_app(preset: str | None, watch: str | None = None) -> int:
+    """`workbench [PRESET]`: open the app on a preset (default: the offline digits-mlp)."""
+    if watch is not None:
+        print(
+            "workbench: `watch` is not available yet in this version; open a run's config with "
+            "`workbench RUN_DIR/config.toml`",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        exp = presets.load(preset or DEFAULT_PRESET)
+    except InvalidExperiment as e:
+        for p in e.problems:
+            print(f"workbench: {p}", file=sys.stderr)
+        return 2
+    result = WorkbenchApp(exp).run()
+    return int(result or 0)

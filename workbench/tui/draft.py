@@ -1,0 +1,232 @@
+"""The experiment being edited: plain data, validated through `config.validate` on every change.
+
+No Textual here. The form and the pickers write into a `Draft`; `problems_by_field` maps each
+`Problem.path` to the widget that shows it. Field specs are generated from the pydantic schema
+(annotation, default, bounds, description), so no form is hand-written per optimizer or loss.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import annotated_types as at
+from pydantic import BaseModel
+
+from ..config import SECTIONS, Experiment, InvalidExperiment, Problem, validate
+from ..presets import parse_value
+
+#: the tutorial's common hyperparameters, in the order the form shows them
+COMMON = {
+    "train": ("max_epochs", "device"),
+    "": ("seed", "name"),
+    "data": ("batch_size", "num_workers", "shuffle", "drop_last", "val_fraction", "full_batch"),
+}
+#: sections whose class is picked by name (the pickers); the form shows all of their arguments
+PICKED = ("optimizer", "loss", "model")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One form field, derived from a pydantic field."""
+
+    path: str  # dotted, as in Problem.path: "optimizer.lr", "seed"
+    label: str
+    kind: Literal["bool", "choice", "text", "device"]
+    choices: tuple[Any, ...] = ()
+    optional: bool = False  # None is allowed (an empty input leaves the key out)
+    is_str: bool = False  # the text is taken verbatim, not parsed as a TOML value
+    hint: str = ""  # description and bounds
+
+    @property
+    def section(self) -> str:
+        return self.path.rpartition(".")[0]
+
+    @property
+    def key(self) -> str:
+        return self.path.rpartition(".")[2]
+
+
+def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], len(args) < len(typing.get_args(annotation))
+    return annotation, False
+
+
+def bounds_text(metadata: list) -> str:
+    """'> 0, <= 100' from pydantic's annotated_types metadata."""
+    parts = []
+    for m in metadata:
+        for cls, attr, op in (
+            (at.Gt, "gt", ">"),
+            (at.Ge, "ge", ">="),
+            (at.Lt, "lt", "<"),
+            (at.Le, "le", "<="),
+        ):
+            if isinstance(m, cls):
+                v = getattr(m, attr)
+                parts.append(f"{op} {v:,}" if isinstance(v, int) else f"{op} {v:g}")
+    return ", ".join(parts)
+
+
+def field_spec(model: type[BaseModel], key: str, section: str) -> FieldSpec:
+    """The form field for `model.model_fields[key]`, found under `section` of the experiment."""
+    info = model.model_fields[key]
+    path = f"{section}.{key}" if section else key
+    annotation, optional = _unwrap_optional(info.annotation)
+    hint = "; ".join(t for t in (info.description or "", bounds_text(info.metadata)) if t)
+    if path == "train.device":
+        return FieldSpec(path, key, "device", hint=hint, is_str=True)
+    if annotation is bool:
+        return FieldSpec(path, key, "bool", hint=hint)
+    if typing.get_origin(annotation) is Literal:
+        return FieldSpec(path, key, "choice", typing.get_args(annotation), optional, hint=hint)
+    return FieldSpec(path, key, "text", optional=optional, is_str=annotation is str, hint=hint)
+
+
+def section_specs(
+    section: str, model: type[BaseModel], keys: tuple[str, ...] | None = None
+) -> list[FieldSpec]:
+    keys = keys if keys is not None else tuple(k for k in model.model_fields if k != "name")
+    return [field_spec(model, k, section) for k in keys]
+
+
+def format_value(value: Any) -> str:
+    """A value as the user types it: TOML-like (`[128, 64]`, `0.001`, `{a = 1}`)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_quoted(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_quoted(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _quoted(v: Any) -> str:
+    return f'"{v}"' if isinstance(v, str) else format_value(v)
+
+
+def parse_text(spec: FieldSpec, text: str) -> tuple[bool, Any]:
+    """(present, value) for typed text; an empty optional field leaves the key out."""
+    text = text.strip()
+    if not text and spec.optional:
+        return False, None
+    if spec.is_str:
+        return True, text
+    return True, parse_value(text) if text else text
+
+
+class Draft:
+    """The experiment as raw plain data, plus the last validation result."""
+
+    def __init__(self, exp: Experiment):
+        self.raw: dict = exp.to_dict()
+        self.experiment: Experiment | None = exp
+        self.problems: list[Problem] = []
+
+    def load(self, exp: Experiment) -> None:
+        self.raw = exp.to_dict()
+        self.validate()
+
+    def get(self, path: str) -> Any:
+        node: Any = self.raw
+        for k in path.split("."):
+            if not isinstance(node, dict) or k not in node:
+                return None
+            node = node[k]
+        return node
+
+    def set(self, path: str, value: Any, present: bool = True) -> None:
+        *parents, key = path.split(".")
+        node = self.raw
+        for k in parents:
+            node = node.setdefault(k, {})
+        if present:
+            node[key] = value
+        else:
+            node.pop(key, None)
+
+    def name_of(self, section: str) -> str:
+        return str(self.get(f"{section}.name") or "")
+
+    def switch(self, section: str, name: str) -> None:
+        """Pick a class for a section; a new class starts from its own defaults (no leftovers)."""
+        if section == "data":
+            self.set("data.name", name)
+            return
+        if self.name_of(section) == name:
+            return
+        cls = SECTIONS[section][name]  # type: ignore[index]
+        fresh = {"name": name}
+        for key, info in cls.model_fields.items():
+            if (
+                key != "name"
+                and not info.is_required()
+                and info.get_default(call_default_factory=True) is not None
+            ):
+                fresh[key] = copy.deepcopy(info.get_default(call_default_factory=True))
+        self.raw[section] = _jsonable(fresh)
+
+    def validate(self) -> list[Problem]:
+        try:
+            self.experiment = validate(copy.deepcopy(self.raw))
+            self.problems = []
+        except InvalidExperiment as e:
+            self.experiment = None
+            self.problems = e.problems
+        return self.problems
+
+    def specs(self) -> dict[str, list[FieldSpec]]:
+        """Form sections for the current picks: title -> fields."""
+        out: dict[str, list[FieldSpec]] = {
+            "train": section_specs("train", SECTIONS["train"], COMMON["train"])  # type: ignore[arg-type]
+            + section_specs("", Experiment, COMMON[""]),
+            "data": section_specs("data", SECTIONS["data"], COMMON["data"]),  # type: ignore[arg-type]
+        }
+        for section in PICKED:
+            cls = SECTIONS[section].get(self.name_of(section))  # type: ignore[union-attr]
+            if cls is not None:
+                out[section] = section_specs(section, cls)
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def problems_by_field(
+    problems: list[Problem], paths: set[str]
+) -> tuple[dict[str, list[str]], list[Problem]]:
+    """Each problem under the longest known path that prefixes it (`optimizer.betas.0` goes to
+    `optimizer.betas`); the rest are returned apart, for a general list."""
+    placed: dict[str, list[str]] = {}
+    rest: list[Problem] = []
+    for p in problems:
+        parts = p.path.split(".") if p.path else []
+        for n in range(len(parts), 0, -1):
+            candidate = ".".join(parts[:n])
+            if candidate in paths:
+                suffix = ".".join(parts[n:])
+                placed.setdefault(candidate, []).append(
+                    f"{suffix}: {p.message}" if suffix else p.message
+                )
+                break
+        else:
+            rest.append(p)
+    return placed, rest

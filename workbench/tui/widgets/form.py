@@ -1,0 +1,183 @@
+"""The hyperparameter form, generated from the schema's field specs (see `tui.draft`).
+
+One row per field: name, editor (a compact Input, Checkbox or Select chosen by the field's type),
+and a line under it that shows the field's description and bounds, or its problem after an edit.
+Every edit is written into the shared `Draft` and announced with `Form.Edited`; the app validates
+and hands the problems back through `show_problems`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from ..draft import Draft, FieldSpec, format_value, parse_text
+
+TITLES = {
+    "train": "training",
+    "data": "data loader",
+    "optimizer": "optimizer",
+    "loss": "loss",
+    "model": "model",
+}
+
+
+def field_id(path: str) -> str:
+    return "f-" + path.replace(".", "-")
+
+
+class FieldRow(Vertical):
+    """Label and editor on one line; description or problem on the next."""
+
+    def __init__(self, spec: FieldSpec, value: object, devices: list[tuple[str, str]]) -> None:
+        super().__init__(classes="field")
+        self.spec, self.value, self.devices = spec, value, devices
+        self._shown: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        spec = self.spec
+        with Horizontal(classes="field-line"):
+            yield Label(spec.label, classes="field-name")
+            yield self._editor()
+        yield Static(spec.hint, classes="field-hint")
+
+    def _editor(self) -> Widget:
+        spec, value, wid = self.spec, self.value, field_id(self.spec.path)
+        if spec.kind == "bool":
+            return Checkbox("", bool(value), id=wid, compact=True)
+        if spec.kind in ("choice", "device"):
+            options = self.devices if spec.kind == "device" else [(str(c), c) for c in spec.choices]
+            options = _with_current(options, value)
+            return Select(
+                options,
+                value=value if value is not None else Select.NULL,
+                id=wid,
+                allow_blank=spec.optional,
+                compact=True,
+            )
+        return Input(format_value(value), id=wid, compact=True, select_on_focus=False)
+
+    def show_problem(self, messages: list[str]) -> None:
+        if messages == self._shown:
+            return  # most edits change one row: leave the others alone (no re-layout)
+        self._shown = messages
+        hint = self.query_one(".field-hint", Static)
+        hint.update("✗ " + "; ".join(messages) if messages else self.spec.hint)
+        self.set_class(bool(messages), "-invalid")
+
+
+def _with_current(options: list[tuple[str, object]], value: object) -> list[tuple[str, object]]:
+    if value is not None and all(v != value for _, v in options):
+        return [*options, (f"{value} (not found here)", value)]
+    return list(options)
+
+
+class FormSection(Vertical):
+    """The rows of one section of the experiment."""
+
+    def __init__(self, section: str, specs: list[FieldSpec], draft: Draft, devices) -> None:
+        super().__init__(id=f"form-{section}", classes="form-section")
+        self.section, self.specs, self.draft, self.devices = section, specs, draft, devices
+        self._set_title()
+
+    def _set_title(self) -> None:
+        name = (
+            self.draft.name_of(self.section)
+            if self.section in ("optimizer", "loss", "model")
+            else ""
+        )
+        self.border_title = f"{TITLES[self.section]}: {name}" if name else TITLES[self.section]
+
+    def compose(self) -> ComposeResult:
+        for spec in self.specs:
+            yield FieldRow(spec, self.draft.get(spec.path), self.devices)
+
+    async def rebuild(self, specs: list[FieldSpec]) -> None:
+        self.specs = specs
+        self._set_title()
+        await self.recompose()
+
+
+class Form(VerticalScroll):
+    """Every field of the experiment the form edits; up/down move between fields."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down", "app.focus_next", "Next field", show=False),
+        Binding("up", "app.focus_previous", "Previous field", show=False),
+    ]
+
+    @dataclass
+    class Edited(Message):
+        path: str
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__(id="form")
+        self.draft = draft
+        self.devices: list[tuple[str, str]] = [("auto", "auto"), ("cpu", "cpu")]
+        self._loading = False
+
+    def compose(self) -> ComposeResult:
+        for section, specs in self.draft.specs().items():
+            yield FormSection(section, specs, self.draft, self.devices)
+
+    @property
+    def paths(self) -> set[str]:
+        return {spec.path for section in self.query(FormSection) for spec in section.specs}
+
+    def rows(self) -> dict[str, FieldRow]:
+        return {row.spec.path: row for row in self.query(FieldRow)}
+
+    async def rebuild(self, sections: tuple[str, ...] | None = None) -> None:
+        """Regenerate sections (all by default) from the draft, e.g. after a switch or a load."""
+        specs = self.draft.specs()
+        self._loading = True
+        try:
+            for section in self.query(FormSection):
+                if sections is None or section.section in sections:
+                    await section.rebuild(specs.get(section.section, []))
+        finally:
+            self._loading = False
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """Offer the devices torch found (called once torch has loaded)."""
+        self.devices[:] = devices
+        for select in self.query(f"#{field_id('train.device')}").results(Select):
+            current = self.draft.get("train.device")
+            select.set_options(_with_current(devices, current))
+            select.value = current
+
+    def show_problems(self, placed: dict[str, list[str]]) -> None:
+        for path, row in self.rows().items():
+            row.show_problem(placed.get(path, []))
+
+    def _edited(self, widget: Widget, present: bool, value: object) -> None:
+        row = next((a for a in widget.ancestors if isinstance(a, FieldRow)), None)
+        if row is None or self._loading:
+            return
+        if self.draft.get(row.spec.path) == value and present:
+            return
+        self.draft.set(row.spec.path, value, present)
+        self.post_message(self.Edited(row.spec.path))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        row = next((a for a in event.input.ancestors if isinstance(a, FieldRow)), None)
+        if row is not None:
+            present, value = parse_text(row.spec, event.value)
+            self._edited(event.input, present, value)
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        self._edited(event.checkbox, True, event.value)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        blank = event.value is Select.NULL
+        self._edited(event.select, not blank, None if blank else event.value)

@@ -1,0 +1,146 @@
+"""Pickers for the dataset, model, loss and optimizer: each item with its one-line description.
+
+Items that do not fit the chosen dataset (a loss for another task, a model that cannot read its
+inputs) stay in the list, marked with the reason, so the user learns why rather than wondering
+where they went. Enter (or a click) picks the highlighted item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from ...config import fitting_datasets
+from ...data import DATASETS
+from ...losses import LOSSES
+from ...models import MODELS
+from ...optimizers import OPTIMIZERS
+
+SECTIONS = ("data", "model", "loss", "optimizer")
+TITLES = {"data": "dataset", "model": "model", "loss": "loss", "optimizer": "optimizer"}
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    description: str
+    unfit: str = ""  # why it does not fit the current dataset, "" when it does
+
+
+def items(section: str, dataset: str) -> list[Item]:
+    """The choices of a section, marked against `dataset`."""
+    info = DATASETS.get(dataset)
+    if section == "data":
+        return [
+            Item(d.name, f"{d.task}: {d.description}", f"needs {d.needs}" if d.needs else "")
+            for d in DATASETS.values()
+        ]
+    if section == "model":
+        out = []
+        for name, cls in MODELS.items():
+            unfit = ""
+            if info and info.input_kind not in cls.inputs:
+                unfit = f"cannot read {info.input_kind} inputs of {dataset!r}"
+            out.append(Item(name, cls.summary, unfit))
+        return out
+    if section == "loss":
+        out = []
+        for name, cls in LOSSES.items():
+            unfit = ""
+            if info and info.task not in cls.tasks:
+                fits = fitting_datasets(name)
+                such = f", e.g. {fits[0]!r}" if fits else ""
+                unfit = (
+                    f"needs a {' or '.join(cls.tasks)} dataset{such}; {dataset!r} is {info.task}"
+                )
+            out.append(Item(name, cls.summary, unfit))
+        return out
+    return [Item(name, cls.summary) for name, cls in OPTIMIZERS.items()]
+
+
+def prompt(item: Item, chosen: bool) -> Table:
+    """Marker, name, then the description (and why it does not fit) wrapped under the name."""
+    text = Text(item.name, style="bold" if chosen else "")
+    text.append(f"\n{item.description}", style="dim")
+    if item.unfit:
+        text.append(f"\n✗ {item.unfit}", style="red")
+    grid = Table.grid()
+    grid.add_column(width=2, no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(Text("● " if chosen else "  ", style="bold"), text)
+    return grid
+
+
+class Picker(Vertical, can_focus=False):
+    """A titled list of choices for one section, and a line for its problems."""
+
+    @dataclass
+    class Picked(Message):
+        section: str
+        name: str
+
+    def __init__(self, section: str, chosen: str, dataset: str) -> None:
+        super().__init__(id=f"pick-{section}", classes="picker")
+        self.section, self.chosen, self.dataset = section, chosen, dataset
+        self.border_title = f"{TITLES[section]}: {chosen}"
+        self._shown: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(*self._options(), id=f"list-{self.section}", compact=True)
+        yield Static("", classes="problem")
+
+    def _options(self) -> list[Option]:
+        return [
+            Option(prompt(i, i.name == self.chosen), id=i.name)
+            for i in items(self.section, self.dataset)
+        ]
+
+    @property
+    def option_list(self) -> OptionList:
+        return self.query_one(OptionList)
+
+    def on_mount(self) -> None:
+        self._highlight_chosen()
+
+    def _highlight_chosen(self) -> None:
+        ol = self.option_list
+        names = [option.id for option in ol.options]
+        # an unknown name (a preset naming a dataset not installed here) leaves the cursor on top
+        ol.highlighted = (
+            names.index(self.chosen) if self.chosen in names else (0 if names else None)
+        )
+
+    def update_choice(self, chosen: str, dataset: str) -> None:
+        """Re-mark the list for a new choice or dataset, keeping the cursor where it was."""
+        if (chosen, dataset) == (self.chosen, self.dataset):
+            return
+        self.chosen, self.dataset = chosen, dataset
+        self.border_title = f"{TITLES[self.section]}: {chosen}"
+        ol = self.option_list
+        keep = ol.highlighted
+        ol.set_options(self._options())
+        if keep is not None and keep < ol.option_count:
+            ol.highlighted = keep
+        else:
+            self._highlight_chosen()
+
+    def show_problems(self, messages: list[str]) -> None:
+        if messages == self._shown:
+            return
+        self._shown = messages
+        problem = self.query_one(".problem", Static)
+        problem.update("\n".join(f"✗ {m}" for m in messages))
+        problem.display = bool(messages)
+        self.set_class(bool(messages), "-invalid")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.post_message(self.Picked(self.section, event.option.id))
