@@ -122,7 +122,9 @@ class WorkbenchApp(PresetFlows, App[int]):
             f"experiment {self.draft.raw.get('name')!r}: f1 lists every key; loading torch…", "dim"
         )
         self.revalidate()
-        self.warm_up()
+        # import torch only once the first frame is on screen: an import holds the GIL most of
+        # the time, and started earlier it delays the first paint by the whole import (~1.5 s)
+        self.call_after_refresh(self.warm_up)
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
