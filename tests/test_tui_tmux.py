@@ -91,9 +91,9 @@ def test_workbench_in_tmux_runs_and_stops(tmp_path):
     try:
         started = time.monotonic()
         tmux.start(command, tmp_path)
-        tmux.wait_for("dataset: digits", 30)
+        tmux.wait_for("dataset: digits", 60)
         first_frame = time.monotonic() - started
-        screen = tmux.wait_for("^r Run", 10)
+        screen = tmux.wait_for("^r Run", 30)
         for text in (
             "model: mlp",
             "loss: CrossEntropyLoss",
@@ -102,19 +102,24 @@ def test_workbench_in_tmux_runs_and_stops(tmp_path):
             "^q Quit",
         ):
             assert text in screen
-        tmux.keys("C-r")
-        tmux.wait_for("▶ running", 60)  # the status line...
-        tmux.wait_for("epoch 1/20", 60)  # ...follows the epochs
+        # the default run takes seconds, so pausing keeps the steps below deterministic
+        tmux.keys("C-r", "C-t")  # start, and pause at the first batch
+        tmux.wait_for("‖ paused", 60)  # the status line
+        tmux.keys("C-t")  # resume...
+        tmux.wait_for("▶ running", 30)
+        tmux.keys("C-t")  # ...and pause again, some batches later
+        screen = tmux.wait_for("‖ paused", 30)
+        assert "epoch 0/20" not in screen  # the status line followed the run
         tmux.keys("F5")
-        tmux.wait_for("train_loss", 30)  # and the log pane shows each epoch
+        tmux.wait_for("run 'digits-mlp' started", 30)  # the log pane
         tmux.keys("C-g")
-        screen = tmux.wait_for("stopped:", 30)
+        screen = tmux.wait_for("stopped:", 60)
         assert "■ stopped" in screen and "run failed" not in screen
         (run_dir,) = (tmp_path / "runs").iterdir()
         assert (run_dir / "metrics.jsonl").stat().st_size > 0
         assert (run_dir / "checkpoint.pt").exists()
         tmux.keys("C-q")
-        tmux.wait_for("EXITED 0", 20)
+        tmux.wait_for("EXITED 0", 60)
         print(f"time to first frame (pickers visible): {first_frame:.2f}s")
     finally:
         tmux.kill()
