@@ -8,6 +8,7 @@ the widgets draw. torch is imported only off the UI thread, after the first fram
 from __future__ import annotations
 
 import sys
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar
@@ -50,6 +51,7 @@ from .widgets.status import StatusLine
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
 TABS = ("setup", "train", "data", "log")
+DRAIN_HZ = 5  # engine events shown per second, at most (a backlog collapses into one update)
 STATUS_EVENTS = (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished, RunFailed)
 
 
@@ -92,6 +94,8 @@ class WorkbenchApp(PresetFlows, App[int]):
         self.runner = Runner(self)
         self.previews = PreviewSource()
         self.torch_ready = False
+        self._last_drain = 0.0
+        self._drain_pending = False
         self.log_history: deque[str] = deque(maxlen=5000)
 
     # -- layout --------------------------------------------------------------------------------
@@ -232,6 +236,19 @@ class WorkbenchApp(PresetFlows, App[int]):
             )
 
     def on_engine_events(self, message: EngineEvents) -> None:
+        # at most DRAIN_HZ updates a second: the UI thread shares the GIL with the training loop
+        wait = self._last_drain + 1 / DRAIN_HZ - time.monotonic()
+        if wait > 0:
+            if not self._drain_pending:
+                self._drain_pending = True
+                self.set_timer(wait, self.drain_events)
+            return
+        self.drain_events()
+
+    def drain_events(self) -> None:
+        """Show every event waiting in the runner's buffer, coalesced."""
+        self._drain_pending = False
+        self._last_drain = time.monotonic()
         for event in coalesce(self.runner.buffer.drain()):
             self.show_event(event)
 
