@@ -29,6 +29,8 @@ def write_preset(folder: Path, epochs: int) -> Path:
 
 
 def epoch_times(run_dir: Path) -> list[float]:
+    if not (run_dir / "metrics.jsonl").exists():
+        return []
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
     return [r["epoch_time_s"] for r in lines if "epoch_time_s" in r][1:]  # first epoch: warm-up
 

@@ -294,7 +294,12 @@ async def test_widgets_take_every_event_of_a_real_run(small_exp, tmp_path):
         steps.replot()
         epochs.replot()
         await pilot.pause()
-        text = screen_text(app)
+        # the pane redraws at most once a second: the newest batch appears within that
+        for _ in range(40):
+            text = screen_text(app)
+            if "predictions after epoch 2" in text:
+                break
+            await pilot.pause(0.05)
         epoch_text = epochs.render().plain
     assert "■ finished" in text and "epoch 2/2" in text
     assert "predictions after epoch 2" in text and "▄" in text

@@ -8,6 +8,7 @@ Tensors are CPU copies the engine no longer uses; they are read through numpy, n
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -44,15 +45,37 @@ class PreviewPane(VerticalScroll):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.preview: PreviewBatch | None = None
         self._width = 0
+        self._stale = False  # a batch arrived while the pane was hidden or drawn too recently
+        self._last_draw = -1e9
+        self._timer: Any = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no batch yet: it appears once the dataset has loaded", style="dim"),
                       classes="preview-body")
 
+    #: at most one redraw per this many seconds: drawing a grid of images costs ~20 ms of the UI
+    #: thread, which shares the GIL with the training loop (profiled with py-spy during a run)
+    MIN_INTERVAL = 1.0
+
     def show(self, preview: PreviewBatch) -> None:
-        """Show this batch (replacing the previous one)."""
+        """Show this batch (replacing the previous one); drawn when the pane is on screen."""
         self.preview = preview
-        self._draw()
+        self._stale = True
+        if not self.is_on_screen and self._last_draw > -1e9:
+            return  # hidden (another tab): drawn by on_show
+        wait = self._last_draw + self.MIN_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._draw()
+        elif self._timer is None:
+            self._timer = self.set_timer(wait, self._draw_if_stale)
+
+    def _draw_if_stale(self) -> None:
+        self._timer = None
+        if self._stale and self.preview is not None:
+            self._draw()
+
+    def on_show(self) -> None:
+        self._draw_if_stale()
 
     def on_resize(self) -> None:
         if self.preview is not None and self._content_width() != self._width:
@@ -63,6 +86,8 @@ class PreviewPane(VerticalScroll):
 
     def _draw(self) -> None:
         assert self.preview is not None
+        self._stale = False
+        self._last_draw = time.monotonic()
         self._width = self._content_width()
         color = not getattr(self.app, "no_color", False)
         self.query_one(".preview-body", Static).update(describe(self.preview, self._width, color))
