@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, RichLog, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from .. import presets, runs
+from .. import presets, runlist, runs
 from ..config import Experiment, InvalidExperiment
 from ..events import (
     BatchEnd,
@@ -46,6 +46,7 @@ from .widgets.pickers import SECTIONS, Picker
 from .widgets.plots import EpochPlot, StepPlot
 from .widgets.preview import PreviewPane
 from .widgets.status import StatusLine
+from .watching import WatchFlows
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
@@ -53,8 +54,8 @@ TABS = ("setup", "train", "data", "log")
 STATUS_EVENTS = (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished, RunFailed)
 
 
-class WorkbenchApp(PresetFlows, App[int]):
-    """Pick a dataset, model, loss and optimizer; edit; train; watch."""
+class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
+    """Pick a dataset, model, loss and optimizer; edit; train (here or detached); watch."""
 
     CSS_PATH = "app.tcss"
     TITLE = "workbench"
@@ -66,6 +67,8 @@ class WorkbenchApp(PresetFlows, App[int]):
         Binding("ctrl+s", "save", "Save", priority=True, id="save"),
         Binding("ctrl+o", "load", "Load", priority=True, id="load"),
         Binding("ctrl+n", "next_batch", "Batch", priority=True, id="next-batch"),
+        Binding("ctrl+y", "run_detached", "Detach", priority=True, id="run-detached"),
+        Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
         Binding("f1", "help", "Help", priority=True, id="help"),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
         *(
@@ -77,16 +80,21 @@ class WorkbenchApp(PresetFlows, App[int]):
     HELP: ClassVar[dict[str, str]] = {
         "run": "start a run with the current settings (refused while any field has a problem)",
         "pause": "pause / resume the run (between batches)",
-        "stop": "stop the run after the current batch; a checkpoint is saved",
+        "stop": "stop the run (or the watched run) after the current batch; a checkpoint is saved",
         "save": "save the settings as a preset (asks for a name, asks before overwriting)",
         "load": "load a shipped or user preset",
         "next_batch": "show the next training batch in the Data tab (no run needed)",
+        "run_detached": "start the settings as a detached run (its own process, outlives this "
+        "window; torchrun when train.devices > 1) and watch it",
+        "run_config": "load the watched run's config.toml into Setup",
         "help": "this screen",
         "quit": "quit (asks first while a run is active, then stops it cleanly)",
     }
 
-    def __init__(self, exp: Experiment | None = None, runs_root: Path | None = None) -> None:
+    def __init__(self, exp: Experiment | None = None, runs_root: Path | None = None,
+                 watch: Path | None = None) -> None:
         super().__init__()
+        self.watch_dir = watch
         self.draft = Draft(exp or Experiment())
         self.runs_root = runs_root
         self.runner = Runner(self)
@@ -123,6 +131,8 @@ class WorkbenchApp(PresetFlows, App[int]):
         )
         self.revalidate()
         self.warm_up()
+        if self.watch_dir is not None:
+            self.attach(self.watch_dir)
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
@@ -280,6 +290,9 @@ class WorkbenchApp(PresetFlows, App[int]):
             self.log_line(f"cannot create the run folder: {e}", "red")
             self.notify(f"cannot create the run folder: {e}", severity="error")
             return
+        if self.watching is not None:
+            self.log_line(f"no longer watching {self.watching}")
+            self.detach_watch()
         self.query_one(StepPlot).clear_history()
         self.query_one(EpochPlot).clear_history()
         self.log_line(f"starting run in {run_dir}", "bold")
@@ -294,6 +307,8 @@ class WorkbenchApp(PresetFlows, App[int]):
         self.log_line("pausing after the current batch" if paused else "resuming")
 
     def action_stop(self) -> None:
+        if not self.runner.active and self.stop_watched():
+            return
         if not self.runner.active:
             self.notify("no run to stop", severity="warning")
             return
@@ -320,6 +335,12 @@ class WorkbenchApp(PresetFlows, App[int]):
             exclusive=True,
             exit_on_error=False,
         )
+
+    def action_run_detached(self) -> None:
+        self.run_detached()
+
+    def action_run_config(self) -> None:
+        self.open_run_config()
 
     def action_tab(self, tab: str) -> None:
         self.show_tab(tab)
@@ -357,19 +378,23 @@ class WorkbenchApp(PresetFlows, App[int]):
 
 
 def run_app(preset: str | None, watch: str | None = None) -> int:
-    """`workbench [PRESET]`: open the app on a preset (default: the offline digits-mlp)."""
+    """`workbench [PRESET]`: open the app on a preset (default: the offline digits-mlp);
+    `workbench watch [RUN_DIR]` (watch="latest" for the latest run): open it on a run folder."""
+    run_dir = None
     if watch is not None:
-        print(
-            "workbench: `watch` is not available yet in this version; open a run's config with "
-            "`workbench RUN_DIR/config.toml`",
-            file=sys.stderr,
-        )
-        return 2
+        run_dir = runlist.latest_run() if watch == "latest" else Path(watch)
+        if run_dir is None:
+            print(f"workbench: no runs under {runs.default_root()} to watch", file=sys.stderr)
+            return 2
+        if runlist.run_info(run_dir) is None:
+            print(f"workbench: {run_dir} is not a run folder (it has none of status.json, "
+                  "metrics.jsonl, config.toml, checkpoint.pt)", file=sys.stderr)
+            return 2
     try:
         exp = presets.load(preset or DEFAULT_PRESET)
     except InvalidExperiment as e:
         for p in e.problems:
             print(f"workbench: {p}", file=sys.stderr)
         return 2
-    result = WorkbenchApp(exp).run()
+    result = WorkbenchApp(exp, watch=run_dir).run()
     return int(result or 0)
