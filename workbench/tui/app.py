@@ -46,11 +46,12 @@ from .widgets.pickers import SECTIONS, Picker
 from .widgets.plots import EpochPlot, StepPlot
 from .widgets.preview import PreviewPane
 from .widgets.status import StatusLine
+from .runs_pane import RunsPane
 from .watching import WatchFlows
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
-TABS = ("setup", "train", "data", "log")
+TABS = ("setup", "train", "data", "log", "runs")
 STATUS_EVENTS = (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished, RunFailed)
 
 
@@ -67,10 +68,11 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
         Binding("ctrl+s", "save", "Save", priority=True, id="save"),
         Binding("ctrl+o", "load", "Load", priority=True, id="load"),
         Binding("ctrl+n", "next_batch", "Batch", priority=True, id="next-batch"),
-        Binding("ctrl+y", "run_detached", "Detach", priority=True, id="run-detached"),
-        Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
         Binding("f1", "help", "Help", priority=True, id="help"),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        # last, so that at 60 columns the footer drops it rather than f1 (whose screen lists it)
+        Binding("ctrl+y", "run_detached", "Detach", priority=True, id="run-detached"),
+        Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
         *(
             Binding(f"f{i + 2}", f"tab('{t}')", t.title(), show=False, id=f"tab-{t}")
             for i, t in enumerate(TABS)
@@ -122,6 +124,8 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
                 yield RichLog(
                     id="log-view", wrap=True, markup=False, highlight=False, max_lines=5000
                 )
+            with TabPane("Runs", id="runs"):
+                yield RunsPane(self.runs_root, id="runs-pane")
         yield StatusLine(id="status")
         yield Footer(compact=True)
 
@@ -136,8 +140,8 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
-        # below 80 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
-        self.query_one(Footer).show_command_palette = event.size.width >= 80
+        # below 100 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
+        self.query_one(Footer).show_command_palette = event.size.width >= 100
 
     # -- helpers -------------------------------------------------------------------------------
     def log_line(self, message: str, style: str = "") -> None:
@@ -198,6 +202,19 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
     def show_preview(self, batch: PreviewBatch) -> None:
         for pane in self.query(PreviewPane):
             pane.show(batch)
+
+    # -- the runs tab ----------------------------------------------------------------------------
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "runs":
+            self.query_one(RunsPane).refresh_runs(force=True)
+
+    @on(RunsPane.Watch)
+    def _watch_picked(self, event: RunsPane.Watch) -> None:
+        if isinstance(event, RunsPane.OpenConfig):
+            self.open_run_config(event.run_dir)
+        else:
+            self.attach(event.run_dir)
 
     # -- the form and the pickers ----------------------------------------------------------------
     @on(Form.Edited)
