@@ -374,7 +374,16 @@ async def test_f1_help_lists_every_key(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         keys = [k for k, _ in app.screen.keys]
         assert keys == [
-            "ctrl+r", "ctrl+t", "ctrl+g", "ctrl+s", "ctrl+o", "ctrl+n", "f1", "ctrl+q", "ctrl+y", "f7"
+            "ctrl+r",
+            "ctrl+t",
+            "ctrl+g",
+            "ctrl+s",
+            "ctrl+o",
+            "ctrl+n",
+            "f1",
+            "ctrl+q",
+            "ctrl+y",
+            "f7",
         ]
         await pilot.press("ctrl+r")  # the app's keys wait while a dialog is open
         assert app.runner.worker is None

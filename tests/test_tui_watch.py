@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -24,25 +25,52 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def user_presets(tmp_path, monkeypatch):
+    # watching needs no torch in this process: skip the app's warm-up (torch import, previews),
+    # which would cost each test seconds of the two cores the watched runs train on
+    monkeypatch.setattr(WorkbenchApp, "warm_up", lambda self: None)
     monkeypatch.setenv("WORKBENCH_PRESETS", str(tmp_path / "presets"))
     monkeypatch.setenv("WORKBENCH_STATUS_INTERVAL", "0.2")
 
 
 def write_status(run_dir: Path, state: str, epoch: int, max_epochs: int = 4, **extra) -> None:
-    status = {"state": state, "pid": os.getpid(), "host": socket.gethostname(), "world_size": 1,
-              "epoch": epoch, "max_epochs": max_epochs, "step": epoch * 10, "started": time.time() - 5,
-              "updated": time.time(), "metrics": {}, "device": "cpu", **extra}
+    status = {
+        "state": state,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "world_size": 1,
+        "epoch": epoch,
+        "max_epochs": max_epochs,
+        "step": epoch * 10,
+        "started": time.time() - 5,
+        "updated": time.time(),
+        "metrics": {},
+        "device": "cpu",
+        **extra,
+    }
     (run_dir / "status.json").write_text(json.dumps(status))
 
 
 def append_epochs(run_dir: Path, first: int, last: int) -> None:
     with open(run_dir / runs.METRICS, "a") as f:
         for e in range(first, last + 1):
-            for s in range(1, 11):
-                f.write(json.dumps({"step": (e - 1) * 10 + s, "epoch": e, "loss": 2.0 / e}) + "\n")
-            f.write(json.dumps({"epoch": e, "step": e * 10, "train_loss": 2.0 / e,
-                                "val_loss": 2.5 / e, "val_accuracy": 0.5 + e / 10,
-                                "samples_per_s": 100.0, "epoch_time_s": 0.1}) + "\n")
+            f.writelines(
+                json.dumps({"step": (e - 1) * 10 + s, "epoch": e, "loss": 2.0 / e}) + "\n"
+                for s in range(1, 11)
+            )
+            f.write(
+                json.dumps(
+                    {
+                        "epoch": e,
+                        "step": e * 10,
+                        "train_loss": 2.0 / e,
+                        "val_loss": 2.5 / e,
+                        "val_accuracy": 0.5 + e / 10,
+                        "samples_per_s": 100.0,
+                        "epoch_time_s": 0.1,
+                    }
+                )
+                + "\n"
+            )
 
 
 def fake_run(tmp_path: Path, max_epochs: int = 4) -> Path:
@@ -133,10 +161,25 @@ async def test_the_cli_detached_run_watched_to_the_end(tmp_path):
     """The issue's test: `workbench run --detach`, the launcher exits, `watch` sees it finish."""
     run_dir = tmp_path / "runs" / "detached"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKBENCH_STATUS_INTERVAL": "0.2"}
-    out = subprocess.run(
-        [sys.executable, "-m", "workbench", "run", "digits-mlp", "train.max_epochs=3",
-         "--detach", "--out", str(run_dir)],
-        capture_output=True, text=True, env=env, timeout=60, check=True)
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "run",
+            "digits-mlp",
+            "train.max_epochs=3",
+            "--detach",
+            "--out",
+            str(run_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     assert f"run folder: {run_dir}" in out.stdout  # the launcher has exited
     app = WorkbenchApp(presets.load("digits-mlp"), watch=run_dir)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -161,8 +204,12 @@ async def test_ctrl_y_starts_a_detached_run_and_ctrl_g_stops_it(tmp_path):
         run_dir = app.watching
         assert run_dir.parent == tmp_path / "runs"
         assert "detached run (one process)" in log_text(app) and "pid" in log_text(app)
-        await wait_for(pilot, lambda: len(app.query_one(EpochPlot).train) >= 1, timeout=60,
-                       what="the first epoch")
+        await wait_for(
+            pilot,
+            lambda: len(app.query_one(EpochPlot).train) >= 1,
+            timeout=60,
+            what="the first epoch",
+        )
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: state(app) == "interrupted", timeout=60, what="interrupted")
         assert (run_dir / runs.CHECKPOINT).is_file()

@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, RichLog, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from .. import presets, runlist, runs
+from .. import presets, runs
 from ..config import Experiment, InvalidExperiment
 from ..events import (
     BatchEnd,
@@ -40,14 +40,14 @@ from .draft import Draft, problems_by_field
 from .eventlog import event_lines, line
 from .preset_flows import PresetFlows
 from .runner import EngineEvents, PreviewSource, Runner, coalesce, detect_devices
+from .runs_pane import RunsPane
 from .screens import ConfirmScreen, HelpScreen
+from .watching import WatchFlows, watch_target
 from .widgets.form import Form
 from .widgets.pickers import SECTIONS, Picker
 from .widgets.plots import EpochPlot, StepPlot
 from .widgets.preview import PreviewPane
 from .widgets.status import StatusLine
-from .runs_pane import RunsPane
-from .watching import WatchFlows
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
@@ -93,8 +93,12 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
         "quit": "quit (asks first while a run is active, then stops it cleanly)",
     }
 
-    def __init__(self, exp: Experiment | None = None, runs_root: Path | None = None,
-                 watch: Path | None = None) -> None:
+    def __init__(
+        self,
+        exp: Experiment | None = None,
+        runs_root: Path | None = None,
+        watch: Path | None = None,
+    ) -> None:
         super().__init__()
         self.watch_dir = watch
         self.draft = Draft(exp or Experiment())
@@ -202,19 +206,6 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
     def show_preview(self, batch: PreviewBatch) -> None:
         for pane in self.query(PreviewPane):
             pane.show(batch)
-
-    # -- the runs tab ----------------------------------------------------------------------------
-    @on(TabbedContent.TabActivated)
-    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "runs":
-            self.query_one(RunsPane).refresh_runs(force=True)
-
-    @on(RunsPane.Watch)
-    def _watch_picked(self, event: RunsPane.Watch) -> None:
-        if isinstance(event, RunsPane.OpenConfig):
-            self.open_run_config(event.run_dir)
-        else:
-            self.attach(event.run_dir)
 
     # -- the form and the pickers ----------------------------------------------------------------
     @on(Form.Edited)
@@ -353,12 +344,6 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
             exit_on_error=False,
         )
 
-    def action_run_detached(self) -> None:
-        self.run_detached()
-
-    def action_run_config(self) -> None:
-        self.open_run_config()
-
     def action_tab(self, tab: str) -> None:
         self.show_tab(tab)
 
@@ -399,13 +384,9 @@ def run_app(preset: str | None, watch: str | None = None) -> int:
     `workbench watch [RUN_DIR]` (watch="latest" for the latest run): open it on a run folder."""
     run_dir = None
     if watch is not None:
-        run_dir = runlist.latest_run() if watch == "latest" else Path(watch)
-        if run_dir is None:
-            print(f"workbench: no runs under {runs.default_root()} to watch", file=sys.stderr)
-            return 2
-        if runlist.run_info(run_dir) is None:
-            print(f"workbench: {run_dir} is not a run folder (it has none of status.json, "
-                  "metrics.jsonl, config.toml, checkpoint.pt)", file=sys.stderr)
+        run_dir, problem = watch_target(watch)
+        if problem:
+            print(f"workbench: {problem}", file=sys.stderr)
             return 2
     try:
         exp = presets.load(preset or DEFAULT_PRESET)

@@ -33,8 +33,14 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 REFRESH_S = 2.0
-STATE_STYLES = {"running": "bold green", "finished": "bold", "failed": "bold red",
-                "interrupted": "yellow", "stale": "red", "unknown": "dim"}
+STATE_STYLES = {
+    "running": "bold green",
+    "finished": "bold",
+    "failed": "bold red",
+    "interrupted": "yellow",
+    "stale": "red",
+    "unknown": "dim",
+}
 CURVE_COLORS = ("cyan+", "orange+", "green+", "magenta+", "yellow+", "blue+", "red+", "white")
 CURVE_MARKERS = ("braille", "x", "o", "+", "*", "#", "@", "%")  # for NO_COLOR
 
@@ -55,8 +61,12 @@ class RunsPane(Vertical):
             super().__init__()
             self.run_dir = run_dir
 
-    class OpenConfig(Watch):
+    class OpenConfig(Message):
         """The user asked to load a run folder's config into Setup."""
+
+        def __init__(self, run_dir: Path) -> None:
+            super().__init__()
+            self.run_dir = run_dir
 
     def __init__(self, root: Path | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -92,18 +102,27 @@ class RunsPane(Vertical):
         for i in infos:
             state = i.state + (f" x{i.world_size}" if i.world_size > 1 else "")
             epoch = f"{i.epoch}/{i.max_epochs}" if i.max_epochs else str(i.epoch)
-            table.add_row("●" if i.path in self.marked else " ", i.path.name,
-                          Text(state, style=STATE_STYLES.get(i.state, "")), epoch,
-                          fmt_age(now - i.updated), fmt_metrics(i.metrics), key=str(i.path))
+            table.add_row(
+                "●" if i.path in self.marked else " ",
+                i.path.name,
+                Text(state, style=STATE_STYLES.get(i.state, "")),
+                epoch,
+                fmt_age(now - i.updated),
+                fmt_metrics(i.metrics),
+                key=str(i.path),
+            )
         if current is not None:
             try:
                 table.move_cursor(row=table.get_row_index(str(current)), animate=False)
             except RowDoesNotExist:
                 pass
-        hint = (f"{len(infos)} runs in {self.folder}: enter watch · space mark · "
-                f"c compare marked ({len(self.marked)}) · o config")
+        hint = (
+            f"{len(infos)} runs in {self.folder}: enter watch · space mark · "
+            f"c compare marked ({len(self.marked)}) · o config"
+        )
         self.query_one("#runs-hint", Static).update(
-            hint if infos else f"no runs under {self.folder} yet (ctrl+r or ctrl+y starts one)")
+            hint if infos else f"no runs under {self.folder} yet (ctrl+r or ctrl+y starts one)"
+        )
 
     @property
     def highlighted(self) -> Path | None:
@@ -203,17 +222,28 @@ class CompareScreen(ModalScreen[None]):
         plt.title(f"{self.curve.replace('_', ' ')} by epoch")
         plt.xlabel("epoch")
         for i, (run_dir, records) in enumerate(zip(self.run_dirs, self.records)):
-            points = [(r["epoch"], r[self.curve]) for r in records
-                      if isinstance(r.get(self.curve), (int, float))]
+            points = [
+                (r["epoch"], r[self.curve])
+                for r in records
+                if isinstance(r.get(self.curve), (int, float))
+            ]
             if not points:
                 continue
             xs, ys = zip(*points)
-            marker = CURVE_MARKERS[i % len(CURVE_MARKERS)] if plain else (
-                "braille" if len(xs) > 1 else "o")
+            marker = (
+                CURVE_MARKERS[i % len(CURVE_MARKERS)]
+                if plain
+                else ("braille" if len(xs) > 1 else "o")
+            )
             label = f"{i + 1} {run_dir.name[-28:]}"
             self.series.append((label, list(xs), list(ys)))
-            plt.plot(list(xs), list(ys), label=label, marker=marker,
-                     color=None if plain else CURVE_COLORS[i % len(CURVE_COLORS)])
+            plt.plot(
+                list(xs),
+                list(ys),
+                label=label,
+                marker=marker,
+                color=None if plain else CURVE_COLORS[i % len(CURVE_COLORS)],
+            )
 
     def table(self) -> Table:
         """Config keys that differ, then each run's final metrics; one column per run."""
@@ -227,10 +257,12 @@ class CompareScreen(ModalScreen[None]):
             table.add_row(Text("config", style="dim"), *["same"] * len(self.run_dirs))
         finals = [rs[-1] if rs else {} for rs in self.records]
         keys = ["epoch", "train_loss"] + sorted(
-            {k for f in finals for k in f if k.startswith("val_")})
+            {k for f in finals for k in f if k.startswith("val_")}
+        )
         table.add_section()
         for k in keys:
-            row = [f"{f[k]:.4f}" if isinstance(f.get(k), float) else str(f.get(k, "-"))
-                   for f in finals]
+            row = [
+                f"{f[k]:.4f}" if isinstance(f.get(k), float) else str(f.get(k, "-")) for f in finals
+            ]
             table.add_row(Text(f"final {k}" if k != "epoch" else "epochs", style="bold"), *row)
         return table

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.timer import Timer
+from textual.widgets import TabbedContent
 
 from .. import detach, presets, runs
 from ..config import InvalidExperiment
 from ..events import EpochEnd
-from ..runlist import RunWatcher, Snapshot, run_info
+from ..runlist import RunWatcher, Snapshot, latest_run, run_info
 from ..tasks import TASKS
+from .runs_pane import RunsPane
 from .screens import MessageScreen
 from .widgets.form import Form
 from .widgets.plots import EpochPlot, StepPlot
@@ -40,12 +42,21 @@ POLL_S = 0.5  # how often a watched run's files are read
 def epoch_event(record: dict, max_epochs: int) -> EpochEnd:
     """An epoch line of metrics.jsonl as the EpochEnd the plots take."""
     skip = {"epoch", "step", "train_loss", "val_loss", "samples_per_s", "epoch_time_s"}
-    metrics = {k: float(v) for k, v in record.items()
-               if k not in skip and isinstance(v, (int, float))}
-    return EpochEnd(int(record.get("epoch", 0)), max_epochs, int(record.get("step", 0)),
-                    float(record.get("train_loss", float("nan"))), record.get("val_loss"), metrics,
-                    float(record.get("samples_per_s") or 0.0),
-                    float(record.get("epoch_time_s") or 0.0), 0.0, None)
+    metrics = {
+        k: float(v) for k, v in record.items() if k not in skip and isinstance(v, (int, float))
+    }
+    return EpochEnd(
+        int(record.get("epoch", 0)),
+        max_epochs,
+        int(record.get("step", 0)),
+        float(record.get("train_loss", float("nan"))),
+        record.get("val_loss"),
+        metrics,
+        float(record.get("samples_per_s") or 0.0),
+        float(record.get("epoch_time_s") or 0.0),
+        0.0,
+        None,
+    )
 
 
 def primary_metric(config_path: Path, records: list[dict]) -> str | None:
@@ -78,9 +89,32 @@ def snapshot_status(snap: Snapshot) -> RunStatus:
     device = st.get("device") or None
     if device and world > 1:
         device = f"{device} x{world}"
-    return RunStatus(snap.state, detail, device, "", snap.epoch, snap.max_epochs or None,
-                     st.get("step"), last.get("samples_per_s"), elapsed, eta,
-                     f"watching {snap.run_dir.name}")
+    return RunStatus(
+        snap.state,
+        detail,
+        device,
+        "",
+        snap.epoch,
+        snap.max_epochs or None,
+        st.get("step"),
+        last.get("samples_per_s"),
+        elapsed,
+        eta,
+        f"watching {snap.run_dir.name}",
+    )
+
+
+def watch_target(watch: str) -> tuple[Path | None, str]:
+    """The run folder `workbench watch [RUN_DIR]` means ("latest": the newest run), or a problem."""
+    run_dir = latest_run() if watch == "latest" else Path(watch)
+    if run_dir is None:
+        return None, f"no runs under {runs.default_root()} to watch"
+    if run_info(run_dir) is None:
+        return None, (
+            f"{run_dir} is not a run folder (it has none of status.json, metrics.jsonl, "
+            "config.toml, checkpoint.pt)"
+        )
+    return run_dir, ""
 
 
 class WatchFlows(_Base):
@@ -103,8 +137,12 @@ class WatchFlows(_Base):
             self.notify("a run of this window is going; stop it first (ctrl+g)", severity="warning")
             return False
         if run_info(run_dir) is None:
-            self.notify(f"{run_dir} is not a run folder (no status.json, metrics.jsonl, "
-                        "config.toml or checkpoint.pt)", title="cannot watch", severity="error")
+            self.notify(
+                f"{run_dir} is not a run folder (no status.json, metrics.jsonl, "
+                "config.toml or checkpoint.pt)",
+                title="cannot watch",
+                severity="error",
+            )
             self.log_line(f"cannot watch {run_dir}: not a run folder", "red")
             return False
         self.detach_watch()
@@ -137,8 +175,13 @@ class WatchFlows(_Base):
             return
         self._watch_busy = True
         watcher = self.watcher
-        self.run_worker(lambda: self._poll(watcher), name="watch", group="watch", thread=True,
-                        exit_on_error=False)
+        self.run_worker(
+            lambda: self._poll(watcher),
+            name="watch",
+            group="watch",
+            thread=True,
+            exit_on_error=False,
+        )
 
     def _poll(self, watcher: RunWatcher) -> None:
         try:
@@ -169,14 +212,29 @@ class WatchFlows(_Base):
         self.query_one(StatusLine).set_status(snapshot_status(snap))
         if snap.state != self.watch_state:
             self.watch_state = snap.state
-            self.log_line(f"{snap.run_dir.name}: {snap.state}"
-                          + (f" ({snap.status['error']})" if snap.status.get("error") else ""))
+            self.log_line(
+                f"{snap.run_dir.name}: {snap.state}"
+                + (f" ({snap.status['error']})" if snap.status.get("error") else "")
+            )
         if snap.done:
             if self._watch_timer is not None:
                 self._watch_timer.stop()
                 self._watch_timer = None
-            self.notify(f"{snap.run_dir.name} is {snap.state} ({snap.epoch}/{snap.max_epochs} "
-                        "epochs)", title="watched run")
+            self.notify(
+                f"{snap.run_dir.name} is {snap.state} ({snap.epoch}/{snap.max_epochs} epochs)",
+                title="watched run",
+            )
+
+    # -- the Runs tab ----------------------------------------------------------------------------
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "runs":
+            self.query_one(RunsPane).refresh_runs(force=True)
+
+    def on_runs_pane_watch(self, event: RunsPane.Watch) -> None:
+        self.attach(event.run_dir)
+
+    def on_runs_pane_open_config(self, event: RunsPane.OpenConfig) -> None:
+        self.open_run_config(event.run_dir)
 
     # -- actions on the watched run --------------------------------------------------------------
     def stop_watched(self) -> bool:
@@ -188,18 +246,25 @@ class WatchFlows(_Base):
         except detach.DetachError as e:
             self.notify(str(e), severity="warning")
             return True
-        self.log_line(f"sent SIGTERM to {pid}: the run stops after its batch and saves a checkpoint")
+        self.log_line(
+            f"sent SIGTERM to {pid}: the run stops after its batch and saves a checkpoint"
+        )
         self.notify("stopping the watched run: it saves a checkpoint")
         if self._watch_timer is None:  # keep following it until it says it stopped
             self._watch_timer = self.set_interval(POLL_S, self._watch_tick)
         return True
 
+    def action_run_config(self) -> None:
+        self.open_run_config()
+
     def open_run_config(self, run_dir: Path | None = None) -> None:
         """Load a run's config.toml into the Setup tab as the current experiment."""
         run_dir = run_dir or self.watching
         if run_dir is None:
-            self.notify("no run to take the config from (watch one, or pick one in Runs)",
-                        severity="warning")
+            self.notify(
+                "no run to take the config from (watch one, or pick one in Runs)",
+                severity="warning",
+            )
             return
         self.run_worker(self._open_config(Path(run_dir)), group="dialog", exclusive=True)
 
@@ -217,12 +282,16 @@ class WatchFlows(_Base):
         self.notify(f"loaded {path}", title="config")
         self.show_tab("setup")
 
-    def run_detached(self) -> None:
+    def action_run_detached(self) -> None:
         """Validate the form and start the experiment as its own process, then watch it."""
         problems = self.draft.validate()
         if problems:
-            self.notify("\n".join(str(p) for p in problems), title="cannot start: fix these first",
-                        severity="error", timeout=8)
+            self.notify(
+                "\n".join(str(p) for p in problems),
+                title="cannot start: fix these first",
+                severity="error",
+                timeout=8,
+            )
             self.revalidate()
             return
         exp = self.draft.experiment
@@ -230,8 +299,11 @@ class WatchFlows(_Base):
         devices = exp.train.devices
         gpus = sum(1 for _, value in self.query_one(Form).devices if value.startswith("cuda"))
         if devices > 1 and 0 < gpus < devices:
-            self.notify(f"train.devices = {devices} but {gpus} GPU(s) are visible",
-                        title="cannot start", severity="error")
+            self.notify(
+                f"train.devices = {devices} but {gpus} GPU(s) are visible",
+                title="cannot start",
+                severity="error",
+            )
             return
         try:
             run_dir, pid = detach.launch_detached(exp, [], None, self.runs_root)
@@ -240,7 +312,8 @@ class WatchFlows(_Base):
             self.log_line(f"cannot start a detached run: {e}", "red")
             return
         how = f"torchrun x{devices}" if devices > 1 else "one process"
-        self.log_line(f"detached run ({how}) in {run_dir}, pid {pid}; it outlives this window",
-                      "bold")
+        self.log_line(
+            f"detached run ({how}) in {run_dir}, pid {pid}; it outlives this window", "bold"
+        )
         self.notify(f"{run_dir.name}, pid {pid}", title="detached run started")
         self.attach(run_dir)
