@@ -71,7 +71,7 @@ def _metrics(exp):
 
 
 @pytest.mark.parametrize(
-    "name", [*SEED_PRESETS.values(), "ratings-sparseadam", "breast-cancer-lbfgs"]
+    "name", [*SEED_PRESETS.values(), "ratings-sparseadam", "breast-cancer-lbfgs", "digits-mlp"]
 )
 def test_shipped_preset_meets_its_bar(name):
     metric, op, value, _ = bar_of(name)

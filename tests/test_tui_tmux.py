@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -65,12 +66,12 @@ class Tmux:
             == 0
         )
 
-    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+    def wait_for(self, text: str, timeout: float = 30.0, regex: bool = False) -> str:
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            if re.search(text, screen) if regex else text in screen:
                 return screen
             time.sleep(0.05)
         raise AssertionError(f"{text!r} did not appear; the screen:\n{screen}")
@@ -91,9 +92,9 @@ def test_workbench_in_tmux_runs_and_stops(tmp_path):
     try:
         started = time.monotonic()
         tmux.start(command, tmp_path)
-        tmux.wait_for("dataset: digits", 30)
+        tmux.wait_for("dataset: digits", 60)
         first_frame = time.monotonic() - started
-        screen = tmux.wait_for("^r Run", 10)
+        screen = tmux.wait_for("^r Run", 30)
         for text in (
             "model: mlp",
             "loss: CrossEntropyLoss",
@@ -102,19 +103,23 @@ def test_workbench_in_tmux_runs_and_stops(tmp_path):
             "^q Quit",
         ):
             assert text in screen
-        tmux.keys("C-r")
-        tmux.wait_for("▶ running", 60)  # the status line...
-        tmux.wait_for("epoch 1/20", 60)  # ...follows the epochs
+        # the default run takes seconds, so pausing keeps the steps below deterministic
+        tmux.keys("C-r", "C-t")  # start, and pause at the first batch
+        tmux.wait_for("‖ paused", 60)  # the status line
+        tmux.keys("C-t")  # resume...
+        tmux.wait_for(r"▶ running .* step [1-9]", 30, regex=True)  # the status line follows it
+        tmux.keys("C-t")  # ...and pause again, some batches later
+        tmux.wait_for("‖ paused", 30)
         tmux.keys("F5")
-        tmux.wait_for("train_loss", 30)  # and the log pane shows each epoch
+        tmux.wait_for("run 'digits-mlp' started", 30)  # the log pane
         tmux.keys("C-g")
-        screen = tmux.wait_for("stopped:", 30)
+        screen = tmux.wait_for("stopped:", 60)
         assert "■ stopped" in screen and "run failed" not in screen
         (run_dir,) = (tmp_path / "runs").iterdir()
         assert (run_dir / "metrics.jsonl").stat().st_size > 0
         assert (run_dir / "checkpoint.pt").exists()
         tmux.keys("C-q")
-        tmux.wait_for("EXITED 0", 20)
+        tmux.wait_for("EXITED 0", 60)
         print(f"time to first frame (pickers visible): {first_frame:.2f}s")
     finally:
         tmux.kill()

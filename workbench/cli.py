@@ -6,6 +6,7 @@ Exit status: 0 success; 2 invalid input; 1 the run failed; 130 interrupted (afte
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -75,11 +76,17 @@ def _load(preset: str, overrides: list[str]):
     from .presets import load
 
     try:
-        return load(preset, overrides)
+        exp = load(preset, overrides)
     except InvalidExperiment as e:
         for p in e.problems:
             _err(str(p))
         return None
+    # checked here rather than in config.validate, where the dataset loaders' own messages about
+    # what belongs at data.path would be pre-empted; a missing path must not create a run folder
+    if exp.data.path is not None and not os.path.exists(os.path.expanduser(exp.data.path)):
+        _err(f"data.path: no file or folder {exp.data.path!r}")
+        return None
+    return exp
 
 
 def open_app(argv: list[str], watch: str | None = None) -> int:
@@ -165,8 +172,12 @@ def cmd_run(args) -> int:
         if args.preset or args.overrides:
             _err("--resume RUN_DIR takes no preset or overrides: the run folder holds its config")
             return EXIT_INVALID
+        run_dir = Path(args.resume)
+        if not run_dir.is_dir():
+            _err(f"--resume {run_dir}: no such run folder")
+            return EXIT_INVALID
         try:
-            resume = runs.load_checkpoint(Path(args.resume))
+            resume = runs.load_checkpoint(run_dir)
             exp = validate(resume["config"])
         except runs.CheckpointError as e:
             _err(str(e))
@@ -175,14 +186,17 @@ def cmd_run(args) -> int:
             for p in e.problems:
                 _err(f"checkpoint config: {p}")
             return EXIT_INVALID
-        run_dir = Path(args.resume)
         if not distributed.is_main():  # under torchrun, rank 0 alone touches the run folder
             run_dir = None
         elif problem := busy_problem(run_dir) or distributed.resume_problem(resume):
             _err(problem)
             return EXIT_INVALID
         else:
-            runs.trim_metrics(run_dir, resume)
+            try:
+                runs.trim_metrics(run_dir, resume)
+            except OSError as e:
+                _err(f"cannot write to the run folder {run_dir}: {e.strerror or e}")
+                return EXIT_INVALID
     else:
         if not args.preset:
             _err("run needs a PRESET (a name from `workbench list presets` or a .toml path)")
@@ -194,12 +208,15 @@ def cmd_run(args) -> int:
             _err(f"note: {note}")
         try:
             run_dir = None  # under torchrun, rank 0 alone makes and writes the run folder
-            if distributed.is_main():
-                run_dir = Path(args.out) if args.out else runs.new_run_dir(exp)
-            if args.out and run_dir is not None and folder_in_use(run_dir):
-                _err(f"--out {run_dir} is not empty; use --resume {run_dir} to continue that run, "
-                     "or choose another folder")
-                return EXIT_INVALID
+            if distributed.is_main() and args.out:
+                run_dir = Path(args.out)
+                if folder_in_use(run_dir):
+                    _err(f"--out {run_dir} is not empty; use --resume {run_dir} to continue that run, "
+                         "or choose another folder")
+                    return EXIT_INVALID
+                run_dir.mkdir(parents=True, exist_ok=True)  # here, so that failing to is exit 2
+            elif distributed.is_main():
+                run_dir = runs.new_run_dir(exp)
         except OSError as e:
             _err(f"cannot create the run folder: {e}")
             return EXIT_INVALID
@@ -229,7 +246,9 @@ def _train(exp, run_dir: Path | None, resume, progress) -> int:
         for sig, handler in old.items():
             signal.signal(sig, handler)
     if isinstance(result, RunFailed):
-        return EXIT_FAILED
+        # data that cannot be loaded (a missing file) and a checkpoint that does not fit its config
+        # are bad input, found only when the run starts; nothing was trained
+        return EXIT_INVALID if result.kind in ("data", "checkpoint") else EXIT_FAILED
     return EXIT_INTERRUPTED if result.status == "interrupted" else EXIT_OK
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -22,6 +24,7 @@ from .losses import LOSSES, LossConfig
 from .models import MODELS, ModelConfig
 from .optimizers import OPTIMIZERS, OptimizerConfig
 from .tasks import TASKS
+from .typecheck import type_problems
 
 DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,2})?)$")
 
@@ -60,6 +63,11 @@ class TrainConfig(BaseModel):
     threads: int = Field(0, ge=0, le=1024, description="CPU threads for torch (0: torch's choice)")
     fused: bool = Field(True, description="torch's fused optimizer kernels where they exist")
     devices: int = Field(1, ge=1, le=64, description="processes/GPUs of a detached run (torchrun)")
+    check_gradients: bool = Field(True, description="also stop on non-finite gradients, not only losses")
+    on_divergence: Literal["stop", "rollback"] = Field(
+        "stop", description="on a non-finite loss: stop, or roll back to the last checkpoint, lower lr")
+    rollback_lr_factor: float = Field(0.5, gt=0.0, lt=1.0, description="lr multiplier at each rollback")
+    max_rollbacks: int = Field(3, ge=1, le=100, description="rollbacks before the run gives up")
 
     @field_validator("device")
     @classmethod
@@ -141,14 +149,28 @@ def validate(raw: Any) -> Experiment:
     """Validate plain data into an Experiment, or raise InvalidExperiment with every problem."""
     if not isinstance(raw, dict):
         raise InvalidExperiment([Problem("", "an experiment must be a table of sections")])
+    typed = _type_problems(raw)
     try:
         exp = Experiment.model_validate(raw)
     except ValidationError as e:
-        raise InvalidExperiment(_problems(e, raw)) from None
+        flagged = {p.path for p in typed}
+        raise InvalidExperiment(typed + [p for p in _problems(e, raw) if p.path not in flagged]) from None
+    if typed:
+        raise InvalidExperiment(typed)
     problems = cross_check(exp)
     if problems:
         raise InvalidExperiment(problems)
     return exp
+
+
+def _type_problems(raw: dict) -> list[Problem]:
+    """Values of the wrong type that pydantic's lax mode would coerce (`batch_size = "16"`)."""
+    found = type_problems(Experiment, raw, "")
+    for section in SECTIONS:
+        model = _section_model(section, raw)
+        if model is not None:
+            found += type_problems(model, raw.get(section), f"{section}.")
+    return [Problem(path, msg) for path, msg in found]
 
 
 def _fmt(v: Any) -> str:
@@ -211,7 +233,7 @@ def _problems(err: ValidationError, raw: dict) -> list[Problem]:
             msg = "is required"
         elif kind == "model_type" or kind == "dict_type":
             msg = f"must be a table of keys, got {_fmt(got)}"
-        elif kind in ("int_parsing", "int_type", "int_from_float"):
+        elif kind.startswith("int_"):
             msg = f"must be a whole number, got {_fmt(got)}"
         elif kind in ("float_parsing", "float_type"):
             msg = f"must be a number, got {_fmt(got)}"
@@ -285,8 +307,29 @@ def cross_check(exp: Experiment) -> list[Problem]:
         problems.append(Problem(
             f"loss.{key}", f"needs {info.num_outputs} values for {info.name!r}, got {len(weights)}"
         ))
+    problems += path_problems(exp)
     if info.task not in TASKS:
         problems.append(Problem("data.name", f"dataset task {info.task!r} is not known"))
+    return problems
+
+
+MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def path_problems(exp: Experiment) -> list[Problem]:
+    """A custom model file that does not exist. Only looks at the file system: importing would run
+    code. (Data paths are checked by their dataset's loader, which knows what belongs there.)"""
+    problems = []
+    if exp.model.name == "custom":
+        where, sep, attr = exp.model.path.rpartition(":")
+        if not sep or not where or not attr.isidentifier():
+            problems.append(Problem("model.path", f"must look like 'file.py:Class' or 'pkg.module:Class', "
+                                                  f"got {_fmt(exp.model.path)}"))
+        elif where.endswith(".py"):
+            if not Path(os.path.expanduser(where)).is_file():
+                problems.append(Problem("model.path", f"no file {where!r}"))
+        elif not MODULE_RE.match(where):
+            problems.append(Problem("model.path", f"{where!r} is neither a .py file nor a module name"))
     return problems
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +24,8 @@ from .config import warnings_for
 from .events import (
     BatchEnd, EpochEnd, Paused, PreviewBatch, Resumed, RunFailed, RunFinished, RunStarted, Warned,
 )
+from .faults import RunError, user_traceback
+from . import faults
 from .tasks import TASKS
 
 Emit = Callable[[Any], None]
@@ -62,14 +63,6 @@ class Control:
     def wait_while_paused(self) -> None:
         while not self._running.wait(0.1):
             pass
-
-
-class RunError(Exception):
-    """A failure with a kind and a hint for the user."""
-
-    def __init__(self, kind: str, message: str, hint: str = "", tb: str = ""):
-        super().__init__(message)
-        self.kind, self.message, self.hint, self.tb = kind, message, hint, tb
 
 
 class _Stop(Exception):
@@ -156,8 +149,13 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     job = Job(exp, device, model, criterion, optimizer, train_b, val_b, generator, task, loaded, split,
               "tensor" if fast else "dataloader", run_dir)
     if resume:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
+        try:
+            model.load_state_dict(resume["model"])
+            optimizer.load_state_dict(resume["optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise RunError("checkpoint", f"the checkpoint does not fit its own config: "
+                           f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                           "the checkpoint was changed or comes from another run") from None
         job.state = resume
     job.model = distributed.wrap(model, device)
     return job
@@ -171,19 +169,12 @@ def _user_call(fn, what: str):
     except Exception as e:  # the user's code (a custom model) raised
         from .models import ImportProblem
 
+        if faults.is_oom(e):
+            raise  # classified as out of memory, with the batch size hint
         if isinstance(e, ImportProblem):
             raise RunError("user_code", str(e)) from None
         raise RunError("user_code", f"building the {what} failed: {type(e).__name__}: {e}",
                        "the error is in your code; see the traceback", user_traceback(e)) from None
-
-
-def user_traceback(e: BaseException) -> str:
-    """The traceback without workbench's and torch's own frames (the user's frames)."""
-    frames = traceback.extract_tb(e.__traceback__)
-    pkg = str(Path(__file__).parent)
-    mine = [f for f in frames if not f.filename.startswith(pkg) and "/torch/" not in f.filename]
-    lines = traceback.format_list(mine or frames[-3:])
-    return "".join(lines) + f"{type(e).__name__}: {e}"
 
 
 def train(exp: Experiment, emit: Emit | None = None, control: Control | None = None, *,
@@ -198,11 +189,13 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
     t0 = time.perf_counter()
     metrics = None
     job = None
+    written = None  # the run folder, once something is in it (a failed build leaves it empty)
     try:
         job = build(exp, run_dir, resume)
         control = distributed.sync_control(control)
         if run_dir:
             runs.prepare(run_dir, exp)
+            written = str(run_dir)
             metrics = runs.MetricsLog(run_dir / runs.METRICS)
         for w in warnings_for(exp):
             emit(Warned(w))
@@ -210,36 +203,20 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
     except _Stop:
         result = _finished(job, control.reason, t0)
     except RunError as e:
-        result = RunFailed(e.kind, e.message, e.hint, e.tb, str(run_dir) if run_dir else None,
+        result = RunFailed(e.kind, e.message, e.hint, e.tb, written,
                            job.state.get("epoch", 0) if job else 0, job.state.get("step", 0) if job else 0)
     except Exception as e:
-        result = _classify(e, job, run_dir)
+        result = faults.classify(e, job.state if job else {}, exp.data.batch_size, written,
+                                 custom=exp.model.name == "custom")
     finally:
         if metrics:
             metrics.close()
         distributed.teardown()
+    if isinstance(result, RunFailed) and result.kind == "out_of_memory":
+        job = None  # drop the model and its tensors before giving the cached memory back
+        faults.free_device_memory()
     emit(result)
     return result
-
-
-def _classify(e: Exception, job: Job | None, run_dir) -> RunFailed:
-    import torch
-
-    where = dict(run_dir=str(run_dir) if run_dir else None,
-                 epoch=job.state.get("epoch", 0) if job else 0, step=job.state.get("step", 0) if job else 0)
-    text = str(e)
-    if isinstance(e, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text:
-        bs = job.exp.data.batch_size if job else "?"
-        return RunFailed("out_of_memory", f"out of memory: {text.splitlines()[0] if text else e!r}",
-                         f"try a smaller data.batch_size (now {bs}) or a smaller model", **where)
-    tb = user_traceback(e)
-    pkg = str(Path(__file__).parent)
-    frames = traceback.extract_tb(e.__traceback__)
-    user = [f for f in frames if not f.filename.startswith(pkg) and "/torch/" not in f.filename
-            and "/site-packages/" not in f.filename and "/lib/python" not in f.filename]
-    hint = job.state.get("shapes", "") if job else ""
-    kind = "user_code" if user else "error"
-    return RunFailed(kind, f"{type(e).__name__}: {text}", hint, tb, **where)
 
 
 def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0: float,
@@ -247,9 +224,9 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
     import torch
 
     exp, model, opt, task, device = job.exp, job.model, job.optimizer, job.task, job.device
-    loss_cfg, loss_name, crit = exp.loss, exp.loss.name, job.criterion
     per_sample_div = exp.loss.reduction == "sum"
     needs_closure = type(exp.optimizer).needs_closure
+    check_grads = exp.train.check_gradients
     fast = job.loader == "tensor"
     max_epochs, steps_per_epoch = exp.train.max_epochs, len(job.train_batches)
     st = job.state
@@ -265,7 +242,15 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
                     tuple(f"val_{m}" for m in task.metrics), job.loader))
     emit(_preview(job, None))
 
+    train_cfg = exp.train
+    params = [p for group in opt.param_groups for p in group["params"]]
+    rollbacks = 0
+    good = faults.snapshot(model, opt) if train_cfg.on_divergence == "rollback" else None
+
     def save(epoch: int, batch: int, loss_sum, seen: int, gen_state) -> None:
+        nonlocal good
+        if good is not None and batch == 0:
+            good = faults.snapshot(model, opt)  # a rollback returns to the last checkpoint's state
         if not checkpointing:
             return
         runs.save_checkpoint(job.run_dir, {
@@ -308,24 +293,36 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
             n = x.shape[0]
             if step == st.get("step", 0):
                 st["shapes"] = f"batch inputs {tuple(x.shape)} {x.dtype}, targets {tuple(y.shape)} {y.dtype}"
-            if needs_closure:
-                def closure():
-                    opt.zero_grad()
-                    out = task.forward(model, x)
-                    loss = task.loss(crit, loss_name, out, y, loss_cfg)
-                    _guard(loss.item(), epoch, b, step + 1)
+            try:
+                if needs_closure:
+                    def closure():
+                        opt.zero_grad()
+                        loss = _loss(job, x, y)
+                        loss.backward()
+                        faults.guard(*faults.read_step(loss, params, check_grads), epoch, b, step + 1)
+                        return loss
+                    value = opt.step(closure).item()
+                else:
+                    opt.zero_grad(set_to_none=True)
+                    loss = _loss(job, x, y)
                     loss.backward()
-                    return loss
-                value = opt.step(closure).item()
-            else:
-                opt.zero_grad(set_to_none=True)
-                out = task.forward(model, x)
-                loss = task.loss(crit, loss_name, out, y, loss_cfg)
-                # one host sync per step: the guard must see the value before the weights move
-                value = loss.item()
-                _guard(value, epoch, b, step + 1)
-                loss.backward()
-                opt.step()
+                    # one host sync per step reads the loss and the gradients' largest entry: the
+                    # guard must see both before the optimizer moves the weights
+                    faults.guard(*(got := faults.read_step(loss, params, check_grads)), epoch, b, step + 1)
+                    value = got[0]
+                    opt.step()
+            except RunError as e:
+                if e.kind != "diverged" or good is None or rollbacks >= train_cfg.max_rollbacks:
+                    if e.kind == "diverged" and good is not None:
+                        e.message += f"; gave up after {rollbacks} rollback(s)"
+                    _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, 0, 0, None)
+                    raise
+                rollbacks += 1
+                old, new = faults.rollback(model, opt, good, train_cfg.rollback_lr_factor)
+                emit(Warned(f"{e.message}. Rolled back to the last checkpoint's weights and optimizer "
+                            f"state and lowered the learning rate {old:.3g} -> {new:.3g} "
+                            f"(rollback {rollbacks} of at most {train_cfg.max_rollbacks})"))
+                continue
             step += 1
             run_batches += 1
             per = value / n if per_sample_div else value
@@ -362,13 +359,16 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
         if metrics:
             metrics.write(record)
             metrics.flush()
-        if done % exp.train.checkpoint_every == 0 or done == max_epochs:
+        saved = done % exp.train.checkpoint_every == 0 or done == max_epochs
+        if saved:
             save(done, 0, 0.0, 0, job.generator.get_state())
         emit(EpochEnd(done, max_epochs, step, train_loss, val_loss,
                       {f"val_{k}": v for k, v in val_metrics.items()}, record["samples_per_s"],
                       epoch_time, time.perf_counter() - t0, eta))
         emit(_preview(job, model))
         if control.stopped:
+            if not saved:  # stopped during validation: the checkpoint must still hold this epoch
+                save(done, 0, 0.0, 0, job.generator.get_state())
             raise _Stop
     return _finished(job, "finished", t0)
 
@@ -379,12 +379,15 @@ def _finished(job: Job, status: str, t0: float) -> RunFinished:
                        time.perf_counter() - t0)
 
 
-def _guard(value: float, epoch: int, batch: int, step: int) -> None:
-    """Stop before a non-finite loss reaches the weights."""
-    if not math.isfinite(value):
-        raise RunError("diverged", f"loss is {value} at step {step} (epoch {epoch + 1}, batch "
-                       f"{batch + 1}); the weights were not updated",
-                       "lower optimizer.lr, or check the data for NaN/inf")
+def _loss(job: Job, x, y):
+    """Forward and loss; a loss that cannot take the model's output says which shapes met."""
+    out = job.task.forward(job.model, x)
+    try:
+        return job.task.loss(job.criterion, job.exp.loss.name, out, y, job.exp.loss)
+    except (RuntimeError, ValueError, IndexError) as e:
+        if faults.is_oom(e):
+            raise
+        raise faults.loss_error(e, job.exp.loss.name, out, y, job.task.name, job.data.num_outputs) from None
 
 
 def _flush(pending, steps, metrics, emit, epoch, step, b, per_epoch, rate, elapsed, eta) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -99,7 +100,7 @@ def import_object(path: str):
         raise ImportProblem(f"model.path {path!r} must look like 'pkg.module:Class' or 'file.py:Class'")
     where, _, attr = path.rpartition(":")
     if where.endswith(".py"):
-        file = Path(where).expanduser()
+        file = Path(os.path.expanduser(where))
         if not file.is_file():
             raise ImportProblem(f"model.path: no file {str(file)!r}")
         name = f"workbench_user_{file.stem}"

@@ -9,8 +9,10 @@ from __future__ import annotations
 import copy
 import os
 import re
+import stat
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +57,7 @@ def list_presets() -> dict[str, Path]:
 
 def resolve(preset: str) -> Path:
     """A path to a .toml file, or the name of a preset on the search path."""
-    p = Path(preset).expanduser()
+    p = Path(os.path.expanduser(preset))  # Path.expanduser raises for an unknown ~user
     if p.suffix == ".toml" or os.sep in preset or p.exists():
         if not p.exists():
             raise InvalidExperiment([Problem("", f"no such preset file: {preset}")])
@@ -79,12 +81,16 @@ def resolve(preset: str) -> Path:
 def read_toml(path: Path) -> dict:
     """Parse a TOML file into plain data; every failure becomes a Problem naming the file."""
     try:
-        size = path.stat().st_size
-        if size > MAX_PRESET_BYTES:
-            raise InvalidExperiment([Problem("", f"{path}: {size:,} bytes is too large for a preset")])
-        data = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):  # /dev/zero, a FIFO: never read endlessly
+            raise InvalidExperiment([Problem("", f"{path}: not a regular file")])
+        with open(path, "rb") as f:
+            data = f.read(MAX_PRESET_BYTES + 1)
     except OSError as e:
         raise InvalidExperiment([Problem("", f"cannot read {path}: {e.strerror or e}")]) from None
+    if len(data) > MAX_PRESET_BYTES:
+        raise InvalidExperiment([Problem("", f"{path}: larger than {MAX_PRESET_BYTES:,} bytes, too large for a preset")])
+    if b"\0" in data:
+        raise InvalidExperiment([Problem("", f"{path}: not a text file (it holds NUL bytes)")])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -92,9 +98,14 @@ def read_toml(path: Path) -> dict:
     if not text.strip():
         raise InvalidExperiment([Problem("", f"{path}: the file is empty")])
     try:
-        return tomllib.loads(text)
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise InvalidExperiment([Problem("", f"{path}: TOML syntax error: {e}")]) from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise InvalidExperiment([Problem("", f"{path}: values nested too deeply")]) from None
+    if not raw:  # only comments: a preset that sets nothing is a mistake, not the defaults
+        raise InvalidExperiment([Problem("", f"{path}: the file is empty (it sets nothing)")])
+    return raw
 
 
 def load(preset: str | Path, overrides: list[str] | None = None) -> Experiment:
@@ -109,7 +120,7 @@ def parse_value(text: str) -> Any:
     """A TOML value (numbers, booleans, arrays, quoted strings) or, failing that, a bare string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 
@@ -162,6 +173,12 @@ def atomic_write(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if hook := os.environ.get("WORKBENCH_TEST_SLOW_WRITE"):
+            # test hook only ("SECONDS" or "SECONDS:FILENAME"): widens the window for a SIGKILL
+            # between the written temp file and the rename
+            delay, _, only = hook.partition(":")
+            if not only or only == path.name:
+                time.sleep(float(delay))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -179,7 +196,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 def check_name(name: str) -> str:
     """A preset name that stays inside the preset folder, or InvalidExperiment."""
     stem = name[:-5] if name.endswith(".toml") else name
-    if not NAME_RE.match(stem) or ".." in stem:
+    if not NAME_RE.fullmatch(stem) or ".." in stem:  # fullmatch: `$` would let "x\n" through
         raise InvalidExperiment([Problem(
             "", f"preset name {name!r}: use letters, digits, '.', '_' and '-' (no paths, at most 100)"
         )])

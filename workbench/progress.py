@@ -30,12 +30,20 @@ class Progress:
         self.max_epochs = 0
         self._live = False
 
+    def _write(self, stream: TextIO, text: str) -> None:
+        """Write and flush; a terminal that went away (SSH drop: EIO, a closed pipe: EPIPE) must
+        not stop the run, so the stream is pointed at /dev/null and the run goes on."""
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):
+            _silence(stream)
+
     def _line(self, text: str) -> None:
         if self._live:
-            self.out.write("\r\x1b[2K")
+            self._write(self.out, "\r\x1b[2K")
             self._live = False
-        self.out.write(text + "\n")
-        self.out.flush()
+        self._write(self.out, text + "\n")
 
     def note(self, text: str) -> None:
         self._line(text)
@@ -56,12 +64,11 @@ class Progress:
             width = 20
             done = int(width * event.batch_in_epoch / max(event.batches_per_epoch, 1))
             bar = "#" * done + "." * (width - done)
-            self.out.write(
+            self._write(self.out,
                 f"\r\x1b[2Kepoch {event.epoch}/{self.max_epochs} [{bar}] "
                 f"{event.batch_in_epoch}/{event.batches_per_epoch}  loss {event.loss:.4f}  "
                 f"{event.samples_per_s:,.0f} samples/s  ETA {fmt_duration(event.eta_s)}"
             )
-            self.out.flush()
             self._live = True
         elif isinstance(event, EpochEnd) and not self.quiet:
             val = f"  val_loss {event.val_loss:.4f}" if event.val_loss is not None else ""
@@ -77,11 +84,25 @@ class Progress:
         elif isinstance(event, RunFailed):
             if self._live:
                 self._line("")
-            self.err.write(f"workbench: run failed ({event.kind}): {event.message}\n")
+            text = f"workbench: run failed ({event.kind}): {event.message}\n"
             if event.hint:
-                self.err.write(f"hint: {event.hint}\n")
-            if event.traceback and event.kind == "user_code":
-                self.err.write("in your code:\n" + event.traceback + "\n")
+                text += f"hint: {event.hint}\n"
+            if event.traceback and event.kind in ("user_code", "error"):
+                text += ("in your code:\n" if event.kind == "user_code" else "") + event.traceback + "\n"
             if event.run_dir:
-                self.err.write(f"run folder: {event.run_dir}\n")
-            self.err.flush()
+                text += f"run folder: {event.run_dir}\n"
+            self._write(self.err, text)
+
+
+def _silence(stream: TextIO) -> None:
+    """Point a dead stream's file descriptor at /dev/null, so that later writes and the final
+    flush at exit succeed (Python would otherwise exit with status 120)."""
+    import os
+
+    try:
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass

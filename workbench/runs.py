@@ -97,21 +97,35 @@ def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"{path}: refused by torch.load(weights_only=True); it holds more than tensors and "
             f"plain data, so workbench will not load it ({str(e).splitlines()[0]})"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({str(e).splitlines()[0]})") from None
+    except Exception as e:  # noqa: BLE001 (torch raises many kinds for a truncated or foreign file)
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+    missing = [k for k, kind in REQUIRED.items() if not isinstance(state, dict) or not isinstance(state.get(k), kind)
+               or isinstance(state.get(k), bool)]
+    if missing:
+        raise CheckpointError(f"{path}: not a workbench checkpoint (missing or wrong: {', '.join(missing)})")
+    return state
+
+
+#: what a workbench checkpoint must hold to be resumed
+REQUIRED = {"model": dict, "optimizer": dict, "config": dict, "epoch": int, "step": int}
 
 
 def trim_metrics(run_dir: Path, checkpoint: dict) -> None:
     """Before a resume: drop metric lines written after the checkpoint (they will be redone),
     so that metrics.jsonl ends up with every step and epoch exactly once."""
     step, epochs = checkpoint.get("step", 0), checkpoint.get("epoch", 0)
-    keep = [r for r in read_metrics(run_dir)
-            if (r["step"] <= step if "loss" in r else r.get("epoch", 0) <= epochs)]
+
+    def before(r) -> bool:
+        key, limit = ("step", step) if "loss" in r else ("epoch", epochs)
+        return isinstance(r.get(key, 0), (int, float)) and r.get(key, 0) <= limit
+
+    keep = [r for r in read_metrics(run_dir) if isinstance(r, dict) and before(r)]
     text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in keep)
     atomic_write(Path(run_dir) / METRICS, text.encode())

@@ -8,6 +8,7 @@ the widgets draw. torch is imported only off the UI thread, after the first fram
 from __future__ import annotations
 
 import sys
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar
@@ -52,6 +53,7 @@ from .widgets.status import StatusLine
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
 TABS = ("setup", "train", "data", "log", "runs")
+DRAIN_HZ = 5  # engine events shown per second, at most (a backlog collapses into one update)
 STATUS_EVENTS = (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished, RunFailed)
 
 
@@ -106,6 +108,8 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
         self.runner = Runner(self)
         self.previews = PreviewSource()
         self.torch_ready = False
+        self._last_drain = 0.0
+        self._drain_pending = False
         self.log_history: deque[str] = deque(maxlen=5000)
 
     # -- layout --------------------------------------------------------------------------------
@@ -138,7 +142,9 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
             f"experiment {self.draft.raw.get('name')!r}: f1 lists every key; loading torch…", "dim"
         )
         self.revalidate()
-        self.warm_up()
+        # import torch only once the first frame is on screen: an import holds the GIL most of
+        # the time, and started earlier it delays the first paint by the whole import (~1.5 s)
+        self.call_after_refresh(self.warm_up)
         if self.watch_dir is not None:
             self.attach(self.watch_dir)
 
@@ -248,6 +254,19 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
             )
 
     def on_engine_events(self, message: EngineEvents) -> None:
+        # at most DRAIN_HZ updates a second: the UI thread shares the GIL with the training loop
+        wait = self._last_drain + 1 / DRAIN_HZ - time.monotonic()
+        if wait > 0:
+            if not self._drain_pending:
+                self._drain_pending = True
+                self.set_timer(wait, self.drain_events)
+            return
+        self.drain_events()
+
+    def drain_events(self) -> None:
+        """Show every event waiting in the runner's buffer, coalesced."""
+        self._drain_pending = False
+        self._last_drain = time.monotonic()
         for event in coalesce(self.runner.buffer.drain()):
             self.show_event(event)
 

@@ -1,0 +1,159 @@
+"""What can go wrong inside a run, and how the engine tells the user.
+
+The divergence guard (a non-finite loss or gradient stops the step before the optimizer moves the
+weights), the rollback to the last good state, out-of-memory and shape errors, and the user's own
+frames of a traceback. No Textual import; torch is imported lazily.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+import sysconfig
+import traceback
+from pathlib import Path
+
+from .events import RunFailed
+
+_PKG = str(Path(__file__).resolve().parent)
+_LIBS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+class RunError(Exception):
+    """A failure with a kind and a hint for the user."""
+
+    def __init__(self, kind: str, message: str, hint: str = "", tb: str = ""):
+        super().__init__(message)
+        self.kind, self.message, self.hint, self.tb = kind, message, hint, tb
+
+
+# -- the divergence guard -------------------------------------------------------------------------
+
+def read_step(loss, params: list, check_gradients: bool) -> tuple[float, float]:
+    """The loss and the largest |gradient| entry, read with one host sync after backward.
+
+    One fused `_foreach_norm` over every gradient (computed in float32, so that float16 gradients
+    cannot overflow it; NaN and inf propagate), stacked with the loss, then a single `.tolist()`.
+    On digits-mlp (CPU, one thread) this adds about 30 us to a 0.6 ms step (an epoch of 89 steps
+    plus validation: 62 ms instead of 58); on larger models the fixed cost matters less.
+    """
+    import torch
+
+    if not check_gradients:
+        return loss.item(), 0.0
+    grads = [p.grad._values() if p.grad.is_sparse else p.grad for p in params if p.grad is not None]
+    if not grads:
+        return loss.item(), 0.0
+    norms = torch._foreach_norm(grads, 2, dtype=torch.float32)
+    values = torch.stack([loss.detach().reshape(()).float(), *norms]).tolist()
+    worst = max(values[1:]) if all(map(math.isfinite, values[1:])) else math.nan
+    return values[0], worst
+
+
+def guard(value: float, grad_max: float, epoch: int, batch: int, step: int) -> None:
+    """Stop before a non-finite loss or gradient reaches the weights."""
+    where = f"at step {step} (epoch {epoch + 1}, batch {batch + 1})"
+    if not math.isfinite(value):
+        raise RunError("diverged", f"loss is {value} {where}; the weights were not updated",
+                       "lower optimizer.lr, check the data for NaN/inf, or set "
+                       "train.on_divergence = 'rollback'")
+    if not math.isfinite(grad_max):
+        raise RunError("diverged", f"gradients are not finite {where}; the weights were not updated "
+                       f"(the loss was {value:.6g})",
+                       "lower optimizer.lr, or set train.on_divergence = 'rollback'")
+
+
+def snapshot(model, optimizer) -> bytes:
+    """Model and optimizer state as bytes on the host: the state a rollback returns to."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, buf)
+    return buf.getvalue()
+
+
+def rollback(model, optimizer, state: bytes, factor: float) -> tuple[float, float]:
+    """Restore a snapshot and multiply the learning rate in effect now; returns (old, new) lr."""
+    import torch
+
+    lrs = [g["lr"] for g in optimizer.param_groups]
+    saved = torch.load(io.BytesIO(state), map_location="cpu", weights_only=True)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    for group, lr in zip(optimizer.param_groups, lrs):
+        group["lr"] = lr * factor
+    return float(lrs[0]), float(lrs[0] * factor)
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+def is_oom(e: BaseException) -> bool:
+    """A CUDA or CPU allocation failure."""
+    import torch
+
+    text = str(e)
+    return (isinstance(e, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in text
+            or "can't allocate memory" in text or "not enough memory" in text)
+
+
+def loss_error(e: Exception, loss_name: str, out, y, task: str, num_outputs) -> RunError:
+    """The loss refused the model's output: say which shapes met."""
+    first = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return RunError(
+        "user_code",
+        f"{loss_name} cannot take the model's output {tuple(out.shape)} {out.dtype} with the targets "
+        f"{tuple(y.shape)} {y.dtype}: {first}",
+        f"for this {task} dataset the model should return one row per sample: "
+        f"(batch, {num_outputs})" + (" or (batch,)" if num_outputs == 1 else ""),
+    )
+
+
+def _is_user_frame(f: traceback.FrameSummary) -> bool:
+    name = f.filename
+    return not (name.startswith((_PKG, *_LIBS, "<"))
+                or "/torch/" in name or "/site-packages/" in name)
+
+
+def user_traceback(e: BaseException) -> str:
+    """The traceback cut down to the user's frames (file and line), without workbench, torch or
+    the standard library; the whole traceback when no frame is the user's (then it is our bug)."""
+    frames = traceback.extract_tb(e.__traceback__)
+    mine = [f for f in frames if _is_user_frame(f)]
+    if not mine:
+        return "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip()
+    return "".join(traceback.format_list(mine)) + f"{type(e).__name__}: {e}"
+
+
+def has_user_frame(e: BaseException) -> bool:
+    return any(_is_user_frame(f) for f in traceback.extract_tb(e.__traceback__))
+
+
+def classify(e: BaseException, state: dict, batch_size, run_dir, custom: bool = False) -> RunFailed:
+    """An unexpected exception from the run, as the RunFailed the user sees (`custom`: the
+    experiment runs a user's model, so an error without a user frame is still theirs)."""
+    where = {"run_dir": str(run_dir) if run_dir else None, "epoch": state.get("epoch", 0),
+             "step": state.get("step", 0)}
+    text = str(e)
+    if is_oom(e):
+        first = text.splitlines()[0] if text else type(e).__name__
+        return RunFailed("out_of_memory", f"out of memory: {first}",
+                         f"try a smaller data.batch_size (now {batch_size}) or a smaller model; "
+                         "the last checkpoint is intact", **where)
+    if isinstance(e, OSError) and getattr(e, "errno", None) == 28:
+        return RunFailed("disk", f"no space left on the disk: {e}",
+                         "free some space, then --resume the run: the last checkpoint is intact", **where)
+    kind = "user_code" if custom or has_user_frame(e) else "error"
+    hint = state.get("shapes", "")
+    if kind == "error":
+        hint = (hint + "; " if hint else "") + "this looks like a bug in workbench: please report it"
+    return RunFailed(kind, f"{type(e).__name__}: {text}", hint, user_traceback(e), **where)
+
+
+def free_device_memory() -> None:
+    """After a failure on CUDA, give the cached blocks back so that the next run can start."""
+    if "torch" in sys.modules:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
