@@ -41,7 +41,9 @@ from .draft import Draft, problems_by_field
 from .eventlog import event_lines, line
 from .preset_flows import PresetFlows
 from .runner import EngineEvents, PreviewSource, Runner, coalesce, detect_devices
+from .runs_pane import RunsPane
 from .screens import ConfirmScreen, HelpScreen
+from .watching import WatchFlows, watch_target
 from .widgets.form import Form
 from .widgets.pickers import SECTIONS, Picker
 from .widgets.plots import EpochPlot, StepPlot
@@ -50,13 +52,13 @@ from .widgets.status import StatusLine
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
-TABS = ("setup", "train", "data", "log")
+TABS = ("setup", "train", "data", "log", "runs")
 DRAIN_HZ = 5  # engine events shown per second, at most (a backlog collapses into one update)
 STATUS_EVENTS = (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished, RunFailed)
 
 
-class WorkbenchApp(PresetFlows, App[int]):
-    """Pick a dataset, model, loss and optimizer; edit; train; watch."""
+class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
+    """Pick a dataset, model, loss and optimizer; edit; train (here or detached); watch."""
 
     CSS_PATH = "app.tcss"
     TITLE = "workbench"
@@ -70,6 +72,9 @@ class WorkbenchApp(PresetFlows, App[int]):
         Binding("ctrl+n", "next_batch", "Batch", priority=True, id="next-batch"),
         Binding("f1", "help", "Help", priority=True, id="help"),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        # last, so that at 60 columns the footer drops it rather than f1 (whose screen lists it)
+        Binding("ctrl+y", "run_detached", "Detach", priority=True, id="run-detached"),
+        Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
         *(
             Binding(f"f{i + 2}", f"tab('{t}')", t.title(), show=False, id=f"tab-{t}")
             for i, t in enumerate(TABS)
@@ -79,16 +84,25 @@ class WorkbenchApp(PresetFlows, App[int]):
     HELP: ClassVar[dict[str, str]] = {
         "run": "start a run with the current settings (refused while any field has a problem)",
         "pause": "pause / resume the run (between batches)",
-        "stop": "stop the run after the current batch; a checkpoint is saved",
+        "stop": "stop the run (or the watched run) after the current batch; a checkpoint is saved",
         "save": "save the settings as a preset (asks for a name, asks before overwriting)",
         "load": "load a shipped or user preset",
         "next_batch": "show the next training batch in the Data tab (no run needed)",
+        "run_detached": "start the settings as a detached run (its own process, outlives this "
+        "window; torchrun when train.devices > 1) and watch it",
+        "run_config": "load the watched run's config.toml into Setup",
         "help": "this screen",
         "quit": "quit (asks first while a run is active, then stops it cleanly)",
     }
 
-    def __init__(self, exp: Experiment | None = None, runs_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        exp: Experiment | None = None,
+        runs_root: Path | None = None,
+        watch: Path | None = None,
+    ) -> None:
         super().__init__()
+        self.watch_dir = watch
         self.draft = Draft(exp or Experiment())
         self.runs_root = runs_root
         self.runner = Runner(self)
@@ -118,6 +132,8 @@ class WorkbenchApp(PresetFlows, App[int]):
                 yield RichLog(
                     id="log-view", wrap=True, markup=False, highlight=False, max_lines=5000
                 )
+            with TabPane("Runs", id="runs"):
+                yield RunsPane(self.runs_root, id="runs-pane")
         yield StatusLine(id="status")
         yield Footer(compact=True)
 
@@ -129,11 +145,13 @@ class WorkbenchApp(PresetFlows, App[int]):
         # import torch only once the first frame is on screen: an import holds the GIL most of
         # the time, and started earlier it delays the first paint by the whole import (~1.5 s)
         self.call_after_refresh(self.warm_up)
+        if self.watch_dir is not None:
+            self.attach(self.watch_dir)
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
-        # below 80 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
-        self.query_one(Footer).show_command_palette = event.size.width >= 80
+        # below 100 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
+        self.query_one(Footer).show_command_palette = event.size.width >= 100
 
     # -- helpers -------------------------------------------------------------------------------
     def log_line(self, message: str, style: str = "") -> None:
@@ -299,6 +317,9 @@ class WorkbenchApp(PresetFlows, App[int]):
             self.log_line(f"cannot create the run folder: {e}", "red")
             self.notify(f"cannot create the run folder: {e}", severity="error")
             return
+        if self.watching is not None:
+            self.log_line(f"no longer watching {self.watching}")
+            self.detach_watch()
         self.query_one(StepPlot).clear_history()
         self.query_one(EpochPlot).clear_history()
         self.log_line(f"starting run in {run_dir}", "bold")
@@ -313,6 +334,8 @@ class WorkbenchApp(PresetFlows, App[int]):
         self.log_line("pausing after the current batch" if paused else "resuming")
 
     def action_stop(self) -> None:
+        if not self.runner.active and self.stop_watched():
+            return
         if not self.runner.active:
             self.notify("no run to stop", severity="warning")
             return
@@ -376,19 +399,19 @@ class WorkbenchApp(PresetFlows, App[int]):
 
 
 def run_app(preset: str | None, watch: str | None = None) -> int:
-    """`workbench [PRESET]`: open the app on a preset (default: the offline digits-mlp)."""
+    """`workbench [PRESET]`: open the app on a preset (default: the offline digits-mlp);
+    `workbench watch [RUN_DIR]` (watch="latest" for the latest run): open it on a run folder."""
+    run_dir = None
     if watch is not None:
-        print(
-            "workbench: `watch` is not available yet in this version; open a run's config with "
-            "`workbench RUN_DIR/config.toml`",
-            file=sys.stderr,
-        )
-        return 2
+        run_dir, problem = watch_target(watch)
+        if problem:
+            print(f"workbench: {problem}", file=sys.stderr)
+            return 2
     try:
         exp = presets.load(preset or DEFAULT_PRESET)
     except InvalidExperiment as e:
         for p in e.problems:
             print(f"workbench: {p}", file=sys.stderr)
         return 2
-    result = WorkbenchApp(exp).run()
+    result = WorkbenchApp(exp, watch=run_dir).run()
     return int(result or 0)

@@ -22,7 +22,8 @@ NAVIGATION = [
     ("up / down", "move in a list; next / previous field in the form"),
     ("enter", "pick the highlighted item; open a drop-down"),
     ("space", "toggle a checkbox"),
-    ("f2 f3 f4 f5", "show the Setup / Train / Data / Log tab"),
+    ("f2 f3 f4 f5 f6", "show the Setup / Train / Data / Log / Runs tab"),
+    ("enter / space / c / o", "in Runs: watch a run / mark it / compare the marked / its config"),
     ("ctrl+p", "command palette (load a preset by name)"),
     ("escape", "close a dialog"),
 ]

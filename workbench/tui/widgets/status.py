@@ -24,6 +24,8 @@ STATES = {  # state -> (glyph, style)
     "stopped": ("■", "bold yellow"),
     "interrupted": ("■", "bold yellow"),
     "failed": ("✗", "bold red"),
+    "stale": ("?", "bold red"),  # a watched run whose process is gone without saying so
+    "unknown": ("?", "dim"),
 }
 SEPARATOR = " │ "
 
@@ -42,6 +44,7 @@ class RunStatus:
     samples_per_s: float | None = None
     elapsed_s: float | None = None
     eta_s: float | None = None
+    source: str = ""  # e.g. "watching RUN": where the numbers come from, when not this process
 
 
 class StatusLine(Static):
@@ -97,6 +100,11 @@ class StatusLine(Static):
             return
         self._show()
 
+    def set_status(self, status: RunStatus) -> None:
+        """Show a whole status at once (a watched run's, read from its status file)."""
+        self.status = status
+        self._show()
+
     def fields(self) -> list[Text]:
         """The line's fields, most important first."""
         s = self.status
@@ -114,6 +122,8 @@ class StatusLine(Static):
             out.append(Text(f"elapsed {fmt_duration(s.elapsed_s)}"))
         if s.state in ("running", "paused") and s.eta_s is not None:
             out.append(Text(f"ETA {fmt_duration(s.eta_s)}"))
+        if s.source:
+            out.append(Text(s.source, style="dim"))
         if s.state == "idle":
             out.append(Text("ctrl+r starts a run", style="dim"))
         return out

@@ -1,0 +1,216 @@
+"""Watching run folders in the app: `workbench watch`, stop, open config, ctrl+y (detached)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import TabbedContent
+from tui_helpers import log_text, make_app, wait_for
+
+from workbench import presets, runs
+from workbench.tui.app import WorkbenchApp, run_app
+from workbench.tui.widgets.plots import EpochPlot, StepPlot
+from workbench.tui.widgets.status import StatusLine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def user_presets(tmp_path, monkeypatch):
+    # watching needs no torch in this process: skip the app's warm-up (torch import, previews),
+    # which would cost each test seconds of the two cores the watched runs train on
+    monkeypatch.setattr(WorkbenchApp, "warm_up", lambda self: None)
+    monkeypatch.setenv("WORKBENCH_PRESETS", str(tmp_path / "presets"))
+    monkeypatch.setenv("WORKBENCH_STATUS_INTERVAL", "0.2")
+
+
+def write_status(run_dir: Path, state: str, epoch: int, max_epochs: int = 4, **extra) -> None:
+    status = {
+        "state": state,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "world_size": 1,
+        "epoch": epoch,
+        "max_epochs": max_epochs,
+        "step": epoch * 10,
+        "started": time.time() - 5,
+        "updated": time.time(),
+        "metrics": {},
+        "device": "cpu",
+        **extra,
+    }
+    (run_dir / "status.json").write_text(json.dumps(status))
+
+
+def append_epochs(run_dir: Path, first: int, last: int) -> None:
+    with open(run_dir / runs.METRICS, "a") as f:
+        for e in range(first, last + 1):
+            f.writelines(
+                json.dumps({"step": (e - 1) * 10 + s, "epoch": e, "loss": 2.0 / e}) + "\n"
+                for s in range(1, 11)
+            )
+            f.write(
+                json.dumps(
+                    {
+                        "epoch": e,
+                        "step": e * 10,
+                        "train_loss": 2.0 / e,
+                        "val_loss": 2.5 / e,
+                        "val_accuracy": 0.5 + e / 10,
+                        "samples_per_s": 100.0,
+                        "epoch_time_s": 0.1,
+                    }
+                )
+                + "\n"
+            )
+
+
+def fake_run(tmp_path: Path, max_epochs: int = 4) -> Path:
+    run_dir = tmp_path / "runs" / "r1"
+    runs.prepare(run_dir, presets.load("digits-mlp", [f"train.max_epochs={max_epochs}"]))
+    return run_dir
+
+
+def state(app) -> str:
+    return app.query_one(StatusLine).status.state
+
+
+async def test_watch_follows_a_growing_run_until_it_finishes(tmp_path):
+    run_dir = fake_run(tmp_path)
+    write_status(run_dir, "running", 1)
+    append_epochs(run_dir, 1, 1)
+    app = WorkbenchApp(presets.load("digits-mlp"), runs_root=tmp_path / "runs", watch=run_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        epochs = app.query_one(EpochPlot)
+        await wait_for(pilot, lambda: len(epochs.train) == 1, what="first epoch")
+        assert app.query_one("#tabs", TabbedContent).active == "train"
+        assert state(app) == "running"
+        assert epochs.metric == "val_accuracy"
+        assert len(app.query_one(StepPlot).series) == 10
+        line = app.query_one(StatusLine).line(200).plain
+        assert "epoch 1/4" in line and "watching r1" in line
+        append_epochs(run_dir, 2, 4)
+        write_status(run_dir, "finished", 4)
+        await wait_for(pilot, lambda: state(app) == "finished", what="finished")
+        assert len(epochs.train) == 4 and epochs.train.last[:2] == (4, 0.5)
+        assert app._watch_timer is None  # polling stopped with the run
+        assert "r1: finished" in log_text(app)
+
+
+async def test_a_dead_process_shows_as_stale_and_a_resume_restarts_the_curves(tmp_path):
+    run_dir = fake_run(tmp_path)
+    write_status(run_dir, "running", 2, pid=2**22 + 12345)  # no such process
+    append_epochs(run_dir, 1, 2)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.attach(run_dir)
+        await wait_for(pilot, lambda: state(app) == "stale", what="stale")
+        assert len(app.query_one(EpochPlot).train) == 2
+        # a resume rewrites metrics.jsonl (a new file): the plots start over from it
+        tmp = run_dir / "m.tmp"
+        tmp.write_text((run_dir / runs.METRICS).read_text().splitlines(True)[0])
+        tmp.replace(run_dir / runs.METRICS)
+        write_status(run_dir, "running", 0)
+        app._watch_timer = app.set_interval(0.1, app._watch_tick)
+        await wait_for(pilot, lambda: "resumed" in log_text(app), what="restart")
+        assert len(app.query_one(EpochPlot).train) == 0
+        assert len(app.query_one(StepPlot).series) == 1
+
+
+async def test_a_folder_that_is_not_a_run_says_so(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert run_app(None, watch=str(tmp_path / "empty")) == 2
+    assert "is not a run folder" in capsys.readouterr().err
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert not app.attach(tmp_path / "empty")
+        await pilot.pause()
+        assert "not a run folder" in log_text(app)
+        assert app.watching is None
+
+
+def test_watch_latest_without_runs_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_app(None, watch="latest") == 2
+    assert "no runs under" in capsys.readouterr().err
+
+
+async def test_f7_loads_the_watched_runs_config_into_setup(tmp_path):
+    run_dir = fake_run(tmp_path, max_epochs=7)
+    write_status(run_dir, "finished", 7, max_epochs=7)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f7")  # nothing watched yet: a warning, nothing changes
+        await pilot.pause()
+        assert app.draft.experiment.train.max_epochs != 7
+        assert app.attach(run_dir)
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: app.draft.experiment.train.max_epochs == 7, what="config")
+        assert app.query_one("#tabs", TabbedContent).active == "setup"
+
+
+async def test_the_cli_detached_run_watched_to_the_end(tmp_path):
+    """The issue's test: `workbench run --detach`, the launcher exits, `watch` sees it finish."""
+    run_dir = tmp_path / "runs" / "detached"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKBENCH_STATUS_INTERVAL": "0.2"}
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "run",
+            "digits-mlp",
+            "train.max_epochs=3",
+            "--detach",
+            "--out",
+            str(run_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    assert f"run folder: {run_dir}" in out.stdout  # the launcher has exited
+    app = WorkbenchApp(presets.load("digits-mlp"), watch=run_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        seen: set[str] = set()
+
+        def finished() -> bool:
+            seen.add(state(app))
+            return state(app) == "finished"
+
+        await wait_for(pilot, finished, timeout=90, what="the detached run to finish")
+        assert "running" in seen
+        assert len(app.query_one(EpochPlot).train) == 3
+        assert app.query_one(StatusLine).status.epoch == 3
+        assert len(app.query_one(StepPlot).series) > 0
+
+
+async def test_ctrl_y_starts_a_detached_run_and_ctrl_g_stops_it(tmp_path):
+    app = make_app(tmp_path, train__max_epochs=200)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+y")
+        await wait_for(pilot, lambda: app.watching is not None, what="launch")
+        run_dir = app.watching
+        assert run_dir.parent == tmp_path / "runs"
+        assert "detached run (one process)" in log_text(app) and "pid" in log_text(app)
+        await wait_for(
+            pilot,
+            lambda: len(app.query_one(EpochPlot).train) >= 1,
+            timeout=60,
+            what="the first epoch",
+        )
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: state(app) == "interrupted", timeout=60, what="interrupted")
+        assert (run_dir / runs.CHECKPOINT).is_file()
+        assert "SIGTERM" in log_text(app)
