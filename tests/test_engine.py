@@ -151,7 +151,7 @@ def test_each_optimizer_trains_digits_mlp(name):
     overrides = [f"optimizer.name={name}", "train.max_epochs=2", "train.device=cpu"]
     if name in ("LBFGS", "Rprop"):  # full-batch methods
         overrides.append("data.full_batch=true")
-        overrides.append("train.max_epochs=5")
+        overrides.append("train.max_epochs=3")
     exp = presets.load("digits-mlp", overrides)
     result, evs = run(exp)
     assert result.status == "finished", result

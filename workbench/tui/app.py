@@ -8,10 +8,9 @@ the widgets draw. torch is imported only off the UI thread, after the first fram
 from __future__ import annotations
 
 import sys
-import time
 from collections import deque
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -21,26 +20,16 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import ModalScreen
 from textual.widgets import Footer, RichLog, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
 
 from .. import presets, runs
 from ..config import Experiment, InvalidExperiment
-from ..events import (
-    BatchEnd,
-    EpochEnd,
-    Paused,
-    PreviewBatch,
-    Resumed,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-)
-from ..tasks import TASKS
+from ..events import PreviewBatch
 from .commands import PresetCommands
 from .draft import Draft, problems_by_field
-from .eventlog import event_lines, line
+from .event_view import EventView
+from .eventlog import line
 from .preset_flows import PresetFlows
-from .runner import EngineEvents, PreviewSource, Runner, coalesce, detect_devices
+from .runner import PreviewSource, Runner, detect_devices
 from .runs_pane import RunsPane
 from .screens import ConfirmScreen, HelpScreen
 from .watching import WatchFlows, watch_target
@@ -53,11 +42,9 @@ from .widgets.status import StatusLine
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
 TABS = ("setup", "train", "data", "log", "runs")
-DRAIN_HZ = 5  # engine events shown per second, at most (a backlog collapses into one update)
-STATUS_EVENTS = (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished, RunFailed)
 
 
-class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
+class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
     """Pick a dataset, model, loss and optimizer; edit; train (here or detached); watch."""
 
     CSS_PATH = "app.tcss"
@@ -240,62 +227,6 @@ class WorkbenchApp(WatchFlows, PresetFlows, App[int]):
         await self.query_one(Form).rebuild()
         self.query_one(Form).set_devices(self.query_one(Form).devices)
         self.revalidate()
-
-    # -- engine events ---------------------------------------------------------------------------
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker that raised (the engine reports its own failures; this is anything else)."""
-        if event.state == WorkerState.ERROR:
-            error = event.worker.error
-            self.log_line(
-                f"{event.worker.name or 'task'} failed: {type(error).__name__}: {error}", "red"
-            )
-            self.notify(
-                f"{type(error).__name__}: {error}", title="error (see Log)", severity="error"
-            )
-
-    def on_engine_events(self, message: EngineEvents) -> None:
-        # at most DRAIN_HZ updates a second: the UI thread shares the GIL with the training loop
-        wait = self._last_drain + 1 / DRAIN_HZ - time.monotonic()
-        if wait > 0:
-            if not self._drain_pending:
-                self._drain_pending = True
-                self.set_timer(wait, self.drain_events)
-            return
-        self.drain_events()
-
-    def drain_events(self) -> None:
-        """Show every event waiting in the runner's buffer, coalesced."""
-        self._drain_pending = False
-        self._last_drain = time.monotonic()
-        for event in coalesce(self.runner.buffer.drain()):
-            self.show_event(event)
-
-    def show_event(self, event: Any) -> None:
-        status = self.query_one(StatusLine)
-        if isinstance(event, PreviewBatch):
-            self.show_preview(event)
-            return
-        if isinstance(event, STATUS_EVENTS):
-            status.update_event(event)
-        if isinstance(event, BatchEnd):
-            self.query_one(StepPlot).add(event.steps, event.losses)
-        elif isinstance(event, EpochEnd):
-            self.query_one(EpochPlot).add(event)
-        elif isinstance(event, RunStarted):
-            primary = TASKS[event.task].primary if event.task in TASKS else None
-            self.query_one(EpochPlot).set_metric(f"val_{primary}" if primary else None)
-        for text in event_lines(event):
-            self.write_log(text)
-        if isinstance(event, RunFinished):
-            self.notify(f"run {event.status} after {event.epochs_done} epochs", title="run")
-        elif isinstance(event, RunFailed):
-            self.notify(
-                f"{event.message}\n{event.hint}".strip(),
-                title="run failed (see Log)",
-                severity="error",
-                timeout=8,
-            )
-            self.show_tab("log")
 
     # -- actions ---------------------------------------------------------------------------------
     def action_run(self) -> None:
