@@ -11,7 +11,6 @@ stopped, mid-epoch included.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,8 @@ from .config import warnings_for
 from .events import (
     BatchEnd, EpochEnd, Paused, PreviewBatch, Resumed, RunFailed, RunFinished, RunStarted, Warned,
 )
+from .control import Control
+from .devices import device_name, resolve_device
 from .faults import RunError, user_traceback
 from . import faults
 from .tasks import TASKS
@@ -32,74 +33,8 @@ Emit = Callable[[Any], None]
 PREVIEW_SIZE = 16
 
 
-class Control:
-    """Pause, resume and stop, from any thread; the engine acts on them between batches."""
-
-    def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self.reason = "stopped"
-
-    def stop(self, reason: str = "stopped") -> None:
-        self.reason = reason
-        self._stop.set()
-        self._running.set()
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    def wait_while_paused(self) -> None:
-        while not self._running.wait(0.1):
-            pass
-
-
 class _Stop(Exception):
     pass
-
-
-def resolve_device(spec: str):
-    """'auto' picks cuda, then mps, then cpu; an absent device is a RunError."""
-    import torch
-
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
-    if spec.startswith("cuda"):
-        if not torch.cuda.is_available():
-            built = "with" if torch.version.cuda else "without"
-            raise RunError("device", f"train.device = {spec!r}, but CUDA is not available "
-                           f"(this torch {torch.__version__} is built {built} CUDA)",
-                           "use train.device = 'cpu' or 'auto'")
-        index = int(spec.split(":")[1]) if ":" in spec else 0
-        if index >= torch.cuda.device_count():
-            raise RunError("device", f"train.device = {spec!r}, but only {torch.cuda.device_count()} "
-                           "CUDA device(s) are visible", "use cuda:0 .. cuda:N-1, or 'auto'")
-    if spec == "mps" and not has_mps:
-        raise RunError("device", "train.device = 'mps', but MPS is not available", "use 'cpu' or 'auto'")
-    return torch.device(spec)
-
-
-def device_name(device) -> str:
-    import torch
-
-    if device.type == "cuda":
-        p = torch.cuda.get_device_properties(device)
-        return f"{p.name} ({p.total_memory / 2**30:.0f} GiB)"
-    if device.type == "mps":
-        return "Apple MPS"
-    return f"CPU ({torch.get_num_threads()} threads)"
 
 
 @dataclass

@@ -1,0 +1,38 @@
+"""Which torch device a run uses: `train.device` resolved, with a clear error for an absent one."""
+
+from __future__ import annotations
+
+from .faults import RunError
+
+
+def resolve_device(spec: str):
+    """'auto' picks cuda, then mps, then cpu; an absent device is a RunError."""
+    import torch
+
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            built = "with" if torch.version.cuda else "without"
+            raise RunError("device", f"train.device = {spec!r}, but CUDA is not available "
+                           f"(this torch {torch.__version__} is built {built} CUDA)",
+                           "use train.device = 'cpu' or 'auto'")
+        index = int(spec.split(":")[1]) if ":" in spec else 0
+        if index >= torch.cuda.device_count():
+            raise RunError("device", f"train.device = {spec!r}, but only {torch.cuda.device_count()} "
+                           "CUDA device(s) are visible", "use cuda:0 .. cuda:N-1, or 'auto'")
+    if spec == "mps" and not has_mps:
+        raise RunError("device", "train.device = 'mps', but MPS is not available", "use 'cpu' or 'auto'")
+    return torch.device(spec)
+
+
+def device_name(device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        p = torch.cuda.get_device_properties(device)
+        return f"{p.name} ({p.total_memory / 2**30:.0f} GiB)"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
