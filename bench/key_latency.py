@@ -46,6 +46,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presses", type=int, default=40)
     ap.add_argument("--size", default="80x24")
+    ap.add_argument("--idle", action="store_true", help="measure without a run, for comparison")
     args = ap.parse_args()
     from workbench import presets
 
@@ -57,10 +58,13 @@ def main() -> None:
         preset.write_text(presets.dumps(exp))
         with Session(str(preset), size=args.size, cwd=tmp) as s:
             s.wait_for(SETUP_MARK, timeout=60)
-            s.keys("C-r")
-            s.wait_for("running", timeout=60)
-            time.sleep(2)  # let the run get going
-            s.keys("Tab")  # focus the dataset picker
+            if not args.idle:
+                s.keys("C-r")
+                s.wait_for("running", timeout=60)
+            time.sleep(2)  # let the run (or torch's import) get going
+            s.keys("F2")  # starting a run shows the Train tab: back to Setup,
+            s.wait_for(SETUP_MARK, timeout=10)
+            s.keys("Tab")  # and focus the dataset picker
             time.sleep(0.5)
             nav = []
             for i in range(args.presses):
@@ -72,7 +76,8 @@ def main() -> None:
                 tabs.append(timed(s, key, lambda _b: mark in (sc := s.screen()) and other not in sc))
                 time.sleep(0.05)
             s.keys("C-g")
-    print(f"key press -> screen during a run on 2 threads, {args.size}:")
+    during = "with no run" if args.idle else "during a run on 2 threads"
+    print(f"key press -> screen {during}, {args.size}:")
     print("  " + summary(f"picker down/up ({len(nav)} presses)", nav) + "   (target p95 <= 100 ms)")
     print("  " + summary(f"tab switch F2/F3 ({len(tabs)} presses)", tabs))
 

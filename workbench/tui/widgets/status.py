@@ -145,7 +145,13 @@ class StatusLine(Static):
         for state in STATES:
             self.set_class(state == self.status.state, f"-{state}")
         width = self.content_region.width or self.size.width or 80
-        self.update(self.line(width))
+        # repaint this one line only: Static.update() asks for a layout of the whole screen,
+        # which 5 times a second during a run made every key wait behind it
+        self._line = self.line(width)
+        self.refresh()
+
+    def render(self) -> Text:
+        return getattr(self, "_line", Text(""))
 
 
 def _device(s: RunStatus) -> str:
