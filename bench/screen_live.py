@@ -17,11 +17,13 @@ from pathlib import Path
 
 from _tmux import Session
 
+EXTRA: list[str] = []
+
 
 def write_preset(folder: Path, epochs: int) -> Path:
     from workbench import presets
 
-    exp = presets.load("digits-mlp", [f"train.max_epochs={epochs}", "train.device=cpu",
+    exp = presets.load("digits-mlp", [f"train.max_epochs={epochs}", "train.device=cpu", *EXTRA,
                                       "name=bench-live"])
     path = folder / "bench-live.toml"
     path.write_text(presets.dumps(exp))
