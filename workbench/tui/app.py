@@ -164,6 +164,16 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
                 placed.get(path, []) + ([str(p) for p in rest] if path == "data.name" else [])
             )
 
+    def refused(self, doing: str, what: str) -> bool:
+        """Whether the draft has problems; if so, list them (notification and log) and mark them."""
+        problems = self.draft.validate()
+        if problems:
+            listing = "\n".join(str(p) for p in problems)
+            self.notify(listing, title=f"cannot {doing}: fix these first", severity="error", timeout=8)
+            self.log_line(f"{what} refused: " + "; ".join(str(p) for p in problems), "red")
+            self.revalidate()
+        return bool(problems)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # while a dialog is open, the app's keys wait (the dialog has its own)
         return not isinstance(self.screen, ModalScreen)
@@ -233,12 +243,7 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         if self.runner.active:
             self.notify("a run is already going (ctrl+g stops it)", severity="warning")
             return
-        problems = self.draft.validate()
-        if problems:
-            listing = "\n".join(str(p) for p in problems)
-            self.notify(listing, title="cannot start: fix these first", severity="error", timeout=8)
-            self.log_line("run refused: " + "; ".join(str(p) for p in problems), "red")
-            self.revalidate()
+        if self.refused("start", "run"):
             return
         exp = self.draft.experiment
         assert exp is not None

@@ -41,14 +41,7 @@ class PresetFlows(_Base):
 
     @work(exclusive=True, group="dialog")
     async def save_flow(self) -> None:
-        problems = self.draft.validate()
-        if problems:
-            self.notify(
-                "\n".join(str(p) for p in problems),
-                title="cannot save: fix these first",
-                severity="error",
-                timeout=8,
-            )
+        if self.refused("save", "save"):
             return
         folder = presets.user_presets()
         name = await self.push_screen_wait(

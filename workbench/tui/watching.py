@@ -284,15 +284,7 @@ class WatchFlows(_Base):
 
     def action_run_detached(self) -> None:
         """Validate the form and start the experiment as its own process, then watch it."""
-        problems = self.draft.validate()
-        if problems:
-            self.notify(
-                "\n".join(str(p) for p in problems),
-                title="cannot start: fix these first",
-                severity="error",
-                timeout=8,
-            )
-            self.revalidate()
+        if self.refused("start", "detached run"):
             return
         exp = self.draft.experiment
         assert exp is not None
