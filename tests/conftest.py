@@ -8,9 +8,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_presets(tmp_path_factory, monkeypatch):
-    """Tests never read or write the real user's preset folder."""
-    monkeypatch.setenv("WORKBENCH_PRESETS", str(tmp_path_factory.mktemp("user-presets")))
+def user_presets(tmp_path, monkeypatch):
+    """Tests never read or write the real user's preset folder: this one, empty, is theirs."""
+    folder = tmp_path / "presets"
+    monkeypatch.setenv("WORKBENCH_PRESETS", str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -8,32 +8,18 @@ import sys
 
 import pytest
 from textual.widgets import Input, TabbedContent
-from tui_helpers import log_text, make_app, pick, spy, type_into, wait_for
+from tui_helpers import hint, log_text, make_app, pick, row, spy, start_run, type_into, wait_for
 
 from workbench import presets
 from workbench.events import BatchEnd, EpochEnd, PreviewBatch, RunFinished
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens import ConfirmScreen, HelpScreen
-from workbench.tui.widgets.form import FieldRow, Form
+from workbench.tui.widgets.form import Form
 from workbench.tui.widgets.pickers import Picker
 from workbench.tui.widgets.plots import EpochPlot, StepPlot
 from workbench.tui.widgets.preview import PreviewPane
 from workbench.tui.widgets.status import StatusLine
 
-
-@pytest.fixture(autouse=True)
-def user_presets(tmp_path, monkeypatch):
-    folder = tmp_path / "presets"
-    monkeypatch.setenv("WORKBENCH_PRESETS", str(folder))
-    return folder
-
-
-def row(app, path: str) -> FieldRow:
-    return app.query_one(Form).rows()[path]
-
-
-def hint(app, path: str) -> str:
-    return str(row(app, path).query_one(".field-hint").render())
 
 
 def test_importing_the_app_does_not_import_torch():
@@ -170,18 +156,12 @@ async def test_a_short_run_updates_plot_status_and_writes_the_run_folder(tmp_pat
         assert "finished: 2 epochs" in log_text(app)
         status_line = app.query_one(StatusLine)
         assert status_line.status.state == "finished" and status_line.status.step == 2 * 89
-        status_line = app.query_one(StatusLine)
-        assert status_line.status.state == "finished" and status_line.status.step == 2 * 89
 
 
 async def test_pause_resume_and_stop(tmp_path):
     app = make_app(tmp_path, train__max_epochs=500)
     async with app.run_test(size=(80, 24)) as pilot:
-        status = spy(app.query_one(StatusLine), "update_event")
-        await pilot.press("ctrl+r")
-        await wait_for(
-            pilot, lambda: any(isinstance(e, BatchEnd) for (e,) in status), 60, "the first batches"
-        )
+        status = await start_run(pilot)
         await pilot.press("ctrl+t")
         await wait_for(
             pilot, lambda: any(type(e).__name__ == "Paused" for (e,) in status), what="Paused"
@@ -205,11 +185,7 @@ async def test_pause_resume_and_stop(tmp_path):
 async def test_quit_while_running_asks_first_then_stops_cleanly(tmp_path):
     app = make_app(tmp_path, train__max_epochs=500)
     async with app.run_test(size=(80, 24)) as pilot:
-        status = spy(app.query_one(StatusLine), "update_event")
-        await pilot.press("ctrl+r")
-        await wait_for(
-            pilot, lambda: any(isinstance(e, BatchEnd) for (e,) in status), 60, "the first batches"
-        )
+        await start_run(pilot)
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Input
 from tui_helpers import log_text, make_app, pick, type_into, wait_for
 
 from workbench import presets
 from workbench.tui.screens import ConfirmScreen, MessageScreen, PresetPickerScreen, SaveNameScreen
-from workbench.tui.widgets.form import FieldRow, Form
-
-
-@pytest.fixture(autouse=True)
-def user_presets(tmp_path, monkeypatch):
-    folder = tmp_path / "presets"
-    monkeypatch.setenv("WORKBENCH_PRESETS", str(folder))
-    return folder
-
-
-def row(app, path: str) -> FieldRow:
-    return app.query_one(Form).rows()[path]
-
-
-def hint(app, path: str) -> str:
-    return str(row(app, path).query_one(".field-hint").render())
 
 
 

@@ -24,11 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def user_presets(tmp_path, monkeypatch):
+def no_warm_up(monkeypatch):
     # watching needs no torch in this process: skip the app's warm-up (torch import, previews),
     # which would cost each test seconds of the two cores the watched runs train on
     monkeypatch.setattr(WorkbenchApp, "warm_up", lambda self: None)
-    monkeypatch.setenv("WORKBENCH_PRESETS", str(tmp_path / "presets"))
     monkeypatch.setenv("WORKBENCH_STATUS_INTERVAL", "0.2")
 
 

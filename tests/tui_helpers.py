@@ -65,3 +65,28 @@ def spy(obj: Any, method: str) -> list:
 
     setattr(obj, method, wrapper)
     return calls
+
+
+def row(app, path: str):
+    """The form's row for a field path such as 'optimizer.lr'."""
+    from workbench.tui.widgets.form import Form
+
+    return app.query_one(Form).rows()[path]
+
+
+def hint(app, path: str) -> str:
+    """The text shown under a field: its description and bounds, or its problem."""
+    return str(row(app, path).query_one(".field-hint").render())
+
+
+async def start_run(pilot) -> list:
+    """ctrl+r, then wait for the first batches; returns the status line's events as they come."""
+    from workbench.events import BatchEnd
+    from workbench.tui.widgets.status import StatusLine
+
+    status = spy(pilot.app.query_one(StatusLine), "update_event")
+    await pilot.press("ctrl+r")
+    await wait_for(
+        pilot, lambda: any(isinstance(e, BatchEnd) for (e,) in status), 60, "the first batches"
+    )
+    return status
