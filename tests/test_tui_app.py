@@ -341,7 +341,7 @@ async def test_an_unexpected_error_in_a_worker_is_logged_and_the_app_stays_usabl
     def broken(self, *args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(runner.Runner, "_train", broken)
+    monkeypatch.setattr(runner.Runner, "_follow", broken)
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+r")

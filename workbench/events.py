@@ -87,6 +87,13 @@ class Warned:
 
 
 @dataclass(frozen=True)
+class Output:
+    """A line the run's process printed (the user's code, a warning): app runs have their own."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class RunFinished:
     status: str  # "finished" | "stopped" | "interrupted"
     epochs_done: int
@@ -107,4 +114,5 @@ class RunFailed:
     step: int = 0
 
 
-Event = RunStarted | BatchEnd | EpochEnd | PreviewBatch | Paused | Resumed | Warned | RunFinished | RunFailed
+Event = (RunStarted | BatchEnd | EpochEnd | PreviewBatch | Paused | Resumed | Warned | Output
+         | RunFinished | RunFailed)

@@ -135,6 +135,9 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         if self.watch_dir is not None:
             self.attach(self.watch_dir)
 
+    def on_unmount(self) -> None:
+        self.runner.close()
+
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
         # below 100 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
@@ -185,6 +188,7 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
 
         devices = detect_devices()
         self.call_from_thread(self._torch_loaded, torch.__version__, devices)
+        self.runner.prepare()  # the first run's process loads torch now, not on ctrl+r
         exp = self.draft.experiment
         if exp is not None:
             self._preview_worker(exp)

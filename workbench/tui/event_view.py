@@ -41,7 +41,12 @@ STATUS_EVENTS = (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished, R
 
 class EventView(_Base):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker that raised (the engine reports its own failures; this is anything else)."""
+        """A run that ended shows its last events now; a worker that raised (a run reports its
+        own failures; this is anything else) is reported."""
+        if event.worker.name == "train" and event.state in (
+            WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED
+        ):
+            self.drain_events()
         if event.state == WorkerState.ERROR:
             error = event.worker.error
             self.log_line(

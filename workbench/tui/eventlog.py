@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
-from ..events import EpochEnd, RunFailed, RunFinished, RunStarted, Warned
+from ..events import EpochEnd, Output, RunFailed, RunFinished, RunStarted, Warned
 from ..progress import fmt_duration, fmt_metrics
 
 
@@ -44,6 +44,8 @@ def event_lines(event: Any) -> list[Text]:
         ]
     if isinstance(event, Warned):
         return [line(f"warning: {event.message}", "yellow")]
+    if isinstance(event, Output):
+        return [line(f"│ {event.text}", "dim")]
     if isinstance(event, RunFinished):
         final = f"  {fmt_metrics(event.final)}" if event.final else ""
         where = f"  run folder: {event.run_dir}" if event.run_dir else ""

@@ -1,11 +1,13 @@
-"""The bridge between the UI thread and the engine: thread workers, and events in a buffer.
+"""The bridge between the UI thread and a run: a thread worker follows the run's process, whose
+events land in a buffer.
 
-The engine calls `emit` on its own thread. Events go into an `EventBuffer`; the first event into
+The run itself is a child process (`workbench.child`): the screen and the loop do not share a GIL.
+The worker passes its events to `emit`. Events go into an `EventBuffer`; the first event into
 an empty buffer posts one `EngineEvents` message, and the UI drains everything at once, coalesced
 (`coalesce`): consecutive BatchEnds merge into one, only the newest PreviewBatch survives. So
 however fast the loop runs, the UI does one update per drain and a backlog collapses to the
-newest state. Everything that imports torch (the engine, data loading, device detection) runs off
-the UI thread.
+newest state. Everything here that imports torch (data loading for the preview, device detection)
+runs off the UI thread.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def coalesce(events: list[Any]) -> list[Any]:
 
 
 class Runner:
-    """One training run at a time on a thread worker, controlled through `engine.Control`."""
+    """One training run at a time, in its own process (`child.TrainingProcess`), followed on a
+    thread worker; the process doubles as the run's `Control` (pause, resume, stop)."""
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -77,6 +80,7 @@ class Runner:
         self.worker: Worker | None = None
         self.control: Any = None
         self.run_dir: Path | None = None
+        self._waiting: Any = None  # a process that has loaded torch and waits for a run
 
     @property
     def active(self) -> bool:
@@ -89,28 +93,33 @@ class Runner:
     def paused(self) -> bool:
         return self.active and self.control is not None and self.control.paused
 
-    def start(self, exp: Experiment, run_dir: Path) -> None:
-        from ..engine import Control  # no torch at import time: the engine imports it lazily
+    def prepare(self) -> None:
+        """Start a process for the next run now, so that ctrl+r does not wait for torch."""
+        from ..child import TrainingProcess
 
-        self.control = Control()
+        if self._waiting is None or self._waiting.proc.poll() is not None:
+            self._waiting = TrainingProcess()
+
+    def start(self, exp: Experiment, run_dir: Path) -> None:
+        self.prepare()
+        self.control, self._waiting = self._waiting, None
+        self.control.begin(exp.to_dict(), run_dir)
         self.run_dir = run_dir
         self.worker = self.app.run_worker(
-            partial(self._train, exp, run_dir, self.control),
+            partial(self._follow, self.control),
             name="train",
             group="train",
             thread=True,
             exit_on_error=False,
         )
 
-    def _train(self, exp: Experiment, run_dir: Path, control: Any) -> Any:
-        from ..engine import train
-
-        if exp.train.threads == 0:
-            leave_a_core_to_the_screen()
-        return train(exp, self.emit, control, run_dir=run_dir)
+    def _follow(self, process: Any) -> Any:
+        result = process.follow(self.emit)
+        self.prepare()  # the next run's process (`start` waits while this worker is active)
+        return result
 
     def emit(self, event: Any) -> None:
-        """Called on the engine's thread."""
+        """Called on the worker's threads."""
         if self.buffer.put(event):
             self.app.post_message(EngineEvents())
 
@@ -130,21 +139,12 @@ class Runner:
         if self.worker is not None:
             await self.worker.wait()
 
-
-def leave_a_core_to_the_screen() -> None:
-    """Use one intra-op thread fewer than torch would (call on the training thread).
-
-    With torch's threads on every core the UI thread preempts them, and an epoch of digits-mlp
-    took 2.5x as long with the screen live as headless (bench/screen_live.py); with a core left
-    free the two are on par. A preset's own `train.threads` is left as it is.
-    """
-    import os
-
-    import torch
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if cores > 1:
-        torch.set_num_threads(min(torch.get_num_threads(), cores - 1))
+    def close(self) -> None:
+        """On the app's exit: end the waiting process (an active run was stopped by then, or
+        ends with a checkpoint when its input closes)."""
+        if self._waiting is not None:
+            self._waiting.discard()
+            self._waiting = None
 
 
 def detect_devices() -> list[tuple[str, str]]:
