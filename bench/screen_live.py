@@ -1,7 +1,10 @@
 """Epoch time with the screen live (the real `workbench` app in tmux, Train tab with its plots
 showing) against `workbench run` on the same preset, alternated, median of the epochs.
 
-    python bench/screen_live.py [--epochs 6] [--repeats 3] [--size 160x50]
+    python bench/screen_live.py [--epochs 6] [--repeats 3] [--size 160x50] [--threads N]
+
+Both sides run with the defaults (`train.threads = 0`: headless uses torch's threads, one per
+core; the app's run leaves one core to the screen), or both with `--threads N`.
 """
 
 from __future__ import annotations
@@ -66,7 +69,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--size", default="160x50")
+    ap.add_argument("--threads", type=int, default=0, help="train.threads on both sides")
     args = ap.parse_args()
+    if args.threads:
+        EXTRA.append(f"train.threads={args.threads}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         preset = write_preset(tmp, args.epochs)
@@ -76,7 +82,7 @@ def main() -> None:
             scr += live(preset, tmp, args.size, args.epochs)
     mh, ms = statistics.median(head), statistics.median(scr)
     print(f"digits-mlp, {args.epochs} epochs x {args.repeats} repeats, screen {args.size}, "
-          "median s/epoch (training part of the epoch)")
+          f"train.threads={args.threads}, median s/epoch (training part of the epoch)")
     print(f"  workbench run (headless) {mh:.4f}")
     print(f"  workbench app (live)     {ms:.4f}   live/headless = {ms / mh:.3f}  (target <= 1.05)")
 

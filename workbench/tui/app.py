@@ -188,7 +188,10 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
 
         devices = detect_devices()
         self.call_from_thread(self._torch_loaded, torch.__version__, devices)
-        self.runner.prepare()  # the first run's process loads torch now, not on ctrl+r
+        try:
+            self.runner.prepare()  # the first run's process loads torch now, not on ctrl+r
+        except OSError:
+            pass  # ctrl+r tries again and says why it cannot
         exp = self.draft.experiment
         if exp is not None:
             self._preview_worker(exp)
@@ -262,8 +265,13 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
             self.detach_watch()
         self.query_one(StepPlot).clear_history()
         self.query_one(EpochPlot).clear_history()
-        self.log_line(f"starting run in {run_dir}", "bold")
-        self.runner.start(exp, run_dir)
+        try:
+            self.runner.start(exp, run_dir)
+        except OSError as e:
+            self.log_line(f"cannot start the run's process: {e}", "red")
+            self.notify(f"cannot start the run's process: {e}", severity="error")
+            return
+        self.log_line(f"started run in {run_dir}", "bold")
         self.show_tab("train")
 
     def action_pause(self) -> None:

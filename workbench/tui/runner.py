@@ -81,6 +81,7 @@ class Runner:
         self.control: Any = None
         self.run_dir: Path | None = None
         self._waiting: Any = None  # a process that has loaded torch and waits for a run
+        self._lock = threading.Lock()  # prepare() runs on worker threads too
 
     @property
     def active(self) -> bool:
@@ -97,12 +98,15 @@ class Runner:
         """Start a process for the next run now, so that ctrl+r does not wait for torch."""
         from ..child import TrainingProcess
 
-        if self._waiting is None or self._waiting.proc.poll() is not None:
-            self._waiting = TrainingProcess()
+        with self._lock:
+            if self._waiting is None or self._waiting.proc.poll() is not None:
+                self._waiting = TrainingProcess()
 
     def start(self, exp: Experiment, run_dir: Path) -> None:
+        """Start the run (raises OSError when no process can be started)."""
         self.prepare()
-        self.control, self._waiting = self._waiting, None
+        with self._lock:
+            self.control, self._waiting = self._waiting, None
         self.control.begin(exp.to_dict(), run_dir)
         self.run_dir = run_dir
         self.worker = self.app.run_worker(
@@ -142,9 +146,10 @@ class Runner:
     def close(self) -> None:
         """On the app's exit: end the waiting process (an active run was stopped by then, or
         ends with a checkpoint when its input closes)."""
-        if self._waiting is not None:
-            self._waiting.discard()
-            self._waiting = None
+        with self._lock:
+            waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            waiting.discard()
 
 
 def detect_devices() -> list[tuple[str, str]]:
