@@ -32,7 +32,7 @@ def timed(s: Session, key: str, done) -> float:
     s.keys(key)
     while not done(before):
         if time.perf_counter() - t0 > 10:
-            raise TimeoutError(s.screen())
+            raise TimeoutError(f"{key!r}: no change on screen after 10 s:\n{s.screen()}")
     return time.perf_counter() - t0
 
 

@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
 def leave_a_core_to_the_screen() -> None:
     """Use one intra-op thread fewer than torch would (call in the run's process).
 
-    With torch's threads on every core the UI thread preempts them, and an epoch of digits-mlp
-    took 2.5x as long with the screen live as headless (bench/screen_live.py); with a core left
-    free the two are on par. A preset's own `train.threads` is left as it is.
+    With torch's threads on every core, the screen preempts one of them whenever it draws and the
+    others wait for it at every parallel op: epochs of digits-mlp took 1.4x to 2.5x as long with the
+    screen live as headless (bench/screen_live.py). A preset's own `train.threads` is kept.
     """
     import torch
 
@@ -172,7 +172,7 @@ class TrainingProcess:
                 pickle.dump(message, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self.proc.stdin.flush()
             except (BrokenPipeError, ValueError, OSError):
-                pass  # the child has ended; its end is reported by `run`
+                pass  # the child has ended; `follow` reports its end
 
     def begin(self, raw: dict, run_dir: Path) -> None:
         """Hand the child its run (before any command: it reads the run first)."""

@@ -1,7 +1,7 @@
 """How the screen shows a run's engine events: a mixin of `WorkbenchApp`.
 
 Events arrive from the runner's thread into a buffer; the UI drains it at most DRAIN_HZ times a
-second (the UI thread shares the GIL with the training loop), coalesced, and hands each event to
+second (the screen's CPU time is taken from the run's cores), coalesced, and hands each event to
 the status line, the plots, the preview and the log.
 """
 
@@ -57,7 +57,7 @@ class EventView(_Base):
             )
 
     def on_engine_events(self, message: EngineEvents) -> None:
-        # at most DRAIN_HZ updates a second: the UI thread shares the GIL with the training loop
+        # at most DRAIN_HZ updates a second: each costs CPU that a run on every core would miss
         wait = self._last_drain + 1 / DRAIN_HZ - time.monotonic()
         if wait > 0:
             if not self._drain_pending:

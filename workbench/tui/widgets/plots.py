@@ -42,7 +42,7 @@ class LivePlot(PlotextPlot):
         self.refresh_hz = refresh_hz
         # At most this share of the UI thread goes to drawing this plot: a big plot that costs
         # 100 ms a frame is redrawn every 2 s, not 4 times a second, so it cannot slow the
-        # training thread (which shares the GIL) by more than a few percent.
+        # run (which shares the machine's cores) by more than a few percent.
         self.max_duty = max_duty
         self.frame_cost_s = 0.0  # what the last frame cost to build
         self._next_draw = 0.0  # monotonic time before which the timer does not redraw

@@ -55,7 +55,7 @@ class PreviewPane(VerticalScroll):
                       classes="preview-body")
 
     #: at most one redraw per this many seconds: drawing a grid of images costs ~20 ms of the UI
-    #: thread, which shares the GIL with the training loop (profiled with py-spy during a run)
+    #: thread, CPU time taken from the run's cores (profiled with py-spy during a run)
     MIN_INTERVAL = 1.0
 
     def show(self, preview: PreviewBatch) -> None:
