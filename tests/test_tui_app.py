@@ -8,7 +8,18 @@ import sys
 
 import pytest
 from textual.widgets import Input, TabbedContent
-from tui_helpers import hint, log_text, make_app, pick, row, spy, start_run, type_into, wait_for
+from tui_helpers import (
+    hint,
+    log_text,
+    make_app,
+    pick,
+    ready,
+    row,
+    spy,
+    start_run,
+    type_into,
+    wait_for,
+)
 
 from workbench import presets
 from workbench.events import BatchEnd, EpochEnd, PreviewBatch, RunFinished
@@ -33,6 +44,7 @@ def test_importing_the_app_does_not_import_torch():
 async def test_opens_on_the_default_experiment_with_pickers_and_form(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await pilot.pause()
         assert {p.section for p in app.query(Picker)} == {"data", "model", "loss", "optimizer"}
         assert app.draft.experiment == presets.load("digits-mlp")
@@ -60,6 +72,7 @@ async def test_opens_on_the_default_experiment_with_pickers_and_form(tmp_path):
 async def test_lr_minus_one_shows_the_error_next_to_the_field_and_ctrl_r_is_refused(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await type_into(pilot, "#f-optimizer-lr", "-1")
         assert row(app, "optimizer.lr").has_class("-invalid")
         assert "must be > 0" in hint(app, "optimizer.lr")
@@ -77,6 +90,7 @@ async def test_lr_minus_one_shows_the_error_next_to_the_field_and_ctrl_r_is_refu
 async def test_text_in_a_number_field_is_an_error_too(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await type_into(pilot, "#f-data-batch_size", "abc")
         assert "must be a whole number" in hint(app, "data.batch_size")
         app.query_one("#f-optimizer-betas", Input).value = "[0.9, 1.5]"  # as if typed
@@ -87,6 +101,7 @@ async def test_text_in_a_number_field_is_an_error_too(tmp_path):
 async def test_an_unfit_loss_shows_the_reason_and_a_fitting_dataset_makes_it_valid(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         mse = app.query_one("#list-loss").get_option("MSELoss")
         assert "needs a regression dataset" in str(
             mse.prompt.columns[1]._cells[0]
@@ -107,6 +122,7 @@ async def test_an_unfit_loss_shows_the_reason_and_a_fitting_dataset_makes_it_val
 async def test_switching_the_optimizer_resets_its_section_to_the_new_defaults(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await type_into(pilot, "#f-optimizer-lr", "0.5")
         await pick(pilot, "optimizer", "SGD")
         assert app.draft.raw["optimizer"] == {
@@ -131,6 +147,7 @@ async def test_switching_the_optimizer_resets_its_section_to_the_new_defaults(tm
 async def test_a_short_run_updates_plot_status_and_writes_the_run_folder(tmp_path):
     app = make_app(tmp_path, train__max_epochs=2)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         steps = spy(app.query_one(StepPlot), "add")
         epochs = spy(app.query_one(EpochPlot), "add")
         status = spy(app.query_one(StatusLine), "update_event")
@@ -139,7 +156,8 @@ async def test_a_short_run_updates_plot_status_and_writes_the_run_folder(tmp_pat
         await wait_for(
             pilot, lambda: app.runner.worker is not None and not app.runner.active, 60, "the run"
         )
-        await pilot.pause(0.1)
+        # events are drained at most 5 times a second: wait for the last one to be shown
+        await wait_for(pilot, lambda: status and isinstance(status[-1][0], RunFinished))
         assert app.query_one("#tabs", TabbedContent).active == "train"
         assert sum(len(s) for s, _ in steps) == 2 * 89  # every step's loss reached the plot
         assert [e.epoch for (e,) in epochs] == [1, 2]
@@ -161,6 +179,7 @@ async def test_a_short_run_updates_plot_status_and_writes_the_run_folder(tmp_pat
 async def test_pause_resume_and_stop(tmp_path):
     app = make_app(tmp_path, train__max_epochs=500)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         status = await start_run(pilot)
         await pilot.press("ctrl+t")
         await wait_for(
@@ -185,6 +204,7 @@ async def test_pause_resume_and_stop(tmp_path):
 async def test_quit_while_running_asks_first_then_stops_cleanly(tmp_path):
     app = make_app(tmp_path, train__max_epochs=500)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await start_run(pilot)
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -204,6 +224,7 @@ async def test_quit_while_running_asks_first_then_stops_cleanly(tmp_path):
 async def test_quit_when_idle_exits_at_once(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
 
@@ -221,6 +242,7 @@ async def test_a_failing_run_is_shown_in_the_log_and_the_app_stays_usable(tmp_pa
         runs_root=tmp_path / "runs",
     )
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await pilot.press("ctrl+r")
         await wait_for(
             pilot, lambda: app.runner.worker is not None and not app.runner.active, 60, "the run"
@@ -238,11 +260,15 @@ async def test_a_failing_run_is_shown_in_the_log_and_the_app_stays_usable(tmp_pa
 async def test_next_batch_previews_the_data_without_a_run(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        shown = spy(app.query_one("#preview-data", PreviewPane), "show")
-        await wait_for(pilot, lambda: app.torch_ready and shown, 60, "the first preview")
-        first = shown[-1][0]
+        await ready(pilot)
+        pane = app.query_one("#preview-data", PreviewPane)
+        await wait_for(
+            pilot, lambda: app.torch_ready and pane.preview is not None, 60, "the first preview"
+        )
+        first = pane.preview
+        shown = spy(pane, "show")
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: len(shown) >= 2, 30, "the next batch")
+        await wait_for(pilot, lambda: shown, 30, "the next batch")
         second = shown[-1][0]
         assert app.query_one("#tabs", TabbedContent).active == "data"
         assert tuple(second.inputs.shape) == (16, 1, 8, 8) and second.predictions is None
@@ -253,6 +279,7 @@ async def test_next_batch_previews_the_data_without_a_run(tmp_path):
 async def test_f1_help_lists_every_key(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         keys = [k for k, _ in app.screen.keys]
@@ -277,6 +304,7 @@ async def test_f1_help_lists_every_key(tmp_path):
 async def test_every_key_is_in_the_footer(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await pilot.pause()
         footer = app.export_screenshot()
         for key in ("^r", "^t", "^g", "^s", "^o", "^n", "^y", "f1", "^q"):
@@ -286,6 +314,7 @@ async def test_every_key_is_in_the_footer(tmp_path):
 async def test_tab_and_arrows_move_between_panes_and_fields(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         seen = set()
         for _ in range(6):
             await pilot.press("tab")
@@ -299,6 +328,7 @@ async def test_tab_and_arrows_move_between_panes_and_fields(tmp_path):
 async def test_devices_are_offered_once_torch_has_loaded(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await wait_for(pilot, lambda: app.torch_ready, 60, "torch")
         await pilot.pause()
         select = app.query_one("#f-train-device")
@@ -311,6 +341,7 @@ async def test_devices_are_offered_once_torch_has_loaded(tmp_path):
 async def test_layouts_from_60x20_up(tmp_path, size):
     app = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
+        await ready(pilot)
         tabs = app.query_one("#tabs", TabbedContent)
         for key, tab in (("f3", "train"), ("f4", "data"), ("f5", "log"), ("f2", "setup")):
             await pilot.press(key)
@@ -344,6 +375,7 @@ async def test_an_unexpected_error_in_a_worker_is_logged_and_the_app_stays_usabl
     monkeypatch.setattr(runner.Runner, "_follow", broken)
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await pilot.press("ctrl+r")
         await wait_for(
             pilot, lambda: "train failed: RuntimeError: boom" in log_text(app), 30, "the log line"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.widgets import Input
-from tui_helpers import log_text, make_app, pick, type_into, wait_for
+from tui_helpers import log_text, make_app, pick, ready, type_into, wait_for
 
 from workbench import presets
 from workbench.tui.screens import ConfirmScreen, MessageScreen, PresetPickerScreen, SaveNameScreen
@@ -13,6 +13,7 @@ from workbench.tui.screens import ConfirmScreen, MessageScreen, PresetPickerScre
 async def test_save_then_load_round_trips_a_preset_exactly(tmp_path, user_presets):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await type_into(pilot, "#f-optimizer-lr", "0.003")
         await pick(pilot, "optimizer", "AdamW")
         await type_into(pilot, "#f-optimizer-weight_decay", "0.05")
@@ -44,6 +45,7 @@ async def test_save_asks_before_overwriting(tmp_path, user_presets):
     (user_presets / "digits-mlp.toml").write_text("old")
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         for answer in ("n", "y"):
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: isinstance(app.screen, SaveNameScreen))
@@ -64,6 +66,7 @@ async def test_a_corrupt_preset_shows_its_problems_and_keeps_the_experiment(tmp_
     )
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         before = app.draft.experiment
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, PresetPickerScreen))
@@ -86,6 +89,7 @@ async def test_the_command_palette_loads_a_preset(tmp_path, user_presets):
     )
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"load preset palette")

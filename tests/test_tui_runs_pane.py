@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, TabbedContent
 from textual_plotext import PlotextPlot
-from tui_helpers import make_app, wait_for
+from tui_helpers import make_app, ready, wait_for
 
 from workbench import presets, runs
 from workbench.tui.app import WorkbenchApp
@@ -92,6 +92,7 @@ def test_config_differences_lists_only_keys_that_differ():
 async def test_runs_tab_lists_runs_newest_first_and_enter_watches_one(tmp_path, three_runs):
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         await pilot.press("f6")
         await pilot.pause()
         assert app.query_one("#tabs", TabbedContent).active == "runs"
@@ -115,6 +116,7 @@ async def test_runs_tab_lists_runs_newest_first_and_enter_watches_one(tmp_path, 
 async def test_space_marks_runs_and_c_compares_them(tmp_path, three_runs):
     app = make_app(tmp_path)
     async with app.run_test(size=(160, 50)) as pilot:
+        await ready(pilot)
         await pilot.press("f6")
         app.query_one("#runs-table", DataTable).focus()
         await pilot.press("space")  # marks c-live, moves down
@@ -146,6 +148,7 @@ async def test_space_marks_runs_and_c_compares_them(tmp_path, three_runs):
 async def test_o_loads_the_highlighted_runs_config(tmp_path, three_runs):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await pilot.press("f6")
         app.query_one("#runs-table", DataTable).focus()
         await pilot.press("o")  # c-live, lr 0.03

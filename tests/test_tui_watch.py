@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import TabbedContent
-from tui_helpers import log_text, make_app, wait_for
+from tui_helpers import log_text, make_app, ready, wait_for
 
 from workbench import presets, runs
 from workbench.tui.app import WorkbenchApp, run_app
@@ -88,6 +88,7 @@ async def test_watch_follows_a_growing_run_until_it_finishes(tmp_path):
     append_epochs(run_dir, 1, 1)
     app = WorkbenchApp(presets.load("digits-mlp"), runs_root=tmp_path / "runs", watch=run_dir)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         epochs = app.query_one(EpochPlot)
         await wait_for(pilot, lambda: len(epochs.train) == 1, what="first epoch")
         assert app.query_one("#tabs", TabbedContent).active == "train"
@@ -110,6 +111,7 @@ async def test_a_dead_process_shows_as_stale_and_a_resume_restarts_the_curves(tm
     append_epochs(run_dir, 1, 2)
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         assert app.attach(run_dir)
         await wait_for(pilot, lambda: state(app) == "stale", what="stale")
         assert len(app.query_one(EpochPlot).train) == 2
@@ -130,6 +132,7 @@ async def test_a_folder_that_is_not_a_run_says_so(tmp_path, capsys):
     assert "is not a run folder" in capsys.readouterr().err
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         assert not app.attach(tmp_path / "empty")
         await pilot.pause()
         assert "not a run folder" in log_text(app)
@@ -147,6 +150,7 @@ async def test_f7_loads_the_watched_runs_config_into_setup(tmp_path):
     write_status(run_dir, "finished", 7, max_epochs=7)
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
         await pilot.press("f7")  # nothing watched yet: a warning, nothing changes
         await pilot.pause()
         assert app.draft.experiment.train.max_epochs != 7
@@ -182,6 +186,7 @@ async def test_the_cli_detached_run_watched_to_the_end(tmp_path):
     assert f"run folder: {run_dir}" in out.stdout  # the launcher has exited
     app = WorkbenchApp(presets.load("digits-mlp"), watch=run_dir)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         seen: set[str] = set()
 
         def finished() -> bool:
@@ -198,6 +203,7 @@ async def test_the_cli_detached_run_watched_to_the_end(tmp_path):
 async def test_ctrl_y_starts_a_detached_run_and_ctrl_g_stops_it(tmp_path):
     app = make_app(tmp_path, train__max_epochs=200)
     async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
         await pilot.press("ctrl+y")
         await wait_for(pilot, lambda: app.watching is not None, what="launch")
         run_dir = app.watching

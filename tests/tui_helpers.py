@@ -31,6 +31,11 @@ async def wait_for(
         await asyncio.sleep(0.01)
 
 
+async def ready(pilot) -> None:
+    """Wait until the form is filled: its rows are mounted just after the first frame."""
+    await wait_for(pilot, lambda: pilot.app.ready, what="the form to fill")
+
+
 async def type_into(pilot, selector: str, text: str) -> Input:
     field = pilot.app.query_one(selector, Input)
     field.focus()

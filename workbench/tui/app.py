@@ -2,7 +2,8 @@
 
 The app is a thin layer: the `Draft` holds the experiment being edited and validates through
 `config.validate`; the `Runner` runs `engine.train` on a thread worker and hands its events back;
-the widgets draw. torch is imported only off the UI thread, after the first frame.
+the widgets draw. torch is imported only off the UI thread, after the first frame
+(and the form, which is mounted just after it).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         self.runner = Runner(self)
         self.previews = PreviewSource()
         self.torch_ready = False
+        self.ready = False  # the form is filled (just after the first frame)
         self._last_drain = 0.0
         self._drain_pending = False
         self.log_history: deque[str] = deque(maxlen=5000)
@@ -129,9 +131,6 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
             f"experiment {self.draft.raw.get('name')!r}: f1 lists every key; loading torch…", "dim"
         )
         self.revalidate()
-        # import torch only once the first frame is on screen: an import holds the GIL most of
-        # the time, and started earlier it delays the first paint by the whole import (~1.5 s)
-        self.call_after_refresh(self.warm_up)
         if self.watch_dir is not None:
             self.attach(self.watch_dir)
 
@@ -218,6 +217,13 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
             pane.show(batch)
 
     # -- the form and the pickers ----------------------------------------------------------------
+    @on(Form.Filled)
+    def _form_filled(self) -> None:
+        self.ready = True
+        # import torch only once the first frame and the form are on screen: an import holds the
+        # GIL most of the time, and started earlier it delays them by the whole import (~1.5 s)
+        self.warm_up()
+
     @on(Form.Edited)
     def _edited(self, event: Form.Edited) -> None:
         self.revalidate()

@@ -4,10 +4,14 @@ One row per field: name, editor (a compact Input, Checkbox or Select chosen by t
 and a line under it that shows the field's description and bounds, or its problem after an edit.
 Every edit is written into the shared `Draft` and announced with `Form.Edited`; the app validates
 and hands the problems back through `show_problems`.
+
+The rows (most of the screen's widgets) are mounted just after the first frame, so that the pickers
+show sooner; `Form.Filled` says when they are there.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -117,26 +121,56 @@ class Form(VerticalScroll):
     class Edited(Message):
         path: str
 
+    class Filled(Message):
+        """The rows are mounted (once, just after the first frame)."""
+
     def __init__(self, draft: Draft) -> None:
         super().__init__(id="form")
         self.draft = draft
         self.devices: list[tuple[str, str]] = [("auto", "auto"), ("cpu", "cpu")]
+        self.specs = draft.specs()  # what the rows show, or will show once filled
+        self._placed: dict[str, list[str]] = {}  # the problems last shown, for rows mounted later
+        self._filled = asyncio.Event()
         self._loading = False
 
     def compose(self) -> ComposeResult:
-        for section, specs in self.draft.specs().items():
-            yield FormSection(section, specs, self.draft, self.devices)
+        # ~130 widgets: mounted after the first frame (they took half the time to it)
+        yield Static("loading the form…", id="form-loading")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._fill)
+
+    async def _fill(self) -> None:
+        self.specs = self.draft.specs()  # a preset loaded before the fill is shown as it is now
+        self._loading = True
+        try:
+            await self.query("#form-loading").remove()
+            await self.mount_all(
+                FormSection(section, specs, self.draft, self.devices)
+                for section, specs in self.specs.items()
+            )
+        finally:
+            self._loading = False
+        self._filled.set()
+        self.show_problems(self._placed)
+        self.post_message(self.Filled())
+
+    @property
+    def filled(self) -> bool:
+        """Whether the rows are mounted (before, `rows()` is empty and edits wait)."""
+        return self._filled.is_set()
 
     @property
     def paths(self) -> set[str]:
-        return {spec.path for section in self.query(FormSection) for spec in section.specs}
+        return {spec.path for specs in self.specs.values() for spec in specs}
 
     def rows(self) -> dict[str, FieldRow]:
         return {row.spec.path: row for row in self.query(FieldRow)}
 
     async def rebuild(self, sections: tuple[str, ...] | None = None) -> None:
         """Regenerate sections (all by default) from the draft, e.g. after a switch or a load."""
-        specs = self.draft.specs()
+        await self._filled.wait()  # the fill reads the draft too: rebuild after it, never during
+        self.specs = specs = self.draft.specs()
         self._loading = True
         try:
             for section in self.query(FormSection):
@@ -154,6 +188,7 @@ class Form(VerticalScroll):
             select.value = current
 
     def show_problems(self, placed: dict[str, list[str]]) -> None:
+        self._placed = placed
         for path, row in self.rows().items():
             row.show_problem(placed.get(path, []))
 

@@ -1,0 +1,69 @@
+"""The first frame: pickers first, the form's rows mounted just after it (bench/first_frame.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Input
+from tui_helpers import hint, make_app, ready, row, wait_for
+
+from workbench.tui.widgets.form import Form
+from workbench.tui.widgets.pickers import Picker
+
+
+async def test_pickers_show_before_the_form_fills_and_problems_land_on_their_rows(
+    tmp_path, monkeypatch
+):
+    seen: dict = {}
+    fill = Form._fill
+
+    async def spied_fill(form: Form) -> None:  # what the first frame showed
+        app = form.app
+        seen["pickers"] = [p.is_on_screen for p in app.query(Picker)]
+        seen["loading"] = form.query_one("#form-loading").is_on_screen
+        seen["rows"] = len(form.rows())
+        seen["problems"] = [str(p) for p in app.draft.problems]
+        seen["data picker invalid"] = app.query_one("#pick-data", Picker).has_class("-invalid")
+        await fill(form)
+
+    monkeypatch.setattr(Form, "_fill", spied_fill)
+    app = make_app(tmp_path)
+    app.draft.set("optimizer.lr", -1)  # invalid from the start (a preset could not be)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert seen == {
+            "pickers": [True] * 4,
+            "loading": True,
+            "rows": 0,
+            "problems": ["optimizer.lr: must be > 0.0, got -1"],
+            "data picker invalid": False,  # validated before the fill, not misplaced
+        }
+        assert not app.query("#form-loading")
+        assert row(app, "optimizer.lr").has_class("-invalid")
+        assert "must be > 0" in hint(app, "optimizer.lr")
+        assert not any(p.has_class("-invalid") for p in app.query(Picker))
+        assert app.query_one("#f-optimizer-lr", Input).value == "-1"
+
+
+async def test_a_pick_made_before_the_form_fills_is_kept(tmp_path, monkeypatch):
+    fill = Form._fill
+
+    async def fill_after_a_pick(form: Form) -> None:
+        # what enter on a picker before the fill leads to (keys pass through the screen, which
+        # runs the fill: one pressed during the fill waits for it)
+        app = form.app
+        app.post_message(Picker.Picked("optimizer", "SGD"))
+        while app.draft.name_of("optimizer") != "SGD":  # the app switches the draft meanwhile
+            await asyncio.sleep(0)
+        await fill(form)
+
+    monkeypatch.setattr(Form, "_fill", fill_after_a_pick)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: not app.query_one(Form)._loading, what="the rebuild")
+        rows = app.query_one(Form).rows()
+        assert "optimizer.momentum" in rows and "optimizer.betas" not in rows
+        assert app.query_one("#form-optimizer").border_title == "optimizer: SGD"
+        assert app.query_one("#pick-optimizer", Picker).chosen == "SGD"
+        assert not app.query_one("#pick-optimizer", Picker).has_class("-invalid")
