@@ -19,16 +19,26 @@ def tmux(*args: str) -> str:
 
 
 class Session:
-    """`workbench ARGS` in a detached tmux session of the given size."""
+    """`workbench ARGS` (or `python PYTHON_ARGS`) in a detached tmux session of the given size."""
 
-    def __init__(self, args: str = "", size: str = "80x24", cwd: Path | None = None):
+    def __init__(self, args: str = "", size: str = "80x24", cwd: Path | None = None,
+                 python_args: list[str] | None = None):
         self.name = f"wbbench-{uuid.uuid4().hex[:8]}"
         cols, rows = size.split("x")
         # the tmux server keeps its own environment: pass what the app needs explicitly
         env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ENV if k in os.environ)
-        cmd = f"cd {cwd or Path.cwd()} && exec env {env} {sys.executable} -m workbench {args}"
-        self.started = time.perf_counter()
-        tmux("new-session", "-d", "-s", self.name, "-x", cols, "-y", rows, cmd)
+        what = " ".join(map(shlex.quote, python_args)) if python_args else f"-m workbench {args}"
+        cmd = f"cd {cwd or Path.cwd()} && exec env {env} {sys.executable} {what}"
+        for _ in range(3):  # a server exiting as its last session closed can refuse a new one
+            self.started = time.perf_counter()
+            started = subprocess.run(
+                ["tmux", "new-session", "-d", "-s", self.name, "-x", cols, "-y", rows, cmd],
+                capture_output=True, text=True, check=False,
+            )
+            if started.returncode == 0:
+                break
+            print(f"tmux new-session failed ({started.stderr.strip()}); again", file=sys.stderr)
+            time.sleep(0.5)
 
     def screen(self) -> str:
         return tmux("capture-pane", "-p", "-t", self.name)

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
 
+from textual import events
 from textual.widgets import Input
 from tui_helpers import hint, make_app, ready, row, wait_for
 
 from workbench.tui.widgets.form import Form
 from workbench.tui.widgets.pickers import Picker
+from workbench.tui.widgets.status import StatusLine
+
+
+def test_importing_the_app_leaves_plotext_for_later():
+    code = "import sys; import workbench.tui.app; print('plotext' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 async def test_pickers_show_before_the_form_fills_and_problems_land_on_their_rows(
@@ -67,3 +78,25 @@ async def test_a_pick_made_before_the_form_fills_is_kept(tmp_path, monkeypatch):
         assert app.query_one("#form-optimizer").border_title == "optimizer: SGD"
         assert app.query_one("#pick-optimizer", Picker).chosen == "SGD"
         assert not app.query_one("#pick-optimizer", Picker).has_class("-invalid")
+
+
+async def test_ctrl_r_typed_ahead_starts_the_run_before_the_form_fills(tmp_path, monkeypatch):
+    fill = Form._fill
+
+    async def fill_after_ctrl_r(form: Form) -> None:
+        app = form.app
+        app.post_message(events.Key("ctrl+r", None))  # the app takes it while the screen waits
+        deadline = time.monotonic() + 30
+        while app.runner.worker is None and time.monotonic() < deadline:
+            await asyncio.sleep(0)
+        await fill(form)
+
+    monkeypatch.setattr(Form, "_fill", fill_after_ctrl_r)
+    app = make_app(tmp_path, train__max_epochs=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        status = app.query_one(StatusLine)
+        await wait_for(pilot, lambda: status.status.state == "finished", 60, "the run")
+        from workbench.tui.widgets.plots import StepPlot
+
+        assert len(app.query_one(StepPlot).series) == 89  # the plots were there for it

@@ -16,6 +16,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
@@ -31,12 +32,10 @@ from .event_view import EventView
 from .eventlog import line
 from .preset_flows import PresetFlows
 from .runner import PreviewSource, Runner, detect_devices
-from .runs_pane import RunsPane
 from .screens import ConfirmScreen, HelpScreen
 from .watching import WatchFlows, watch_target
 from .widgets.form import Form
 from .widgets.pickers import SECTIONS, Picker
-from .widgets.plots import EpochPlot, StepPlot
 from .widgets.preview import PreviewPane
 from .widgets.status import StatusLine
 
@@ -96,7 +95,8 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         self.runner = Runner(self)
         self.previews = PreviewSource()
         self.torch_ready = False
-        self.ready = False  # the form is filled (just after the first frame)
+        self.ready = False  # the form is filled, plots and runs table mounted (after the 1st frame)
+        self._panes_mounted = False
         self._last_drain = 0.0
         self._drain_pending = False
         self.log_history: deque[str] = deque(maxlen=5000)
@@ -111,9 +111,7 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
                         yield Picker(section, self.draft.name_of(section), dataset)
                 yield Form(self.draft)
             with TabPane("Train", id="train"), Horizontal(id="train-row"):
-                with Vertical(id="plots"):
-                    yield StepPlot(id="step-plot")
-                    yield EpochPlot(id="epoch-plot")
+                yield Vertical(id="plots")  # the plots come after the first frame: mount_panes
                 yield PreviewPane(id="preview-train", classes="preview")
             with TabPane("Data", id="data"):
                 yield PreviewPane(id="preview-data", classes="preview")
@@ -121,8 +119,7 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
                 yield RichLog(
                     id="log-view", wrap=True, markup=False, highlight=False, max_lines=5000
                 )
-            with TabPane("Runs", id="runs"):
-                yield RunsPane(self.runs_root, id="runs-pane")
+            yield TabPane("Runs", id="runs")  # its table comes after the first frame too
         yield StatusLine(id="status")
         yield Footer(compact=True)
 
@@ -131,8 +128,6 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
             f"experiment {self.draft.raw.get('name')!r}: f1 lists every key; loading torch…", "dim"
         )
         self.revalidate()
-        if self.watch_dir is not None:
-            self.attach(self.watch_dir)
 
     def on_unmount(self) -> None:
         self.runner.close()
@@ -218,11 +213,34 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
 
     # -- the form and the pickers ----------------------------------------------------------------
     @on(Form.Filled)
-    def _form_filled(self) -> None:
+    async def _form_filled(self) -> None:
+        await self.mount_panes()
         self.ready = True
         # import torch only once the first frame and the form are on screen: an import holds the
         # GIL most of the time, and started earlier it delays them by the whole import (~1.5 s)
         self.warm_up()
+        if self.watch_dir is not None:
+            self.attach(self.watch_dir)
+
+    async def mount_panes(self) -> None:
+        """The Train tab's plots and the Runs tab's table, after the first frame: their imports
+        (plotext, the run list) and their mounting took a tenth of it."""
+        if self._panes_mounted:
+            return
+        self._panes_mounted = True
+        from .runs_pane import RunsPane
+        from .widgets.plots import EpochPlot, StepPlot
+
+        await self.query_one("#plots").mount_all(
+            [StepPlot(id="step-plot"), EpochPlot(id="epoch-plot")]
+        )
+        await self.query_one("#runs", TabPane).mount(RunsPane(self.runs_root, id="runs-pane"))
+
+    async def on_event(self, event: events.Event) -> None:
+        # a key typed ahead (or a click) may start a run, a watch or show Runs before the fill
+        if isinstance(event, (events.Key, events.MouseDown)) and not self._panes_mounted:
+            await self.mount_panes()
+        await super().on_event(event)
 
     @on(Form.Edited)
     def _edited(self, event: Form.Edited) -> None:
@@ -269,6 +287,8 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         if self.watching is not None:
             self.log_line(f"no longer watching {self.watching}")
             self.detach_watch()
+        from .widgets.plots import EpochPlot, StepPlot  # imported after the first frame
+
         self.query_one(StepPlot).clear_history()
         self.query_one(EpochPlot).clear_history()
         try:

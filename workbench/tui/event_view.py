@@ -25,7 +25,6 @@ from ..events import (
 from ..tasks import TASKS
 from .eventlog import event_lines
 from .runner import EngineEvents, coalesce
-from .widgets.plots import EpochPlot, StepPlot
 from .widgets.status import StatusLine
 
 if TYPE_CHECKING:
@@ -74,6 +73,8 @@ class EventView(_Base):
             self.show_event(event)
 
     def show_event(self, event: Any) -> None:
+        from .widgets.plots import EpochPlot, StepPlot  # imported after the first frame
+
         status = self.query_one(StatusLine)
         if isinstance(event, PreviewBatch):
             self.show_preview(event)

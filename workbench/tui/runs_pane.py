@@ -22,7 +22,6 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
-from textual_plotext import PlotextPlot
 
 from .. import runs
 from ..runlist import fmt_age, fmt_metrics, list_runs
@@ -208,12 +207,16 @@ class CompareScreen(ModalScreen[None]):
         self.series: list[tuple[str, list, list]] = []  # (label, epochs, values) as plotted
 
     def compose(self) -> ComposeResult:
+        from textual_plotext import PlotextPlot  # plotext's import is not for the first frame
+
         with VerticalScroll(classes="dialog", id="compare") as box:
             box.border_title = f"compare {len(self.run_dirs)} runs (escape closes)"
             yield PlotextPlot(id="compare-plot")
             yield Static(self.table(), id="compare-table")
 
     def on_mount(self) -> None:
+        from textual_plotext import PlotextPlot
+
         plot = self.query_one(PlotextPlot)
         plain = self.app.no_color
         if plain:

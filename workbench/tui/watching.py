@@ -20,10 +20,8 @@ from ..config import InvalidExperiment
 from ..events import EpochEnd
 from ..runlist import RunWatcher, Snapshot, latest_run, run_info
 from ..tasks import TASKS
-from .runs_pane import RunsPane
 from .screens import MessageScreen
 from .widgets.form import Form
-from .widgets.plots import EpochPlot, StepPlot
 from .widgets.status import RunStatus, StatusLine
 
 if TYPE_CHECKING:
@@ -31,6 +29,7 @@ if TYPE_CHECKING:
 
     from .draft import Draft
     from .runner import Runner
+    from .runs_pane import RunsPane
 
     _Base = App
 else:
@@ -145,6 +144,8 @@ class WatchFlows(_Base):
             )
             self.log_line(f"cannot watch {run_dir}: not a run folder", "red")
             return False
+        from .widgets.plots import EpochPlot, StepPlot  # imported after the first frame
+
         self.detach_watch()
         self.watcher = RunWatcher(run_dir)
         self.watch_state, self._fed = "", (0, 0)
@@ -194,6 +195,8 @@ class WatchFlows(_Base):
         """Feed what is new in a snapshot to the plots and the status line."""
         if watcher is not self.watcher:
             return  # a poll of a run we stopped watching
+        from .widgets.plots import EpochPlot, StepPlot  # imported after the first frame
+
         step_plot, epoch_plot = self.query_one(StepPlot), self.query_one(EpochPlot)
         if snap.restarted:
             step_plot.clear_history()
@@ -228,6 +231,8 @@ class WatchFlows(_Base):
     # -- the Runs tab ----------------------------------------------------------------------------
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "runs":
+            from .runs_pane import RunsPane  # imported after the first frame
+
             self.query_one(RunsPane).refresh_runs(force=True)
 
     def on_runs_pane_watch(self, event: RunsPane.Watch) -> None:
