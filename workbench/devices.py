@@ -35,4 +35,5 @@ def device_name(device) -> str:
         return f"{p.name} ({p.total_memory / 2**30:.0f} GiB)"
     if device.type == "mps":
         return "Apple MPS"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'' if n == 1 else 's'})"
