@@ -1,9 +1,9 @@
 """The workbench screen: pick, edit, train and watch, all from the keyboard.
 
 The app is a thin layer: the `Draft` holds the experiment being edited and validates through
-`config.validate`; the `Runner` runs `engine.train` on a thread worker and hands its events back;
-the widgets draw. torch is imported only off the UI thread, after the first frame
-(and the form, which is mounted just after it).
+`config.validate`; the `Runner` runs `engine.train` in a child process (`workbench.child`) and
+hands its events back; the widgets draw. torch is imported only off the UI thread, after the
+first frame (and the form, which is mounted just after it).
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
-from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.events import Resize
 from textual.screen import ModalScreen
 from textual.widgets import Footer, RichLog, TabbedContent, TabPane
 
@@ -132,7 +130,7 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
     def on_unmount(self) -> None:
         self.runner.close()
 
-    def on_resize(self, event: Resize) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
         # below 100 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
         self.query_one(Footer).show_command_palette = event.size.width >= 100
