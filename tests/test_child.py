@@ -14,6 +14,24 @@ def exp_for(*items):
     return presets.load("digits-mlp", ["train.max_epochs=2", "train.device=cpu", *items])
 
 
+def long_run(tmp_path):
+    """A long run followed on a thread: (process, events seen so far, the follower thread); the
+    follower appends the run's result last."""
+    process = TrainingProcess()
+    process.begin(exp_for("train.max_epochs=500").to_dict(), tmp_path / "run")
+    seen: list = []
+    follower = threading.Thread(target=lambda: seen.append(process.follow(seen.append)))
+    follower.start()
+    return process, seen, follower
+
+
+def wait_for(seen, kind):
+    deadline = time.monotonic() + 60
+    while not any(isinstance(e, kind) for e in seen):
+        assert time.monotonic() < deadline, f"no {kind.__name__}"
+        time.sleep(0.02)
+
+
 def test_a_run_in_the_child_matches_the_same_run_in_process(tmp_path):
     exp = exp_for()
     here = engine.train(exp, run_dir=tmp_path / "here")
@@ -47,14 +65,8 @@ def test_a_users_print_comes_back_as_output(tmp_path):
 
 
 def test_when_the_app_goes_away_the_run_checkpoints_and_ends(tmp_path):
-    process = TrainingProcess()
-    process.begin(exp_for("train.max_epochs=500").to_dict(), tmp_path / "run")
-    seen: list = []
-    follower = threading.Thread(target=lambda: seen.append(process.follow(seen.append)))
-    follower.start()
-    deadline = time.monotonic() + 60
-    while not any(isinstance(e, events.BatchEnd) for e in seen) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    process, seen, follower = long_run(tmp_path)
+    wait_for(seen, events.BatchEnd)
     process.proc.stdin.close()  # what the app's death looks like from the child
     follower.join(60)
     assert isinstance(seen[-1], events.RunFinished) and seen[-1].status == "interrupted"
@@ -63,38 +75,21 @@ def test_when_the_app_goes_away_the_run_checkpoints_and_ends(tmp_path):
 
 
 def test_pause_resume_and_stop_reach_the_child(tmp_path):
-    process = TrainingProcess()
-    process.begin(exp_for("train.max_epochs=500").to_dict(), tmp_path / "run")
-    seen: list = []
-    follower = threading.Thread(target=lambda: seen.append(process.follow(seen.append)))
-    follower.start()
-
-    def wait_for(kind):
-        deadline = time.monotonic() + 60
-        while not any(isinstance(e, kind) for e in seen):
-            assert time.monotonic() < deadline, f"no {kind.__name__}"
-            time.sleep(0.02)
-
-    wait_for(events.BatchEnd)
+    process, seen, follower = long_run(tmp_path)
+    wait_for(seen, events.BatchEnd)
     process.pause()
     assert process.paused
-    wait_for(events.Paused)
+    wait_for(seen, events.Paused)
     process.resume()
-    wait_for(events.Resumed)
+    wait_for(seen, events.Resumed)
     process.stop("stopped")
     follower.join(60)
     assert isinstance(seen[-1], events.RunFinished) and seen[-1].status == "stopped"
 
 
 def test_a_child_that_dies_is_reported_as_a_failed_run(tmp_path):
-    process = TrainingProcess()
-    process.begin(exp_for("train.max_epochs=500").to_dict(), tmp_path / "run")
-    seen: list = []
-    follower = threading.Thread(target=lambda: seen.append(process.follow(seen.append)))
-    follower.start()
-    deadline = time.monotonic() + 60
-    while not any(isinstance(e, events.BatchEnd) for e in seen) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    process, seen, follower = long_run(tmp_path)
+    wait_for(seen, events.BatchEnd)
     os.kill(process.proc.pid, signal.SIGKILL)
     follower.join(60)
     failed = seen[-1]
