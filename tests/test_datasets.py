@@ -31,7 +31,7 @@ def cfg(name: str, **kw):
 
 
 def _a_loss(dataset: str) -> str:
-    from workbench.losses import LOSSES
+    from workbench.catalog import LOSSES
 
     return next(n for n, c in LOSSES.items() if DATASETS[dataset].task in c.tasks)
 

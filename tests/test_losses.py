@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from workbench import presets
+from workbench import catalog, presets
 from workbench.cli import main
 from workbench.config import InvalidExperiment, validate
 from workbench.data import DATASETS
@@ -41,8 +41,8 @@ def _lines(capsys, *argv) -> dict[str, str]:
 def test_list_losses_shows_all_13_with_their_tasks(capsys):
     lines = _lines(capsys, "list", "losses")
     assert sorted(lines) == sorted(ALL_LOSSES) == sorted(LOSSES)
-    for name, cls in LOSSES.items():
-        assert cls.tasks and ", ".join(cls.tasks) in lines[name], name
+    for name, choice in catalog.LOSSES.items():
+        assert choice.tasks and ", ".join(choice.tasks) in lines[name], name
     assert "ranking" in lines["MarginRankingLoss"] and "binary" in lines["SoftMarginLoss"]
 
 
@@ -253,14 +253,14 @@ def _model_for(info) -> dict:
 
 def test_every_mismatched_pair_is_refused_naming_a_fitting_dataset():
     refused = 0
-    for loss_name, cls in LOSSES.items():
+    for loss_name, choice in catalog.LOSSES.items():
         for info in DATASETS.values():
             raw = {
                 "data": {"name": info.name, "path": "somewhere.csv"},
                 "model": _model_for(info),
                 "loss": {"name": loss_name},
             }
-            if info.task in cls.tasks:
+            if info.task in choice.tasks:
                 if not info.optional:
                     validate(raw)  # a fitting pair is accepted
                 continue
@@ -268,7 +268,7 @@ def test_every_mismatched_pair_is_refused_naming_a_fitting_dataset():
                 validate(raw)
             (problem,) = [p for p in e.value.problems if p.path == "loss.name"]
             fit = problem.message.split("such as '")[1].split("'")[0]
-            assert DATASETS[fit].task in cls.tasks and not DATASETS[fit].optional, problem.message
+            assert DATASETS[fit].task in choice.tasks and not DATASETS[fit].optional, problem.message
             assert problem.message.startswith(f"{loss_name} needs a ")
             assert f"{info.name!r} is {info.task}" in problem.message
             refused += 1

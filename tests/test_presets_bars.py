@@ -11,7 +11,7 @@ from workbench.config import validate
 from workbench.data import DATASETS
 from workbench.engine import train
 from workbench.events import EpochEnd, RunFinished
-from workbench.losses import LOSSES
+from workbench.catalog import LOSSES
 from workbench.optimizers import OPTIMIZERS
 
 BAR_RE = re.compile(r"^# bar: (val_\w+) (>=|<=) ([0-9.]+) on ([\w-]+)", re.MULTILINE)
@@ -91,7 +91,7 @@ def _dataset_for(task: str) -> str:
     return next(d.name for d in DATASETS.values() if d.task == task and not d.optional)
 
 
-LOSS_CASES = [(loss, task, {}) for loss, cls in LOSSES.items() for task in cls.tasks] + [
+LOSS_CASES = [(loss, task, {}) for loss, choice in LOSSES.items() for task in choice.tasks] + [
     ("PoissonNLLLoss", "counts", {"log_input": False}),
     ("PoissonNLLLoss", "counts", {"full": True}),
     ("KLDivLoss", "distribution", {"log_target": True}),

@@ -114,10 +114,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_list(what: str) -> int:
+    from .catalog import LOSSES, MODELS, OPTIMIZERS
     from .data import DATASETS
-    from .losses import LOSSES
-    from .models import MODELS
-    from .optimizers import OPTIMIZERS
     from .presets import list_presets
 
     def table(title: str, rows: list[tuple[str, ...]]) -> None:

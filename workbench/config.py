@@ -13,16 +13,17 @@ import difflib
 import math
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import catalog
 from .data import DATASETS
 from .losses import LOSSES, LossConfig
 from .models import MODELS, ModelConfig
 from .optimizers import OPTIMIZERS, OptimizerConfig
+from .problems import InvalidExperiment, Problem
 from .tasks import TASKS
 from .typecheck import type_problems
 
@@ -117,21 +118,6 @@ ALIASES = {
     "batchsize": "batch_size", "workers": "num_workers", "beta1": "betas", "beta2": "betas",
     "val_split": "val_fraction", "validation_split": "val_fraction", "type": "name",
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str  # dotted field path, "" for the whole experiment
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
-
-
-class InvalidExperiment(Exception):
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 def _suggest(word: str, choices) -> str:
@@ -252,34 +238,24 @@ def _problems(err: ValidationError, raw: dict) -> list[Problem]:
     return out
 
 
-def fitting_datasets(loss_name: str) -> list[str]:
-    tasks = LOSSES[loss_name].tasks
-    return [d.name for d in DATASETS.values() if d.task in tasks and not d.optional]
-
-
-def fitting_losses(task: str) -> list[str]:
-    return [n for n, cls in LOSSES.items() if task in cls.tasks]
-
-
 def cross_check(exp: Experiment) -> list[Problem]:
     """Rules that span sections; each problem names the field to change."""
     problems: list[Problem] = []
     info = DATASETS[exp.data.name]
-    loss_cls = type(exp.loss)
-    if info.task not in loss_cls.tasks:
-        fits = fitting_datasets(exp.loss.name)
+    loss_tasks = catalog.LOSSES[exp.loss.name].tasks
+    if info.task not in loss_tasks:
+        fits = catalog.fitting_datasets(exp.loss.name)
         such = f", such as {fits[0]!r}" if fits else ""
-        losses = ", ".join(fitting_losses(info.task))
+        losses = ", ".join(catalog.fitting_losses(info.task))
         problems.append(Problem(
             "loss.name",
-            f"{exp.loss.name} needs a {' or '.join(loss_cls.tasks)} dataset{such}; "
+            f"{exp.loss.name} needs a {' or '.join(loss_tasks)} dataset{such}; "
             f"{info.name!r} is {info.task} (losses that fit it: {losses})",
         ))
     if info.path_required and not exp.data.path:
         problems.append(Problem("data.path", f"dataset {info.name!r} reads your files: set data.path ({info.needs})"))
-    model_cls = type(exp.model)
-    if info.input_kind not in model_cls.inputs:
-        fits = [n for n, m in MODELS.items() if info.input_kind in m.inputs and n != "custom"]
+    if info.input_kind not in catalog.MODELS[exp.model.name].inputs:
+        fits = [n for n in catalog.fitting_models(info.input_kind) if n != "custom"]
         problems.append(Problem(
             "model.name",
             f"model {exp.model.name!r} cannot read {info.name!r} ({info.input_kind} inputs); "

@@ -1,13 +1,13 @@
 """Loss configurations: one pydantic class per `torch.nn` loss, named and keyed as torch names them.
 
-Each class declares the tasks whose targets it accepts (see `tasks.py`); `build()` imports torch
-only when called. The deprecated `size_average` / `reduce` arguments are deliberately absent, and
-`reduction="none"` is not offered because training needs a scalar loss.
+The tasks whose targets each accepts, and its summary, are in `catalog.LOSSES`; `build()` imports
+torch only when called. The deprecated `size_average` / `reduce` arguments are deliberately absent,
+and `reduction="none"` is not offered because training needs a scalar loss.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,8 +16,6 @@ Reduction = Literal["mean", "sum"]
 
 class LossBase(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    tasks: ClassVar[tuple[str, ...]] = ()
-    summary: ClassVar[str] = ""
 
     reduction: Reduction = Field("mean", description="how per-element losses are combined")
 
@@ -41,8 +39,6 @@ class LossBase(BaseModel):
 class CrossEntropyLoss(LossBase):
     """Cross entropy between logits and class indices."""
 
-    tasks: ClassVar = ("classification",)
-    summary: ClassVar = "softmax cross entropy on class logits"
     name: Literal["CrossEntropyLoss"] = "CrossEntropyLoss"
     label_smoothing: float = Field(0.0, ge=0.0, le=1.0, description="mass spread over all classes")
     weight: list[Annotated[float, Field(ge=0)]] | None = Field(
@@ -52,8 +48,6 @@ class CrossEntropyLoss(LossBase):
 
 
 class NLLLoss(LossBase):
-    tasks: ClassVar = ("classification",)
-    summary: ClassVar = "negative log likelihood (the task applies log_softmax)"
     name: Literal["NLLLoss"] = "NLLLoss"
     weight: list[Annotated[float, Field(ge=0)]] | None = Field(
         None, description="per-class rescaling weights (one per class)"
@@ -62,34 +56,24 @@ class NLLLoss(LossBase):
 
 
 class MSELoss(LossBase):
-    tasks: ClassVar = ("regression",)
-    summary: ClassVar = "mean squared error"
     name: Literal["MSELoss"] = "MSELoss"
 
 
 class L1Loss(LossBase):
-    tasks: ClassVar = ("regression",)
-    summary: ClassVar = "mean absolute error"
     name: Literal["L1Loss"] = "L1Loss"
 
 
 class SmoothL1Loss(LossBase):
-    tasks: ClassVar = ("regression",)
-    summary: ClassVar = "L1 with a quadratic zone of width beta"
     name: Literal["SmoothL1Loss"] = "SmoothL1Loss"
     beta: float = Field(1.0, ge=0.0, le=1e6, description="where L1 turns quadratic")
 
 
 class HuberLoss(LossBase):
-    tasks: ClassVar = ("regression",)
-    summary: ClassVar = "Huber loss: quadratic within delta, linear beyond"
     name: Literal["HuberLoss"] = "HuberLoss"
     delta: float = Field(1.0, gt=0.0, le=1e6, description="where quadratic turns linear")
 
 
 class PoissonNLLLoss(LossBase):
-    tasks: ClassVar = ("counts",)
-    summary: ClassVar = "Poisson negative log likelihood for count targets"
     name: Literal["PoissonNLLLoss"] = "PoissonNLLLoss"
     log_input: bool = Field(True, description="the model predicts log-rates (else rates)")
     full: bool = Field(False, description="add the Stirling approximation term")
@@ -97,8 +81,6 @@ class PoissonNLLLoss(LossBase):
 
 
 class KLDivLoss(LossBase):
-    tasks: ClassVar = ("distribution",)
-    summary: ClassVar = "KL divergence to a target distribution (input: log-probabilities)"
     name: Literal["KLDivLoss"] = "KLDivLoss"
     reduction: Literal["mean", "sum", "batchmean"] = Field(
         "batchmean", description="batchmean is the true KL divergence per sample"
@@ -110,27 +92,19 @@ class KLDivLoss(LossBase):
 
 
 class MarginRankingLoss(LossBase):
-    tasks: ClassVar = ("ranking",)
-    summary: ClassVar = "hinge on the score difference of a pair, target +1/-1"
     name: Literal["MarginRankingLoss"] = "MarginRankingLoss"
     margin: float = Field(0.0, ge=-1e6, le=1e6, description="required score gap")
 
 
 class MultiLabelMarginLoss(LossBase):
-    tasks: ClassVar = ("multilabel",)
-    summary: ClassVar = "multi-label hinge; targets are -1-padded label indices"
     name: Literal["MultiLabelMarginLoss"] = "MultiLabelMarginLoss"
 
 
 class SoftMarginLoss(LossBase):
-    tasks: ClassVar = ("binary",)
-    summary: ClassVar = "logistic loss for targets in {-1, +1}"
     name: Literal["SoftMarginLoss"] = "SoftMarginLoss"
 
 
 class BCEWithLogitsLoss(LossBase):
-    tasks: ClassVar = ("multilabel", "binary")
-    summary: ClassVar = "sigmoid + binary cross entropy, per label"
     name: Literal["BCEWithLogitsLoss"] = "BCEWithLogitsLoss"
     pos_weight: list[Annotated[float, Field(ge=0)]] | None = Field(
         None, description="weight of positive examples, one per label"
@@ -138,8 +112,6 @@ class BCEWithLogitsLoss(LossBase):
 
 
 class MultiLabelSoftMarginLoss(LossBase):
-    tasks: ClassVar = ("multilabel",)
-    summary: ClassVar = "one-vs-all logistic loss over labels"
     name: Literal["MultiLabelSoftMarginLoss"] = "MultiLabelSoftMarginLoss"
     weight: list[Annotated[float, Field(ge=0)]] | None = Field(
         None, description="per-label rescaling weights"

@@ -13,7 +13,7 @@ import inspect
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,14 +21,12 @@ Activation = Literal["relu", "tanh", "gelu", "sigmoid", "silu", "leaky_relu", "e
 
 
 class ModelBase(BaseModel):
+    """A model's arguments; its summary and the inputs it reads are in `catalog.MODELS`."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    summary: ClassVar[str] = ""
-    #: input kinds (see DatasetInfo.input_kind) this model can take
-    inputs: ClassVar[tuple[str, ...]] = ("image", "features")
 
 
 class MLP(ModelBase):
-    summary: ClassVar = "multi-layer perceptron on flattened inputs (hidden = [] is linear)"
     name: Literal["mlp"] = "mlp"
     hidden: list[Annotated[int, Field(ge=1, le=65536)]] = Field(
         [128, 64], max_length=32, description="sizes of the hidden layers"
@@ -43,9 +41,7 @@ class MLP(ModelBase):
 
 
 class CNN(ModelBase):
-    summary: ClassVar = "small LeNet-style convolutional net for images"
     name: Literal["cnn"] = "cnn"
-    inputs: ClassVar = ("image",)
     channels: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
         [16, 32], min_length=1, max_length=6, description="channels of the conv blocks"
     )
@@ -60,9 +56,7 @@ class CNN(ModelBase):
 
 
 class Embedding(ModelBase):
-    summary: ClassVar = "user/item embeddings with biases (matrix factorisation), sparse gradients"
     name: Literal["embedding"] = "embedding"
-    inputs: ClassVar = ("ids",)
     dim: int = Field(16, ge=1, le=4096, description="embedding size")
     sparse: bool = Field(True, description="sparse gradients (for SparseAdam, SGD, Adagrad)")
 
@@ -73,9 +67,7 @@ class Embedding(ModelBase):
 
 
 class Custom(ModelBase):
-    summary: ClassVar = "your own nn.Module: path = 'pkg.module:Class' or 'file.py:Class' (runs its code)"
     name: Literal["custom"] = "custom"
-    inputs: ClassVar = ("image", "features", "ids")
     path: str = Field(..., min_length=3, description="'pkg.module:Class' or 'path/to/file.py:Class'")
     kwargs: dict[str, Any] = Field({}, description="keyword arguments for the class")
 

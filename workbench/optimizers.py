@@ -1,7 +1,8 @@
 """Optimizer configurations: one pydantic class per `torch.optim` optimizer, torch's names and defaults.
 
-`build(params)` imports torch only when called. Implementation switches of torch (foreach, fused,
-capturable, differentiable) are left to torch's own defaults.
+Each one's summary is in `catalog.OPTIMIZERS`. `build(params)` imports torch only when called.
+Implementation switches of torch (foreach, fused, capturable, differentiable) are left to torch's
+own defaults.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ Eps = Field(1e-8, gt=0.0, le=1.0, description="term added for numerical stabilit
 
 class OptimizerBase(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    summary: ClassVar[str] = ""
     #: needs `step(closure)`, re-evaluating the loss several times per step
     needs_closure: ClassVar[bool] = False
     #: meant for full-batch gradients (noisy mini-batch gradients make it diverge)
@@ -46,7 +46,6 @@ class OptimizerBase(BaseModel):
 
 
 class SGD(OptimizerBase):
-    summary: ClassVar = "stochastic gradient descent, optional (Nesterov) momentum"
     name: Literal["SGD"] = "SGD"
     fusable: ClassVar = True
     lr: float = Field(1e-3, gt=0.0, le=100.0, description="learning rate")
@@ -57,7 +56,6 @@ class SGD(OptimizerBase):
 
 
 class Adam(OptimizerBase):
-    summary: ClassVar = "adaptive moments (Kingma & Ba)"
     name: Literal["Adam"] = "Adam"
     fusable: ClassVar = True
     lr: float = Field(1e-3, gt=0.0, le=100.0, description="learning rate")
@@ -68,7 +66,6 @@ class Adam(OptimizerBase):
 
 
 class AdamW(OptimizerBase):
-    summary: ClassVar = "Adam with decoupled weight decay"
     name: Literal["AdamW"] = "AdamW"
     fusable: ClassVar = True
     lr: float = Field(1e-3, gt=0.0, le=100.0, description="learning rate")
@@ -79,7 +76,6 @@ class AdamW(OptimizerBase):
 
 
 class Adamax(OptimizerBase):
-    summary: ClassVar = "Adam with the infinity norm"
     name: Literal["Adamax"] = "Adamax"
     lr: float = Field(2e-3, gt=0.0, le=100.0, description="learning rate")
     betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="decay of the moment estimates")
@@ -88,7 +84,6 @@ class Adamax(OptimizerBase):
 
 
 class ASGD(OptimizerBase):
-    summary: ClassVar = "averaged stochastic gradient descent"
     name: Literal["ASGD"] = "ASGD"
     lr: float = Field(1e-2, gt=0.0, le=100.0, description="learning rate")
     lambd: float = Field(1e-4, ge=0.0, le=1.0, description="decay term")
@@ -98,7 +93,6 @@ class ASGD(OptimizerBase):
 
 
 class Adadelta(OptimizerBase):
-    summary: ClassVar = "adaptive learning rate from running averages of updates"
     name: Literal["Adadelta"] = "Adadelta"
     lr: float = Field(1.0, gt=0.0, le=100.0, description="coefficient that scales delta")
     rho: float = Field(0.9, ge=0.0, le=1.0, description="running average coefficient")
@@ -107,7 +101,6 @@ class Adadelta(OptimizerBase):
 
 
 class Adagrad(OptimizerBase):
-    summary: ClassVar = "per-parameter rates from accumulated squared gradients"
     name: Literal["Adagrad"] = "Adagrad"
     fusable: ClassVar = True
     lr: float = Field(1e-2, gt=0.0, le=100.0, description="learning rate")
@@ -118,7 +111,6 @@ class Adagrad(OptimizerBase):
 
 
 class RMSprop(OptimizerBase):
-    summary: ClassVar = "divides by a running RMS of gradients"
     name: Literal["RMSprop"] = "RMSprop"
     lr: float = Field(1e-2, gt=0.0, le=100.0, description="learning rate")
     alpha: float = Field(0.99, ge=0.0, le=1.0, description="smoothing constant")
@@ -129,7 +121,6 @@ class RMSprop(OptimizerBase):
 
 
 class Rprop(OptimizerBase):
-    summary: ClassVar = "resilient backprop: sign-based steps (full-batch method)"
     name: Literal["Rprop"] = "Rprop"
     full_batch: ClassVar = True
     lr: float = Field(1e-2, gt=0.0, le=100.0, description="initial step size")
@@ -142,7 +133,6 @@ class Rprop(OptimizerBase):
 
 
 class LBFGS(OptimizerBase):
-    summary: ClassVar = "quasi-Newton with a closure (full-batch method)"
     name: Literal["LBFGS"] = "LBFGS"
     needs_closure: ClassVar = True
     full_batch: ClassVar = True
@@ -158,7 +148,6 @@ class LBFGS(OptimizerBase):
 
 
 class SparseAdam(OptimizerBase):
-    summary: ClassVar = "Adam for sparse gradients (embeddings with sparse=True)"
     name: Literal["SparseAdam"] = "SparseAdam"
     sparse_only: ClassVar = True
     lr: float = Field(1e-3, gt=0.0, le=100.0, description="learning rate")

@@ -17,11 +17,8 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...config import fitting_datasets
+from ...catalog import LOSSES, MODELS, OPTIMIZERS, fitting_datasets
 from ...data import DATASETS
-from ...losses import LOSSES
-from ...models import MODELS
-from ...optimizers import OPTIMIZERS
 
 SECTIONS = ("data", "model", "loss", "optimizer")
 TITLES = {"data": "dataset", "model": "model", "loss": "loss", "optimizer": "optimizer"}
@@ -44,25 +41,25 @@ def items(section: str, dataset: str) -> list[Item]:
         ]
     if section == "model":
         out = []
-        for name, cls in MODELS.items():
+        for name, choice in MODELS.items():
             unfit = ""
-            if info and info.input_kind not in cls.inputs:
+            if info and info.input_kind not in choice.inputs:
                 unfit = f"cannot read {info.input_kind} inputs of {dataset!r}"
-            out.append(Item(name, cls.summary, unfit))
+            out.append(Item(name, choice.summary, unfit))
         return out
     if section == "loss":
         out = []
-        for name, cls in LOSSES.items():
+        for name, choice in LOSSES.items():
             unfit = ""
-            if info and info.task not in cls.tasks:
+            if info and info.task not in choice.tasks:
                 fits = fitting_datasets(name)
                 such = f", e.g. {fits[0]!r}" if fits else ""
                 unfit = (
-                    f"needs a {' or '.join(cls.tasks)} dataset{such}; {dataset!r} is {info.task}"
+                    f"needs a {' or '.join(choice.tasks)} dataset{such}; {dataset!r} is {info.task}"
                 )
-            out.append(Item(name, cls.summary, unfit))
+            out.append(Item(name, choice.summary, unfit))
         return out
-    return [Item(name, cls.summary) for name, cls in OPTIMIZERS.items()]
+    return [Item(name, choice.summary) for name, choice in OPTIMIZERS.items()]
 
 
 def prompt(item: Item, chosen: bool) -> Table:
