@@ -11,49 +11,62 @@ from textual import events
 from textual.widgets import Input
 from tui_helpers import hint, make_app, ready, row, wait_for
 
+from workbench.tui.app import WorkbenchApp
 from workbench.tui.widgets.form import Form
 from workbench.tui.widgets.pickers import Picker
 from workbench.tui.widgets.status import StatusLine
 
 
-def test_importing_the_app_leaves_plotext_for_later():
-    code = "import sys; import workbench.tui.app; print('plotext' in sys.modules)"
+def test_importing_the_app_leaves_plotext_and_pydantic_for_later():
+    code = (
+        "import sys; import workbench.tui.app; "
+        "print(*(m in sys.modules for m in ('plotext', 'pydantic', 'workbench.config', 'torch')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split() == ["False"] * 4
 
 
-async def test_pickers_show_before_the_form_fills_and_problems_land_on_their_rows(
-    tmp_path, monkeypatch
-):
+async def test_pickers_show_before_the_form_fills_then_the_preset_is_checked(tmp_path, monkeypatch):
+    """`workbench` starts from the preset's raw data: validating it loads pydantic, so it waits
+    for the fill; an invalid preset opens with its problems on their rows, over the defaults."""
     seen: dict = {}
     fill = Form._fill
 
     async def spied_fill(form: Form) -> None:  # what the first frame showed
         app = form.app
         seen["pickers"] = [p.is_on_screen for p in app.query(Picker)]
+        seen["titles"] = [p.border_title for p in app.query(Picker)]
         seen["loading"] = form.query_one("#form-loading").is_on_screen
         seen["rows"] = len(form.rows())
-        seen["problems"] = [str(p) for p in app.draft.problems]
-        seen["data picker invalid"] = app.query_one("#pick-data", Picker).has_class("-invalid")
+        seen["settled"] = app.draft.settled
         await fill(form)
 
     monkeypatch.setattr(Form, "_fill", spied_fill)
-    app = make_app(tmp_path)
-    app.draft.set("optimizer.lr", -1)  # invalid from the start (a preset could not be)
+    raw = {"name": "bad", "optimizer": {"name": "SGD", "lr": -1}}  # as read from a preset file
+    app = WorkbenchApp(raw, runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         assert seen == {
             "pickers": [True] * 4,
+            "titles": ["dataset: ", "model: ", "loss: ", "optimizer: SGD"],
             "loading": True,
             "rows": 0,
-            "problems": ["optimizer.lr: must be > 0.0, got -1"],
-            "data picker invalid": False,  # validated before the fill, not misplaced
+            "settled": False,
         }
+        assert [str(p) for p in app.draft.problems] == ["optimizer.lr: must be > 0.0, got -1"]
         assert not app.query("#form-loading")
         assert row(app, "optimizer.lr").has_class("-invalid")
         assert "must be > 0" in hint(app, "optimizer.lr")
         assert not any(p.has_class("-invalid") for p in app.query(Picker))
         assert app.query_one("#f-optimizer-lr", Input).value == "-1"
+        assert app.query_one("#f-optimizer-momentum", Input).value == "0.0"  # SGD's default
+        # the pickers name the defaults the file left out
+        assert [p.chosen for p in app.query(Picker)] == ["digits", "mlp", "CrossEntropyLoss", "SGD"]
+        assert any("the preset has problems" in (n.title or "") for n in app._notifications)
+        await pilot.press("ctrl+r")  # refused until fixed
+        assert app.runner.worker is None
+        app.query_one("#f-optimizer-lr", Input).value = "0.05"
+        await wait_for(pilot, lambda: not app.draft.problems, what="the fix to validate")
 
 
 async def test_a_pick_made_before_the_form_fills_is_kept(tmp_path, monkeypatch):

@@ -15,10 +15,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import runs
-from .config import Experiment
 from .runstatus import STATUS, StatusWriter, effective_state, process_alive, read_status
+
+if TYPE_CHECKING:
+    from .config import Experiment
 
 LOG = "run.log"
 
@@ -89,7 +92,7 @@ def launch_detached(preset_or_exp: str | Path | Experiment, overrides: list[str]
     from .presets import load
 
     exp = preset_or_exp
-    if not isinstance(exp, Experiment):
+    if isinstance(exp, (str, Path)):
         exp = load(preset_or_exp, list(overrides))
     try:
         if out:

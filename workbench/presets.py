@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +23,10 @@ else:  # pragma: no cover
 
 import tomli_w
 
-from .config import SECTIONS, Experiment, InvalidExperiment, Problem, validate
+from .problems import InvalidExperiment, Problem
+
+if TYPE_CHECKING:  # config (pydantic) loads when a preset is validated, after the app's 1st frame
+    from .config import Experiment
 
 MAX_PRESET_BYTES = 1_000_000
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -110,6 +113,8 @@ def read_toml(path: Path) -> dict:
 
 def load(preset: str | Path, overrides: list[str] | None = None) -> Experiment:
     """Load, apply overrides, validate. Raises InvalidExperiment."""
+    from .config import validate
+
     raw = read_toml(resolve(str(preset)))
     if overrides:
         raw = apply_overrides(raw, overrides)
@@ -127,6 +132,8 @@ def parse_value(text: str) -> Any:
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Apply `a.b=value` overrides. A section's `name` is applied first and resets that section
     to the new class's defaults (as Hydra's config groups do), so old arguments never linger."""
+    from .config import SECTIONS
+
     raw = copy.deepcopy(raw)
     parsed: list[tuple[list[str], Any]] = []
     problems: list[Problem] = []

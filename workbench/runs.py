@@ -8,8 +8,12 @@ import re
 import time
 from pathlib import Path
 
-from .config import Experiment
+from typing import TYPE_CHECKING
+
 from .presets import atomic_write, dumps
+
+if TYPE_CHECKING:
+    from .config import Experiment
 
 CONFIG, METRICS, CHECKPOINT = "config.toml", "metrics.jsonl", "checkpoint.pt"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections import deque
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -22,8 +22,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, RichLog, TabbedContent, TabPane
 
 from .. import presets, runs
-from ..config import Experiment, InvalidExperiment
 from ..events import PreviewBatch
+from ..problems import InvalidExperiment
 from .commands import PresetCommands
 from .draft import Draft, problems_by_field
 from .event_view import EventView
@@ -36,6 +36,9 @@ from .widgets.form import Form
 from .widgets.pickers import SECTIONS, Picker
 from .widgets.preview import PreviewPane
 from .widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from ..config import Experiment
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
@@ -82,13 +85,14 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
 
     def __init__(
         self,
-        exp: Experiment | None = None,
+        exp: Experiment | dict | None = None,
         runs_root: Path | None = None,
         watch: Path | None = None,
     ) -> None:
         super().__init__()
         self.watch_dir = watch
-        self.draft = Draft(exp or Experiment())
+        # a preset's raw data is validated just after the first frame (Draft.settle)
+        self.draft = Draft(exp if exp is not None else {})
         self.runs_root = runs_root
         self.runner = Runner(self)
         self.previews = PreviewSource()
@@ -125,7 +129,6 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         self.log_line(
             f"experiment {self.draft.raw.get('name')!r}: f1 lists every key; loading torch…", "dim"
         )
-        self.revalidate()
 
     def on_unmount(self) -> None:
         self.runner.close()
@@ -212,6 +215,15 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
     # -- the form and the pickers ----------------------------------------------------------------
     @on(Form.Filled)
     async def _form_filled(self) -> None:
+        self.refresh_pickers()  # the settled draft names every section
+        self.revalidate()
+        if self.draft.problems:
+            self.notify(
+                "\n".join(str(p) for p in self.draft.problems),
+                title="the preset has problems: fix them in the form",
+                severity="error",
+                timeout=8,
+            )
         await self.mount_panes()
         self.ready = True
         # import torch only once the first frame and the form are on screen: an import holds the
@@ -379,11 +391,11 @@ def run_app(preset: str | None, watch: str | None = None) -> int:
         if problem:
             print(f"workbench: {problem}", file=sys.stderr)
             return 2
-    try:
-        exp = presets.load(preset or DEFAULT_PRESET)
+    try:  # a file that is missing or not TOML stops here; its values are checked in the app
+        raw = presets.read_toml(presets.resolve(preset or DEFAULT_PRESET))
     except InvalidExperiment as e:
         for p in e.problems:
             print(f"workbench: {p}", file=sys.stderr)
         return 2
-    result = WorkbenchApp(exp, watch=run_dir).run()
+    result = WorkbenchApp(raw, watch=run_dir).run()
     return int(result or 0)

@@ -3,6 +3,9 @@
 No Textual here. The form and the pickers write into a `Draft`; `problems_by_field` maps each
 `Problem.path` to the widget that shows it. Field specs are generated from the pydantic schema
 (annotation, default, bounds, description), so no form is hand-written per optimizer or loss.
+
+The app starts from a preset's raw data: its first frame needs only the picked names, and the schema
+(pydantic, `config`) is loaded just after it, by `settle`.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ import copy
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import annotated_types as at
-from pydantic import BaseModel
-
-from ..config import SECTIONS, Experiment, InvalidExperiment, Problem, validate
 from ..presets import parse_value
+from ..problems import InvalidExperiment, Problem
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ..config import Experiment
 
 #: the tutorial's common hyperparameters, in the order the form shows them
 COMMON = {
@@ -61,6 +66,8 @@ def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
 
 def bounds_text(metadata: list) -> str:
     """'> 0, <= 100' from pydantic's annotated_types metadata."""
+    import annotated_types as at
+
     parts = []
     for m in metadata:
         for cls, attr, op in (
@@ -129,10 +136,28 @@ def parse_text(spec: FieldSpec, text: str) -> tuple[bool, Any]:
 class Draft:
     """The experiment as raw plain data, plus the last validation result."""
 
-    def __init__(self, exp: Experiment):
-        self.raw: dict = exp.to_dict()
-        self.experiment: Experiment | None = exp
+    def __init__(self, start: Experiment | dict):
+        """From a validated experiment, or from a preset's raw data (see `settle`)."""
         self.problems: list[Problem] = []
+        self.experiment: Experiment | None = None
+        if isinstance(start, dict):
+            self.raw: dict = copy.deepcopy(start)
+            self.settled = False
+        else:
+            self.raw, self.experiment, self.settled = start.to_dict(), start, True
+
+    def settle(self) -> list[Problem]:
+        """Validate the raw data it started from, once. A valid experiment is then held whole, with
+        every default, as a loaded one is; an invalid one keeps what its file says, over the
+        defaults of the classes it names, and its problems are returned."""
+        if not self.settled:
+            self.settled = True
+            if self.validate():
+                self.raw = _over_defaults(self.raw)
+            else:
+                assert self.experiment is not None
+                self.raw = self.experiment.to_dict()
+        return self.problems
 
     def load(self, exp: Experiment) -> None:
         self.raw = exp.to_dict()
@@ -166,18 +191,13 @@ class Draft:
             return
         if self.name_of(section) == name:
             return
-        cls = SECTIONS[section][name]  # type: ignore[index]
-        fresh = {"name": name}
-        for key, info in cls.model_fields.items():
-            if (
-                key != "name"
-                and not info.is_required()
-                and info.get_default(call_default_factory=True) is not None
-            ):
-                fresh[key] = copy.deepcopy(info.get_default(call_default_factory=True))
-        self.raw[section] = _jsonable(fresh)
+        from ..config import SECTIONS
+
+        self.raw[section] = {"name": name, **_defaults(SECTIONS[section][name])}  # type: ignore[index]
 
     def validate(self) -> list[Problem]:
+        from ..config import validate
+
         try:
             self.experiment = validate(copy.deepcopy(self.raw))
             self.problems = []
@@ -188,6 +208,8 @@ class Draft:
 
     def specs(self) -> dict[str, list[FieldSpec]]:
         """Form sections for the current picks: title -> fields."""
+        from ..config import SECTIONS, Experiment
+
         out: dict[str, list[FieldSpec]] = {
             "train": section_specs("train", SECTIONS["train"], COMMON["train"])  # type: ignore[arg-type]
             + section_specs("", Experiment, COMMON[""]),
@@ -198,6 +220,35 @@ class Draft:
             if cls is not None:
                 out[section] = section_specs(section, cls)
         return out
+
+
+def _defaults(cls: type[BaseModel]) -> dict:
+    """The arguments of a class that have a default (other than None), as plain data."""
+    out = {}
+    for key, info in cls.model_fields.items():
+        if key != "name" and not info.is_required():
+            default = info.get_default(call_default_factory=True)
+            if default is not None:
+                out[key] = copy.deepcopy(default)
+    return _jsonable(out)
+
+
+def _over_defaults(raw: dict) -> dict:
+    """Raw experiment data over the defaults of the classes it names (where they are known)."""
+    from ..config import SECTIONS, Experiment
+
+    base = Experiment().to_dict()
+    out = {**base, **raw}
+    for section, entry in SECTIONS.items():
+        given = raw.get(section)
+        if not isinstance(given, dict):
+            continue  # absent: the default section; not a table: a problem, shown as it is
+        name = given.get("name", base[section]["name"])
+        if not isinstance(entry, dict) or name == base[section]["name"]:
+            out[section] = {**base[section], **given}
+        elif name in entry:
+            out[section] = {"name": name, **_defaults(entry[name]), **given}
+    return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from .. import presets
-from ..config import InvalidExperiment
+from ..problems import InvalidExperiment
 from .screens import ConfirmScreen, MessageScreen, PresetPickerScreen, SaveNameScreen
 from .widgets.form import Form
 

@@ -16,14 +16,16 @@ import dataclasses
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
-from ..config import Experiment
 from ..events import BatchEnd, PreviewBatch
+
+if TYPE_CHECKING:
+    from ..config import Experiment
 
 #: most samples a preview batch carries to the UI (a full-batch preview would be the whole set)
 PREVIEW_LIMIT = 64

@@ -16,7 +16,7 @@ from textual.timer import Timer
 from textual.widgets import TabbedContent
 
 from .. import detach, presets, runs
-from ..config import InvalidExperiment
+from ..problems import InvalidExperiment
 from ..events import EpochEnd
 from ..runlist import RunWatcher, Snapshot, latest_run, run_info
 from ..tasks import TASKS

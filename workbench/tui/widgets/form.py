@@ -6,7 +6,8 @@ Every edit is written into the shared `Draft` and announced with `Form.Edited`; 
 and hands the problems back through `show_problems`.
 
 The rows (most of the screen's widgets) are mounted just after the first frame, so that the pickers
-show sooner; `Form.Filled` says when they are there.
+show sooner; the draft is settled (validated: this loads pydantic) then too. `Form.Filled` says when
+they are there.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class Form(VerticalScroll):
         super().__init__(id="form")
         self.draft = draft
         self.devices: list[tuple[str, str]] = [("auto", "auto"), ("cpu", "cpu")]
-        self.specs = draft.specs()  # what the rows show, or will show once filled
+        self.specs: dict[str, list[FieldSpec]] = {}  # what the rows show, once filled
         self._placed: dict[str, list[str]] = {}  # the problems last shown, for rows mounted later
         self._filled = asyncio.Event()
         self._loading = False
@@ -141,6 +142,7 @@ class Form(VerticalScroll):
         self.call_after_refresh(self._fill)
 
     async def _fill(self) -> None:
+        self.draft.settle()
         self.specs = self.draft.specs()  # a preset loaded before the fill is shown as it is now
         self._loading = True
         try:
