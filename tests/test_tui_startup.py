@@ -113,3 +113,13 @@ async def test_ctrl_r_typed_ahead_starts_the_run_before_the_form_fills(tmp_path,
         from workbench.tui.widgets.plots import StepPlot
 
         assert len(app.query_one(StepPlot).series) == 89  # the plots were there for it
+
+
+def test_a_preset_that_is_missing_or_not_toml_stops_before_the_app(tmp_path, capsys):
+    from workbench.tui.app import run_app
+
+    assert run_app("no-such-preset") == 2
+    assert "no preset named 'no-such-preset'" in capsys.readouterr().err
+    (tmp_path / "broken.toml").write_text("[optimizer\n")
+    assert run_app(str(tmp_path / "broken.toml")) == 2
+    assert "TOML syntax error" in capsys.readouterr().err

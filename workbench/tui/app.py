@@ -8,6 +8,7 @@ first frame (and the form, which is mounted just after it).
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections import deque
 from pathlib import Path
@@ -102,6 +103,7 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         self._last_drain = 0.0
         self._drain_pending = False
         self.log_history: deque[str] = deque(maxlen=5000)
+        self._log_backlog: list[Text] | None = []  # lines written before the Log tab is filled
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -112,16 +114,11 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
                     for section in SECTIONS:
                         yield Picker(section, self.draft.name_of(section), dataset)
                 yield Form(self.draft)
-            with TabPane("Train", id="train"), Horizontal(id="train-row"):
-                yield Vertical(id="plots")  # the plots come after the first frame: mount_panes
-                yield PreviewPane(id="preview-train", classes="preview")
-            with TabPane("Data", id="data"):
-                yield PreviewPane(id="preview-data", classes="preview")
-            with TabPane("Log", id="log"):
-                yield RichLog(
-                    id="log-view", wrap=True, markup=False, highlight=False, max_lines=5000
-                )
-            yield TabPane("Runs", id="runs")  # its table comes after the first frame too
+            # the other tabs are filled after the first frame (mount_panes)
+            yield TabPane("Train", Horizontal(id="train-row"), id="train")
+            yield TabPane("Data", id="data")
+            yield TabPane("Log", id="log")
+            yield TabPane("Runs", id="runs")
         yield StatusLine(id="status")
         yield Footer(compact=True)
 
@@ -145,7 +142,10 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
     def write_log(self, text: Text) -> None:
         """Write to the log pane, and keep the plain text (a hidden RichLog defers its lines)."""
         self.log_history.append(text.plain)
-        self.query_one("#log-view", RichLog).write(text)
+        if self._log_backlog is not None:
+            self._log_backlog.append(text)
+        else:
+            self.query_one("#log-view", RichLog).write(text)
 
     def show_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
@@ -215,6 +215,8 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
     # -- the form and the pickers ----------------------------------------------------------------
     @on(Form.Filled)
     async def _form_filled(self) -> None:
+        gc.freeze()  # what start-up made lives as long as the app: no GC pass need look at it
+        gc.enable()  # `workbench` turned it off until the first frame (cli.open_app)
         self.refresh_pickers()  # the settled draft names every section
         self.revalidate()
         if self.draft.problems:
@@ -233,17 +235,27 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
             self.attach(self.watch_dir)
 
     async def mount_panes(self) -> None:
-        """The Train tab's plots and the Runs tab's table, after the first frame: their imports
-        (plotext, the run list) and their mounting took a tenth of it."""
+        """The hidden tabs' widgets, after the first frame: the plots and the preview (Train),
+        the preview (Data), the log and the run list's table. Their imports (plotext, the run
+        list) and their mounting took a fifth of the time to it."""
         if self._panes_mounted:
             return
         self._panes_mounted = True
         from .runs_pane import RunsPane
         from .widgets.plots import EpochPlot, StepPlot
 
-        await self.query_one("#plots").mount_all(
-            [StepPlot(id="step-plot"), EpochPlot(id="epoch-plot")]
+        await self.query_one("#train-row").mount_all([
+            Vertical(StepPlot(id="step-plot"), EpochPlot(id="epoch-plot"), id="plots"),
+            PreviewPane(id="preview-train", classes="preview"),
+        ])
+        await self.query_one("#data", TabPane).mount(
+            PreviewPane(id="preview-data", classes="preview")
         )
+        log = RichLog(id="log-view", wrap=True, markup=False, highlight=False, max_lines=5000)
+        await self.query_one("#log", TabPane).mount(log)
+        for text in self._log_backlog or []:
+            log.write(text)
+        self._log_backlog = None
         await self.query_one("#runs", TabPane).mount(RunsPane(self.runs_root, id="runs-pane"))
 
     async def on_event(self, event: events.Event) -> None:
