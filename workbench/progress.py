@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from .events import BatchEnd, EpochEnd, RunFailed, RunFinished, RunStarted, Warned
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -49,6 +48,8 @@ class Progress:
         self._line(text)
 
     def __call__(self, event) -> None:
+        from .events import BatchEnd, EpochEnd, RunFailed, RunFinished, RunStarted, Warned
+
         if isinstance(event, RunStarted):
             self.max_epochs = event.max_epochs
             if not self.quiet:

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .events import BatchEnd, EpochEnd, RunFailed, RunFinished, RunStarted
 from .presets import atomic_write
 
 STATUS = "status.json"
@@ -112,6 +111,8 @@ class StatusWriter:
         atomic_write(self.path, (json.dumps(self.status, indent=1) + "\n").encode())
 
     def __call__(self, event) -> None:
+        from .events import BatchEnd, EpochEnd, RunFailed, RunFinished, RunStarted
+
         s = self.status
         if isinstance(event, RunStarted):
             s.update(state="running", epoch=event.start_epoch, max_epochs=event.max_epochs,

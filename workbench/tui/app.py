@@ -23,7 +23,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, RichLog, TabbedContent, TabPane
 
 from .. import presets, runs
-from ..events import PreviewBatch
 from ..problems import InvalidExperiment
 from .commands import PresetCommands
 from .draft import Draft, problems_by_field
@@ -40,6 +39,7 @@ from .widgets.status import StatusLine
 
 if TYPE_CHECKING:
     from ..config import Experiment
+    from ..events import PreviewBatch
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side

@@ -7,7 +7,6 @@ from typing import Any
 
 from rich.text import Text
 
-from ..events import EpochEnd, Output, RunFailed, RunFinished, RunStarted, Warned
 from ..progress import fmt_duration, fmt_metrics
 
 
@@ -21,6 +20,8 @@ def line(message: str, style: str = "") -> Text:
 
 def event_lines(event: Any) -> list[Text]:
     """What the log shows for an event (nothing for the frequent ones)."""
+    from ..events import EpochEnd, Output, RunFailed, RunFinished, RunStarted, Warned
+
     if isinstance(event, RunStarted):
         out = [
             line(

@@ -22,10 +22,9 @@ from textual.app import App
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
-from ..events import BatchEnd, PreviewBatch
-
 if TYPE_CHECKING:
     from ..config import Experiment
+    from ..events import PreviewBatch
 
 #: most samples a preview batch carries to the UI (a full-batch preview would be the whole set)
 PREVIEW_LIMIT = 64
@@ -56,6 +55,8 @@ class EventBuffer:
 def coalesce(events: list[Any]) -> list[Any]:
     """Merge runs of BatchEnd (keeping every step's loss, the newest counters) and keep only the
     newest PreviewBatch; everything else passes in order."""
+    from ..events import BatchEnd, PreviewBatch
+
     last_preview = max((i for i, e in enumerate(events) if isinstance(e, PreviewBatch)), default=-1)
     out: list[Any] = []
     for i, event in enumerate(events):
@@ -189,6 +190,7 @@ class PreviewSource:
         import torch
 
         from .. import data as datamod
+        from ..events import PreviewBatch
 
         with self._lock:
             key = f"{exp.data.model_dump_json()}|{exp.seed}"

@@ -17,7 +17,6 @@ from textual.widgets import TabbedContent
 
 from .. import detach, presets, runs
 from ..problems import InvalidExperiment
-from ..events import EpochEnd
 from ..runlist import RunWatcher, Snapshot, latest_run, run_info
 from ..tasks import TASKS
 from .screens import MessageScreen
@@ -27,6 +26,7 @@ from .widgets.status import RunStatus, StatusLine
 if TYPE_CHECKING:
     from textual.app import App
 
+    from ..events import EpochEnd
     from .draft import Draft
     from .runner import Runner
     from .runs_pane import RunsPane
@@ -40,6 +40,8 @@ POLL_S = 0.5  # how often a watched run's files are read
 
 def epoch_event(record: dict, max_epochs: int) -> EpochEnd:
     """An epoch line of metrics.jsonl as the EpochEnd the plots take."""
+    from ..events import EpochEnd
+
     skip = {"epoch", "step", "train_loss", "val_loss", "samples_per_s", "epoch_time_s"}
     metrics = {
         k: float(v) for k, v in record.items() if k not in skip and isinstance(v, (int, float))

@@ -9,7 +9,7 @@ Tensors are CPU copies the engine no longer uses; they are read through numpy, n
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -18,8 +18,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...events import PreviewBatch
 from .pixels import cell_size, is_image_batch, render_image
+
+if TYPE_CHECKING:
+    from ...events import PreviewBatch
 
 MAX_IMAGES = 32
 MAX_ROWS = 32

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from ...events import BatchEnd, EpochEnd, Paused, Resumed, RunFailed, RunFinished, RunStarted
 from ...progress import fmt_duration
 
 STATES = {  # state -> (glyph, style)
@@ -72,6 +71,8 @@ class StatusLine(Static):
 
     def update_event(self, event: object) -> None:
         """Take in a RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished or RunFailed."""
+        from ...events import BatchEnd, EpochEnd, Paused, Resumed, RunFailed, RunFinished, RunStarted
+
         s = self.status
         if isinstance(event, RunStarted):
             self.status = RunStatus("running", "", event.device, event.device_name,
