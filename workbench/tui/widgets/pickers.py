@@ -118,7 +118,7 @@ class Picker(Vertical, can_focus=False):
 
     def compose(self) -> ComposeResult:
         yield OptionList(*self._options(), id=f"list-{self.section}", compact=True)
-        yield Static("", classes="problem")
+        # the line for problems is mounted with the first one (most pickers never need it)
 
     def _options(self) -> list[Option]:
         return [
@@ -159,9 +159,15 @@ class Picker(Vertical, can_focus=False):
         if messages == self._shown:
             return
         self._shown = messages
-        problem = self.query_one(".problem", Static)
-        problem.update("\n".join(f"✗ {m}" for m in messages))
-        problem.display = bool(messages)
+        text = "\n".join(f"✗ {m}" for m in messages)
+        found = self.query(".problem").results(Static)
+        problem = next(found, None)
+        if problem is None and messages:
+            problem = Static(text, classes="problem")
+            self.mount(problem)
+        if problem is not None:
+            problem.update(text)
+            problem.display = bool(messages)
         self.set_class(bool(messages), "-invalid")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
