@@ -186,3 +186,34 @@ def test_validation_averages_over_samples_seen(small_exp):
     job_mean = engine.build(small_exp)
     val_mean, _ = engine.evaluate(job_mean)
     assert val_loss == pytest.approx(val_mean, rel=1e-5)  # same init, same data: reduction-independent
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_trains_and_stays_close_to_float32(amp, tmp_path):
+    """train.amp runs the forward under autocast (on CPU here: torch supports both dtypes there);
+    fp16 goes through a gradient scaler whose state is checkpointed."""
+    base = presets.load("digits-mlp", ["train.max_epochs=3", "train.device=cpu"])
+    mixed = presets.load("digits-mlp", ["train.max_epochs=3", "train.device=cpu", f"train.amp={amp}"])
+    full, _ = run(base)
+    result, evs = run(mixed, run_dir=tmp_path / "r")
+    assert result.status == "finished", result
+    losses = [e.train_loss for e in evs if isinstance(e, events.EpochEnd)]
+    assert losses[-1] < losses[0], losses
+    assert result.final != full.final  # it did run in another precision
+    assert result.final["val_accuracy"] > 0.9 and abs(
+        result.final["val_accuracy"] - full.final["val_accuracy"]
+    ) < 0.05, (result.final, full.final)
+    ckpt = runs.load_checkpoint(tmp_path / "r")
+    assert (ckpt["scaler"] is not None) == (amp == "fp16")
+    if amp == "fp16":
+        assert ckpt["scaler"]["scale"] > 0
+
+
+def test_fp16_refuses_a_closure_optimizer():
+    from workbench.config import InvalidExperiment
+
+    with pytest.raises(InvalidExperiment) as e:
+        presets.load("digits-mlp", ["optimizer.name=LBFGS", "data.full_batch=true", "train.amp=fp16"])
+    assert [p.path for p in e.value.problems] == ["train.amp"]
+    assert "use amp = 'bf16'" in str(e.value)
+    presets.load("digits-mlp", ["optimizer.name=LBFGS", "data.full_batch=true", "train.amp=bf16"])

@@ -63,6 +63,8 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(1, ge=1, le=100_000, description="epochs between checkpoints")
     threads: int = Field(0, ge=0, le=1024, description="CPU threads for torch (0: torch's choice)")
     fused: bool = Field(True, description="torch's fused optimizer kernels where they exist")
+    amp: Literal["off", "bf16", "fp16"] = Field(
+        "off", description="mixed precision: forward under autocast (fp16 with a gradient scaler)")
     devices: int = Field(1, ge=1, le=64, description="processes/GPUs of a detached run (torchrun)")
     check_gradients: bool = Field(True, description="also stop on non-finite gradients, not only losses")
     on_divergence: Literal["stop", "rollback"] = Field(
@@ -274,6 +276,11 @@ def cross_check(exp: Experiment) -> list[Problem]:
             "optimizer.name",
             f"{opt.name} does not support sparse gradients: use SparseAdam, SGD or Adagrad, "
             "or set model.sparse = false",
+        ))
+    if exp.train.amp == "fp16" and type(opt).needs_closure:
+        problems.append(Problem(
+            "train.amp", f"{opt.name} steps through a closure, which a gradient scaler cannot "
+            "drive: use amp = 'bf16' (no scaler) or 'off'",
         ))
     if opt.name == "SGD" and opt.nesterov and (opt.momentum <= 0 or opt.dampening != 0):
         problems.append(Problem("optimizer.nesterov", "Nesterov momentum needs momentum > 0 and dampening = 0"))
