@@ -35,7 +35,7 @@ from .watching import WatchFlows, watch_target
 from .widgets.form import Form
 from .widgets.pickers import SECTIONS, Picker
 from .widgets.preview import PreviewPane
-from .widgets.status import StatusLine
+from .widgets.status import RunStatus, StatusLine
 
 if TYPE_CHECKING:
     from ..config import Experiment
@@ -145,8 +145,9 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         self.log_history.append(text.plain)
         if self._log_backlog is not None:
             self._log_backlog.append(text)
-        else:
-            self.query_one("#log-view", RichLog).write(text)
+        else:  # none while the app closes (a worker's last word): the history keeps it
+            for view in self.query("#log-view").results(RichLog):
+                view.write(text)
 
     def show_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
@@ -180,14 +181,14 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
     # -- torch, devices and previews, off the UI thread ------------------------------------------
     @work(thread=True, name="loading torch", group="warmup", exit_on_error=False)
     def warm_up(self) -> None:
+        try:  # the first run's process warms up now (on the other core), not on ctrl+r
+            self.runner.prepare()
+        except OSError:
+            pass  # ctrl+r tries again and says why it cannot
         import torch
 
         devices = detect_devices()
         self.call_from_thread(self._torch_loaded, torch.__version__, devices)
-        try:
-            self.runner.prepare()  # the first run's process loads torch now, not on ctrl+r
-        except OSError:
-            pass  # ctrl+r tries again and says why it cannot
         exp = self.draft.experiment
         if exp is not None:
             self._preview_worker(exp)
@@ -323,6 +324,7 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
             self.notify(f"cannot start the run's process: {e}", severity="error")
             return
         self.log_line(f"started run in {run_dir}", "bold")
+        self.query_one(StatusLine).set_status(RunStatus("starting", source=str(run_dir.name)))
         self.show_tab("train")
 
     def action_pause(self) -> None:

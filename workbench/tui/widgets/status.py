@@ -17,6 +17,7 @@ from ...progress import fmt_duration
 
 STATES = {  # state -> (glyph, style)
     "idle": ("○", "dim"),
+    "starting": ("…", "bold"),  # started here, its process still loading (torch, the data)
     "running": ("▶", "bold green"),
     "paused": ("‖", "bold yellow"),
     "finished": ("■", "bold"),
