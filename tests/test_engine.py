@@ -217,3 +217,15 @@ def test_fp16_refuses_a_closure_optimizer():
     assert [p.path for p in e.value.problems] == ["train.amp"]
     assert "use amp = 'bf16'" in str(e.value)
     presets.load("digits-mlp", ["optimizer.name=LBFGS", "data.full_batch=true", "train.amp=bf16"])
+
+
+def test_fp16_rollback_leaves_the_scaler_usable():
+    """A diverging fp16 run rolls back and carries on (the guard runs before the scaler touches
+    the optimizer), then gives up as a float32 run would."""
+    exp = presets.load("digits-mlp", ["train.max_epochs=3", "train.device=cpu", "train.amp=fp16",
+                                      "train.on_divergence=rollback", "optimizer.name=SGD",
+                                      "optimizer.lr=100"])
+    result, evs = run(exp)
+    assert isinstance(result, events.RunFailed) and result.kind == "diverged", result
+    assert "gave up after 3 rollback(s)" in result.message
+    assert sum("Rolled back" in e.message for e in evs if isinstance(e, events.Warned)) == 3

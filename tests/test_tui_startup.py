@@ -9,8 +9,9 @@ import time
 
 from textual import events
 from textual.widgets import Input
-from tui_helpers import hint, make_app, ready, row, wait_for
+from tui_helpers import hint, make_app, pick, ready, row, wait_for
 
+from workbench import presets
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.widgets.form import Form
 from workbench.tui.widgets.pickers import Picker
@@ -43,13 +44,14 @@ async def test_pickers_show_before_the_form_fills_then_the_preset_is_checked(tmp
         await fill(form)
 
     monkeypatch.setattr(Form, "_fill", spied_fill)
-    raw = {"name": "bad", "optimizer": {"name": "SGD", "lr": -1}}  # as read from a preset file
+    raw = presets.read_toml(presets.resolve("digits-mlp"))  # as `workbench PRESET` reads it
+    raw["optimizer"] = {"name": "SGD", "lr": -1}
     app = WorkbenchApp(raw, runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         assert seen == {
             "pickers": [True] * 4,
-            "titles": ["dataset: ", "model: ", "loss: ", "optimizer: SGD"],
+            "titles": ["dataset: digits", "model: mlp", "loss: CrossEntropyLoss", "optimizer: SGD"],
             "loading": True,
             "rows": 0,
             "settled": False,
@@ -124,3 +126,33 @@ def test_a_preset_that_is_missing_or_not_toml_stops_before_the_app(tmp_path, cap
     (tmp_path / "broken.toml").write_text("[optimizer\n")
     assert run_app(str(tmp_path / "broken.toml")) == 2
     assert "TOML syntax error" in capsys.readouterr().err
+
+
+async def test_a_preset_whose_sections_are_wrong_opens_on_defaults_and_says_what_was_wrong(tmp_path):
+    """`train = 5` or an unknown optimizer: the app opens, lists the file's problems, shows the
+    defaults in their place, and the form gains the missing section once a known one is picked."""
+    raw = {"name": "odd", "train": 5, "optimizer": {"name": "Adamm", "lr": 0.1}}
+    app = WorkbenchApp(raw, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        told = "\n".join(str(n.message) for n in app._notifications)
+        assert "train: must be a table of keys, got 5" in told and "unknown optimizer 'Adamm'" in told
+        assert app.query_one("#f-train-max_epochs", Input).value == "20"  # the default section
+        app.query_one("#f-train-max_epochs", Input).value = "3"  # editable, not a crash
+        await wait_for(pilot, lambda: app.draft.get("train.max_epochs") == 3, what="the edit")
+        assert "optimizer.lr" not in app.query_one(Form).rows()
+        await pick(pilot, "optimizer", "SGD")
+        await wait_for(pilot, lambda: "optimizer.momentum" in app.query_one(Form).rows(),
+                       what="the optimizer's rows")
+        assert not app.draft.problems
+
+
+def test_a_missing_data_path_is_a_problem_before_any_run(tmp_path):
+    from workbench.tui.draft import Draft
+
+    raw = presets.read_toml(presets.resolve("digits-mlp"))
+    raw["data"] = {"name": "csv", "path": str(tmp_path / "nowhere.csv"), "target": "y"}
+    raw["model"], raw["loss"] = {"name": "mlp"}, {"name": "MSELoss"}
+    draft = Draft(raw)
+    assert [str(p) for p in draft.settle()] == [f"data.path: no file or folder '{tmp_path}/nowhere.csv'"]
+    assert draft.experiment is None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import signal
 import sys
 from pathlib import Path
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _load(preset: str, overrides: list[str]):
-    from .config import InvalidExperiment
+    from .config import InvalidExperiment, data_path_problems
     from .presets import load
 
     try:
@@ -82,10 +81,8 @@ def _load(preset: str, overrides: list[str]):
         for p in e.problems:
             _err(str(p))
         return None
-    # checked here rather than in config.validate, where the dataset loaders' own messages about
-    # what belongs at data.path would be pre-empted; a missing path must not create a run folder
-    if exp.data.path is not None and not os.path.exists(os.path.expanduser(exp.data.path)):
-        _err(f"data.path: no file or folder {exp.data.path!r}")
+    for p in data_path_problems(exp):  # a missing path must not create a run folder
+        _err(str(p))
         return None
     return exp
 
@@ -99,9 +96,12 @@ def open_app(argv: list[str], watch: str | None = None) -> int:
     # they can be fixed), and the cyclic GC waits until the first frame is drawn (its passes over
     # the start-up's many young objects took ~4% of the time to it). The app turns it back on.
     gc.disable()
-    from .tui.app import run_app
+    try:
+        from .tui.app import run_app
 
-    return run_app(preset, watch=watch)
+        return run_app(preset, watch=watch)
+    finally:
+        gc.enable()
 
 
 def cmd_validate(args) -> int:

@@ -316,6 +316,16 @@ def path_problems(exp: Experiment) -> list[Problem]:
     return problems
 
 
+def data_path_problems(exp: Experiment) -> list[Problem]:
+    """A data.path that does not exist: checked before a run starts (so that no run folder is made
+    for it), not in `validate`, where it would pre-empt what the dataset's loader says belongs
+    there when the path does exist."""
+    path = exp.data.path
+    if path is not None and not os.path.exists(os.path.expanduser(path)):
+        return [Problem("data.path", f"no file or folder {path!r}")]
+    return []
+
+
 def warnings_for(exp: Experiment) -> list[str]:
     """Advice that does not make the experiment invalid."""
     out = []

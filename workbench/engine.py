@@ -262,12 +262,12 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
                     opt.zero_grad(set_to_none=True)
                     loss = _loss(job, x, y)
                     scaler.scale(loss).backward()
-                    scaler.unscale_(opt)
                     # gradients that overflow fp16 are the scaler's to handle (it skips the step
-                    # and lowers its scale): the guard reads the loss only
+                    # and lowers its scale): the guard reads the loss only, before the scaler
+                    # touches the optimizer, so that a rollback leaves it in a clean state
                     faults.guard(*(got := faults.read_step(loss, params, False)), epoch, b, step + 1)
                     value = got[0]
-                    scaler.step(opt)
+                    scaler.step(opt)  # unscales, skips the step on inf/NaN gradients
                     scaler.update()
             except RunError as e:
                 if e.kind != "diverged" or good is None or rollbacks >= train_cfg.max_rollbacks:
@@ -389,7 +389,8 @@ def evaluate(job: Job) -> tuple[float | None, dict[str, float]]:
             n = x.shape[0]
             with _autocast(job):
                 out = task.forward(model, x)
-            out = out.float()  # loss and metric sums in float32
+            if job.amp_dtype is not None:
+                out = out.float()  # loss and metric sums in float32, not in the half type
             loss = task.loss(job.criterion, exp.loss.name, out, y, exp.loss).item()
             total += (loss / n if exp.loss.reduction == "sum" else loss) * n
             n_seen += n

@@ -221,13 +221,15 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         gc.enable()  # `workbench` turned it off until the first frame (cli.open_app)
         self.refresh_pickers()  # the settled draft names every section
         self.revalidate()
-        if self.draft.problems:
+        if self.draft.load_problems:  # some may be gone: a section that was not a table, say
+            listing = "; ".join(str(p) for p in self.draft.load_problems)
             self.notify(
-                "\n".join(str(p) for p in self.draft.problems),
+                listing.replace("; ", "\n"),
                 title="the preset has problems: fix them in the form",
                 severity="error",
-                timeout=8,
+                timeout=10,
             )
+            self.log_line(f"the preset has problems: {listing}", "red")
         await self.mount_panes()
         self.ready = True
         # import torch only once the first frame and the form are on screen: an import holds the
@@ -345,6 +347,7 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         self.notify("stopping: saving a checkpoint")
 
     def action_next_batch(self) -> None:
+        self.draft.settle()  # typed ahead of the form's fill: the preset is checked now
         exp = self.draft.experiment
         if exp is None:
             self.notify(
@@ -414,5 +417,6 @@ def run_app(preset: str | None, watch: str | None = None) -> int:
         for p in e.problems:
             print(f"workbench: {p}", file=sys.stderr)
         return 2
-    result = WorkbenchApp(raw, watch=run_dir).run()
-    return int(result or 0)
+    app = WorkbenchApp(raw, watch=run_dir)
+    result = app.run()
+    return int(result if result is not None else (app.return_code or 0))

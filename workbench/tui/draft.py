@@ -139,6 +139,7 @@ class Draft:
     def __init__(self, start: Experiment | dict):
         """From a validated experiment, or from a preset's raw data (see `settle`)."""
         self.problems: list[Problem] = []
+        self.load_problems: list[Problem] = []  # what was wrong with the preset it started from
         self.experiment: Experiment | None = None
         if isinstance(start, dict):
             self.raw: dict = copy.deepcopy(start)
@@ -149,18 +150,23 @@ class Draft:
     def settle(self) -> list[Problem]:
         """Validate the raw data it started from, once. A valid experiment is then held whole, with
         every default, as a loaded one is; an invalid one keeps what its file says, over the
-        defaults of the classes it names, and its problems are returned."""
+        defaults of the classes it names (a section that is not a table, or names no class, is
+        replaced by the default one). What was wrong with the file is kept in `load_problems`:
+        some of it may have been replaced, and the user should still hear of it."""
         if not self.settled:
             self.settled = True
-            if self.validate():
+            self.load_problems = self.validate()
+            if self.load_problems:
                 self.raw = _over_defaults(self.raw)
+                self.validate()
             else:
                 assert self.experiment is not None
                 self.raw = self.experiment.to_dict()
-        return self.problems
+        return self.load_problems
 
     def load(self, exp: Experiment) -> None:
         self.raw = exp.to_dict()
+        self.settled = True
         self.validate()
 
     def get(self, path: str) -> Any:
@@ -196,14 +202,15 @@ class Draft:
         self.raw[section] = {"name": name, **_defaults(SECTIONS[section][name])}  # type: ignore[index]
 
     def validate(self) -> list[Problem]:
-        from ..config import validate
+        from ..config import data_path_problems, validate
 
         try:
-            self.experiment = validate(copy.deepcopy(self.raw))
-            self.problems = []
+            exp = validate(copy.deepcopy(self.raw))
         except InvalidExperiment as e:
-            self.experiment = None
-            self.problems = e.problems
+            self.experiment, self.problems = None, e.problems
+        else:
+            self.problems = data_path_problems(exp)
+            self.experiment = None if self.problems else exp
         return self.problems
 
     def specs(self) -> dict[str, list[FieldSpec]]:
@@ -241,13 +248,14 @@ def _over_defaults(raw: dict) -> dict:
     out = {**base, **raw}
     for section, entry in SECTIONS.items():
         given = raw.get(section)
-        if not isinstance(given, dict):
-            continue  # absent: the default section; not a table: a problem, shown as it is
-        name = given.get("name", base[section]["name"])
-        if not isinstance(entry, dict) or name == base[section]["name"]:
+        if not isinstance(given, dict):  # absent, or not a table (a problem, listed at the load)
+            out[section] = base[section]
+        elif not isinstance(entry, dict):  # data, train
             out[section] = {**base[section], **given}
-        elif name in entry:
-            out[section] = {"name": name, **_defaults(entry[name]), **given}
+        elif given.get("name", base[section]["name"]) == base[section]["name"]:
+            out[section] = {**base[section], **given}
+        elif given["name"] in entry:
+            out[section] = {"name": given["name"], **_defaults(entry[given["name"]]), **given}
     return out
 
 

@@ -175,9 +175,17 @@ class Form(VerticalScroll):
         self.specs = specs = self.draft.specs()
         self._loading = True
         try:
-            for section in self.query(FormSection):
-                if sections is None or section.section in sections:
-                    await section.rebuild(specs.get(section.section, []))
+            if [s.section for s in self.query(FormSection)] != list(specs):
+                # a section comes or goes (a class name that was unknown, then picked): all anew
+                await self.query(FormSection).remove()
+                await self.mount_all(
+                    FormSection(section, section_specs, self.draft, self.devices)
+                    for section, section_specs in specs.items()
+                )
+            else:
+                for section in self.query(FormSection):
+                    if sections is None or section.section in sections:
+                        await section.rebuild(specs.get(section.section, []))
         finally:
             self._loading = False
 
