@@ -10,8 +10,6 @@ stopped, mid-epoch included.
 
 from __future__ import annotations
 
-import contextlib
-
 import math
 import time
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from .control import Control
 from .devices import device_name, resolve_device
 from .faults import RunError, user_traceback
 from . import faults
+from .precision import Precision
 from .tasks import TASKS
 
 Emit = Callable[[Any], None]
@@ -57,8 +56,7 @@ class Job:
     loader: str
     run_dir: Path | None = None
     state: dict = field(default_factory=dict)
-    amp_dtype: Any = None  # autocast's dtype under train.amp, None for float32
-    scaler: Any = None  # the gradient scaler of train.amp = "fp16"
+    precision: Any = None  # a Precision: autocast and the gradient scaler of train.amp
 
 
 def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = None) -> Job:
@@ -86,17 +84,12 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     # this rank's share of each batch under torchrun; the plain batches in one process
     train_b, val_b = distributed.batches(split, exp.data, generator, val_generator, device, fast)
     job = Job(exp, device, model, criterion, optimizer, train_b, val_b, generator, task, loaded, split,
-              "tensor" if fast else "dataloader", run_dir)
-    if exp.train.amp != "off":
-        job.amp_dtype = torch.bfloat16 if exp.train.amp == "bf16" else torch.float16
-    if exp.train.amp == "fp16":  # fp16's narrow range: scale the loss so gradients do not underflow
-        job.scaler = torch.amp.GradScaler(device.type)
+              "tensor" if fast else "dataloader", run_dir, precision=Precision(exp.train.amp, device))
     if resume:
         try:
             model.load_state_dict(resume["model"])
             optimizer.load_state_dict(resume["optimizer"])
-            if job.scaler is not None and resume.get("scaler"):
-                job.scaler.load_state_dict(resume["scaler"])
+            job.precision.load_state_dict(resume.get("scaler"))
         except (RuntimeError, ValueError, KeyError, TypeError) as e:
             raise RunError("checkpoint", f"the checkpoint does not fit its own config: "
                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
@@ -169,10 +162,10 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
     import torch
 
     exp, model, opt, task, device = job.exp, job.model, job.optimizer, job.task, job.device
-    scaler = job.scaler
+    precision = job.precision
     per_sample_div = exp.loss.reduction == "sum"
     needs_closure = type(exp.optimizer).needs_closure
-    check_grads = exp.train.check_gradients
+    check_grads = exp.train.check_gradients and precision.guards_gradients
     fast = job.loader == "tensor"
     max_epochs, steps_per_epoch = exp.train.max_epochs, len(job.train_batches)
     st = job.state
@@ -205,7 +198,7 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
             "epoch": epoch, "batch": batch, "step": step, "epochs_done": epoch,
             "loss_sum": float(loss_sum), "seen": seen, "generator": gen_state,
             "torch_rng": torch.get_rng_state(), "version": 1,
-            "scaler": scaler.state_dict() if scaler is not None else None,
+            "scaler": precision.state_dict(),
             "world_size": distributed.world_size(),
         })
 
@@ -249,26 +242,15 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
                         faults.guard(*faults.read_step(loss, params, check_grads), epoch, b, step + 1)
                         return loss
                     value = opt.step(closure).item()
-                elif scaler is None:
+                else:
                     opt.zero_grad(set_to_none=True)
                     loss = _loss(job, x, y)
-                    loss.backward()
+                    precision.backward(loss)
                     # one host sync per step reads the loss and the gradients' largest entry: the
                     # guard must see both before the optimizer moves the weights
                     faults.guard(*(got := faults.read_step(loss, params, check_grads)), epoch, b, step + 1)
                     value = got[0]
-                    opt.step()
-                else:  # fp16: the same step through the gradient scaler
-                    opt.zero_grad(set_to_none=True)
-                    loss = _loss(job, x, y)
-                    scaler.scale(loss).backward()
-                    # gradients that overflow fp16 are the scaler's to handle (it skips the step
-                    # and lowers its scale): the guard reads the loss only, before the scaler
-                    # touches the optimizer, so that a rollback leaves it in a clean state
-                    faults.guard(*(got := faults.read_step(loss, params, False)), epoch, b, step + 1)
-                    value = got[0]
-                    scaler.step(opt)  # unscales, skips the step on inf/NaN gradients
-                    scaler.update()
+                    precision.step(opt)
             except RunError as e:
                 if e.kind != "diverged" or good is None or rollbacks >= train_cfg.max_rollbacks:
                     if e.kind == "diverged" and good is not None:
@@ -339,7 +321,7 @@ def _finished(job: Job, status: str, t0: float) -> RunFinished:
 
 def _loss(job: Job, x, y):
     """Forward and loss; a loss that cannot take the model's output says which shapes met."""
-    with _autocast(job):
+    with job.precision.autocast():
         out = job.task.forward(job.model, x)
         try:
             return job.task.loss(job.criterion, job.exp.loss.name, out, y, job.exp.loss)
@@ -348,16 +330,6 @@ def _loss(job: Job, x, y):
                 raise
             raise faults.loss_error(e, job.exp.loss.name, out, y, job.task.name,
                                     job.data.num_outputs) from None
-
-
-def _autocast(job: Job):
-    """Mixed precision under train.amp: autocast runs matmuls and convolutions in bf16 or fp16
-    and keeps losses, softmax and reductions in float32."""
-    if job.amp_dtype is None:
-        return contextlib.nullcontext()
-    import torch
-
-    return torch.autocast(job.device.type, dtype=job.amp_dtype)
 
 
 def _flush(pending, steps, metrics, emit, epoch, step, b, per_epoch, rate, elapsed, eta) -> None:
@@ -387,9 +359,9 @@ def evaluate(job: Job) -> tuple[float | None, dict[str, float]]:
         for x, y in job.val_batches:
             x, y = x.to(job.device), y.to(job.device)
             n = x.shape[0]
-            with _autocast(job):
+            with job.precision.autocast():
                 out = task.forward(model, x)
-            if job.amp_dtype is not None:
+            if job.precision.mixed:
                 out = out.float()  # loss and metric sums in float32, not in the half type
             loss = task.loss(job.criterion, exp.loss.name, out, y, exp.loss).item()
             total += (loss / n if exp.loss.reduction == "sum" else loss) * n
