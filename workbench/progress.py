@@ -6,7 +6,6 @@ import sys
 from typing import TextIO
 
 
-
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None or seconds != seconds or seconds < 0:
         return "?"

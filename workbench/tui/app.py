@@ -40,6 +40,7 @@ from .widgets.status import RunStatus, StatusLine
 if TYPE_CHECKING:
     from ..config import Experiment
     from ..events import PreviewBatch
+    from .widgets.plots import EpochPlot, StepPlot
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
@@ -105,6 +106,8 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         self.log_history: deque[str] = deque(maxlen=5000)
         self._log_backlog: list[Text] | None = []  # lines written before the Log tab is filled
         self._preview_panes: list[PreviewPane] = []  # mounted after the first frame
+        self.step_plot: StepPlot  # the Train tab's plots, mounted after the first frame too
+        self.epoch_plot: EpochPlot
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -168,11 +171,14 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         """Whether the draft has problems; if so, list them (notification and log) and mark them."""
         problems = self.draft.validate()
         if problems:
-            listing = "\n".join(str(p) for p in problems)
-            self.notify(listing, title=f"cannot {doing}: fix these first", severity="error", timeout=8)
-            self.log_line(f"{what} refused: " + "; ".join(str(p) for p in problems), "red")
+            self.tell_problems(problems, f"cannot {doing}: fix these first", f"{what} refused")
             self.revalidate()
         return bool(problems)
+
+    def tell_problems(self, problems: list, title: str, log_prefix: str, timeout: float = 8) -> None:
+        """A notification with one problem a line, and the same in the log."""
+        self.notify("\n".join(map(str, problems)), title=title, severity="error", timeout=timeout)
+        self.log_line(f"{log_prefix}: " + "; ".join(map(str, problems)), "red")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # while a dialog is open, the app's keys wait (the dialog has its own)
@@ -222,14 +228,9 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         self.refresh_pickers()  # the settled draft names every section
         self.revalidate()
         if self.draft.load_problems:  # some may be gone: a section that was not a table, say
-            listing = "; ".join(str(p) for p in self.draft.load_problems)
-            self.notify(
-                listing.replace("; ", "\n"),
-                title="the preset has problems: fix them in the form",
-                severity="error",
-                timeout=10,
-            )
-            self.log_line(f"the preset has problems: {listing}", "red")
+            self.tell_problems(self.draft.load_problems,
+                               "the preset has problems: fix them in the form",
+                               "the preset has problems", timeout=10)
         await self.mount_panes()
         self.ready = True
         # import torch only once the first frame and the form are on screen: an import holds the
@@ -252,8 +253,9 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
             PreviewPane(id="preview-train", classes="preview"),
             PreviewPane(id="preview-data", classes="preview"),
         ]
+        self.step_plot, self.epoch_plot = StepPlot(id="step-plot"), EpochPlot(id="epoch-plot")
         await self.query_one("#train-row").mount_all([
-            Vertical(StepPlot(id="step-plot"), EpochPlot(id="epoch-plot"), id="plots"),
+            Vertical(self.step_plot, self.epoch_plot, id="plots"),
             self._preview_panes[0],
         ])
         await self.query_one("#data", TabPane).mount(self._preview_panes[1])
@@ -315,10 +317,8 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         if self.watching is not None:
             self.log_line(f"no longer watching {self.watching}")
             self.detach_watch()
-        from .widgets.plots import EpochPlot, StepPlot  # imported after the first frame
-
-        self.query_one(StepPlot).clear_history()
-        self.query_one(EpochPlot).clear_history()
+        self.step_plot.clear_history()
+        self.epoch_plot.clear_history()
         try:
             self.runner.start(exp, run_dir)
         except OSError as e:

@@ -247,13 +247,11 @@ def _over_defaults(raw: dict) -> dict:
     base = Experiment().to_dict()
     out = {**base, **raw}
     for section, entry in SECTIONS.items():
-        given = raw.get(section)
+        given, default = raw.get(section), base[section].get("name")
         if not isinstance(given, dict):  # absent, or not a table (a problem, listed at the load)
             out[section] = base[section]
-        elif not isinstance(entry, dict):  # data, train
-            out[section] = {**base[section], **given}
-        elif given.get("name", base[section]["name"]) == base[section]["name"]:
-            out[section] = {**base[section], **given}
+        elif not isinstance(entry, dict) or given.get("name", default) == default:
+            out[section] = {**base[section], **given}  # data and train, or the default class
         elif given["name"] in entry:
             out[section] = {"name": given["name"], **_defaults(entry[given["name"]]), **given}
     return out

@@ -66,7 +66,6 @@ class EventView(_Base):
         from ..events import (
             BatchEnd, EpochEnd, Paused, PreviewBatch, Resumed, RunFailed, RunFinished, RunStarted
         )
-        from .widgets.plots import EpochPlot, StepPlot
 
         status = self.query_one(StatusLine)
         if isinstance(event, PreviewBatch):
@@ -75,12 +74,12 @@ class EventView(_Base):
         if isinstance(event, (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished, RunFailed)):
             status.update_event(event)
         if isinstance(event, BatchEnd):
-            self.query_one(StepPlot).add(event.steps, event.losses)
+            self.step_plot.add(event.steps, event.losses)
         elif isinstance(event, EpochEnd):
-            self.query_one(EpochPlot).add(event)
+            self.epoch_plot.add(event)
         elif isinstance(event, RunStarted):
             primary = TASKS[event.task].primary if event.task in TASKS else None
-            self.query_one(EpochPlot).set_metric(f"val_{primary}" if primary else None)
+            self.epoch_plot.set_metric(f"val_{primary}" if primary else None)
         for text in event_lines(event):
             self.write_log(text)
         if isinstance(event, RunFinished):

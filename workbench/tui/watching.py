@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .draft import Draft
     from .runner import Runner
     from .runs_pane import RunsPane
+    from .widgets.plots import EpochPlot, StepPlot
 
     _Base = App
 else:
@@ -123,6 +124,8 @@ class WatchFlows(_Base):
 
     draft: Draft
     runner: Runner
+    step_plot: StepPlot
+    epoch_plot: EpochPlot
     runs_root: Path | None
     watcher: RunWatcher | None = None
     watch_state: str = ""
@@ -146,13 +149,11 @@ class WatchFlows(_Base):
             )
             self.log_line(f"cannot watch {run_dir}: not a run folder", "red")
             return False
-        from .widgets.plots import EpochPlot, StepPlot  # imported after the first frame
-
         self.detach_watch()
         self.watcher = RunWatcher(run_dir)
         self.watch_state, self._fed = "", (0, 0)
-        self.query_one(StepPlot).clear_history()
-        epoch_plot = self.query_one(EpochPlot)
+        self.step_plot.clear_history()
+        epoch_plot = self.epoch_plot
         epoch_plot.clear_history()
         epoch_plot.set_metric(primary_metric(run_dir / runs.CONFIG, []))
         self.log_line(f"watching {run_dir}", "bold")
@@ -197,9 +198,7 @@ class WatchFlows(_Base):
         """Feed what is new in a snapshot to the plots and the status line."""
         if watcher is not self.watcher:
             return  # a poll of a run we stopped watching
-        from .widgets.plots import EpochPlot, StepPlot  # imported after the first frame
-
-        step_plot, epoch_plot = self.query_one(StepPlot), self.query_one(EpochPlot)
+        step_plot, epoch_plot = self.step_plot, self.epoch_plot
         if snap.restarted:
             step_plot.clear_history()
             epoch_plot.clear_history()

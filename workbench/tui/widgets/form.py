@@ -147,15 +147,18 @@ class Form(VerticalScroll):
         self._loading = True
         try:
             await self.query("#form-loading").remove()
-            await self.mount_all(
-                FormSection(section, specs, self.draft, self.devices)
-                for section, specs in self.specs.items()
-            )
+            await self._mount_sections()
         finally:
             self._loading = False
         self._filled.set()
         self.show_problems(self._placed)
         self.post_message(self.Filled())
+
+    async def _mount_sections(self) -> None:
+        await self.mount_all(
+            FormSection(section, specs, self.draft, self.devices)
+            for section, specs in self.specs.items()
+        )
 
     @property
     def filled(self) -> bool:
@@ -178,10 +181,7 @@ class Form(VerticalScroll):
             if [s.section for s in self.query(FormSection)] != list(specs):
                 # a section comes or goes (a class name that was unknown, then picked): all anew
                 await self.query(FormSection).remove()
-                await self.mount_all(
-                    FormSection(section, section_specs, self.draft, self.devices)
-                    for section, section_specs in specs.items()
-                )
+                await self._mount_sections()
             else:
                 for section in self.query(FormSection):
                     if sections is None or section.section in sections:

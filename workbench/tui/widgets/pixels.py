@@ -10,7 +10,6 @@ pixels become one ASCII character per cell (the mean of its two pixels on a brig
 from __future__ import annotations
 
 import functools
-
 from typing import Any
 
 from rich.console import RenderableType
