@@ -8,7 +8,6 @@ first frame (and the form, which is mounted just after it).
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections import deque
 from pathlib import Path
@@ -29,8 +28,9 @@ from .draft import Draft, problems_by_field
 from .event_view import EventView
 from .eventlog import line
 from .preset_flows import PresetFlows
-from .runner import PreviewSource, Runner, detect_devices
+from .runner import PreviewSource, Runner
 from .screens import ConfirmScreen, HelpScreen
+from .startup import StartUp
 from .watching import WatchFlows, watch_target
 from .widgets.form import Form
 from .widgets.pickers import SECTIONS, Picker
@@ -39,7 +39,6 @@ from .widgets.status import RunStatus, StatusLine
 
 if TYPE_CHECKING:
     from ..config import Experiment
-    from ..events import PreviewBatch
     from .widgets.plots import EpochPlot, StepPlot
 
 DEFAULT_PRESET = "digits-mlp"
@@ -47,7 +46,7 @@ WIDE = 140  # columns from which plots and preview sit side by side
 TABS = ("setup", "train", "data", "log", "runs")
 
 
-class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
+class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
     """Pick a dataset, model, loss and optimizer; edit; train (here or detached); watch."""
 
     CSS_PATH = "app.tcss"
@@ -184,94 +183,7 @@ class WorkbenchApp(EventView, WatchFlows, PresetFlows, App[int]):
         # while a dialog is open, the app's keys wait (the dialog has its own)
         return not isinstance(self.screen, ModalScreen)
 
-    # -- torch, devices and previews, off the UI thread ------------------------------------------
-    @work(thread=True, name="loading torch", group="warmup", exit_on_error=False)
-    def warm_up(self) -> None:
-        try:  # the first run's process warms up now (on the other core), not on ctrl+r
-            self.runner.prepare()
-        except OSError:
-            pass  # ctrl+r tries again and says why it cannot
-        import torch
-
-        devices = detect_devices()
-        self.call_from_thread(self._torch_loaded, torch.__version__, devices)
-        exp = self.draft.experiment
-        if exp is not None:
-            self._preview_worker(exp)
-
-    def _torch_loaded(self, version: str, devices: list[tuple[str, str]]) -> None:
-        self.torch_ready = True
-        self.query_one(Form).set_devices(devices)
-        self.log_line(
-            f"torch {version} ready; devices: {', '.join(label for label, _ in devices[1:])}", "dim"
-        )
-
-    def _preview_worker(self, exp: Experiment) -> None:
-        from ..data import DataError
-
-        try:
-            batch = self.previews.next_batch(exp)
-        except DataError as e:
-            self.call_from_thread(self.log_line, f"preview: {e}", "red")
-            return
-        self.call_from_thread(self.show_preview, batch)
-
-    def show_preview(self, batch: PreviewBatch) -> None:
-        for pane in self._preview_panes:  # kept: a DOM query per batch took 7% of the UI in a run
-            pane.show(batch)
-
     # -- the form and the pickers ----------------------------------------------------------------
-    @on(Form.Filled)
-    async def _form_filled(self) -> None:
-        gc.freeze()  # what start-up made lives as long as the app: no GC pass need look at it
-        gc.enable()  # `workbench` turned it off until the first frame (cli.open_app)
-        self.refresh_pickers()  # the settled draft names every section
-        self.revalidate()
-        if self.draft.load_problems:  # some may be gone: a section that was not a table, say
-            self.tell_problems(self.draft.load_problems,
-                               "the preset has problems: fix them in the form",
-                               "the preset has problems", timeout=10)
-        await self.mount_panes()
-        self.ready = True
-        # import torch only once the first frame and the form are on screen: an import holds the
-        # GIL most of the time, and started earlier it delays them by the whole import (~1.5 s)
-        self.warm_up()
-        if self.watch_dir is not None:
-            self.attach(self.watch_dir)
-
-    async def mount_panes(self) -> None:
-        """The hidden tabs' widgets, after the first frame: the plots and the preview (Train),
-        the preview (Data), the log and the run list's table. Their imports (plotext, the run
-        list) and their mounting took a fifth of the time to it."""
-        if self._panes_mounted:
-            return
-        self._panes_mounted = True
-        from .runs_pane import RunsPane
-        from .widgets.plots import EpochPlot, StepPlot
-
-        self._preview_panes = [
-            PreviewPane(id="preview-train", classes="preview"),
-            PreviewPane(id="preview-data", classes="preview"),
-        ]
-        self.step_plot, self.epoch_plot = StepPlot(id="step-plot"), EpochPlot(id="epoch-plot")
-        await self.query_one("#train-row").mount_all([
-            Vertical(self.step_plot, self.epoch_plot, id="plots"),
-            self._preview_panes[0],
-        ])
-        await self.query_one("#data", TabPane).mount(self._preview_panes[1])
-        log = RichLog(id="log-view", wrap=True, markup=False, highlight=False, max_lines=5000)
-        await self.query_one("#log", TabPane).mount(log)
-        for text in self._log_backlog or []:
-            log.write(text)
-        self._log_backlog = None
-        await self.query_one("#runs", TabPane).mount(RunsPane(self.runs_root, id="runs-pane"))
-
-    async def on_event(self, event: events.Event) -> None:
-        # a key typed ahead (or a click) may start a run, a watch or show Runs before the fill
-        if isinstance(event, (events.Key, events.MouseDown)) and not self._panes_mounted:
-            await self.mount_panes()
-        await super().on_event(event)
-
     @on(Form.Edited)
     def _edited(self, event: Form.Edited) -> None:
         self.revalidate()
