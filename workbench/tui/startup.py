@@ -44,6 +44,7 @@ class StartUp(_Base):
     epoch_plot: EpochPlot
     _preview_panes: list[PreviewPane]
     _log_backlog: list[Text] | None
+    _log_view: RichLog | None
     _panes_mounted: bool
 
     # -- torch, devices and previews, off the UI thread ------------------------------------------
@@ -123,7 +124,7 @@ class StartUp(_Base):
         await self.query_one("#log", TabPane).mount(log)
         for text in self._log_backlog or []:
             log.write(text)
-        self._log_backlog = None
+        self._log_view, self._log_backlog = log, None
         await self.query_one("#runs", TabPane).mount(RunsPane(self.runs_root, id="runs-pane"))
 
     async def on_event(self, event: events.Event) -> None:

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from textual.app import RenderResult
+from textual.geometry import Region
+from textual.reactive import Reactive
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from .series import StepSeries
@@ -35,20 +38,23 @@ class LivePlot(PlotextPlot):
     }
     """
 
-    def __init__(self, *, refresh_hz: float = 4.0, max_duty: float = 0.05, name: str | None = None,
+    auto_links = Reactive(False)  # no links in a chart (see preview.Drawing)
+
+    def __init__(self, *, refresh_hz: float = 2.0, max_duty: float = 0.04, name: str | None = None,
                  id: str | None = None, classes: str | None = None,
                  disabled: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.refresh_hz = refresh_hz
         # At most this share of the UI thread goes to drawing this plot: a big plot that costs
-        # 100 ms a frame is redrawn every 2 s, not 4 times a second, so it cannot slow the
-        # run (which shares the machine's cores) by more than a few percent.
+        # 80 ms a frame (plotext and Textual together) is redrawn every 2 s, not twice a second,
+        # so it cannot slow the run (which shares the machine's cores) by more than a few percent.
         self.max_duty = max_duty
         self.frame_cost_s = 0.0  # what the last frame cost to build
         self._next_draw = 0.0  # monotonic time before which the timer does not redraw
         self._dirty = True
         self.redraws = 0  # replots done; tests and benches read it
         self._frame: tuple[tuple, RenderResult] | None = None
+        self._new_frame = False  # render() built a frame that render_lines has not timed yet
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -85,11 +91,21 @@ class LivePlot(PlotextPlot):
         # until the data, the size or the theme changed.
         key = (self.redraws, self.size.width, self.size.height, self.theme, self.app.theme)
         if self._frame is None or self._frame[0] != key:
-            t = time.perf_counter()
             self._frame = (key, super().render())
+            self._new_frame = True
+        return self._frame[1]
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Textual's drawing of the widget: `render`, then the chart turned into lines of cells
+        (as costly again as plotext at 160x50, py-spy); a new frame's whole cost sets when the
+        timer may draw the next one."""
+        t = time.perf_counter()
+        lines = super().render_lines(crop)
+        if self._new_frame:
+            self._new_frame = False
             self.frame_cost_s = time.perf_counter() - t
             self._next_draw = time.monotonic() + self.frame_cost_s / self.max_duty
-        return self._frame[1]
+        return lines
 
     def replot(self) -> None:
         """Redraw from the stored history now."""
@@ -108,7 +124,7 @@ class StepPlot(LivePlot):
     """Training loss by step, raw (as a min/max envelope per column) and smoothed by an EMA."""
 
     def __init__(self, *, smoothing: float = 0.98, capacity: int = 2048, refresh_hz: float = 2.0,
-                 max_duty: float = 0.05, name: str | None = None, id: str | None = None,
+                 max_duty: float = 0.04, name: str | None = None, id: str | None = None,
                  classes: str | None = None, disabled: bool = False) -> None:
         super().__init__(refresh_hz=refresh_hz, max_duty=max_duty, name=name, id=id, classes=classes,
                          disabled=disabled)
@@ -164,7 +180,7 @@ class StepPlot(LivePlot):
 class EpochPlot(LivePlot):
     """Train and validation loss by epoch, and the task's primary metric on the right axis."""
 
-    def __init__(self, *, refresh_hz: float = 4.0, max_duty: float = 0.05, name: str | None = None,
+    def __init__(self, *, refresh_hz: float = 2.0, max_duty: float = 0.04, name: str | None = None,
                  id: str | None = None, classes: str | None = None,
                  disabled: bool = False) -> None:
         super().__init__(refresh_hz=refresh_hz, max_duty=max_duty, name=name, id=id, classes=classes,

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.reactive import Reactive
 from textual.widgets import Static
 
 from .pixels import cell_size, is_image_batch, render_image
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
 MAX_IMAGES = 32
 MAX_ROWS = 32
 WRONG = "✗"
+
+
+class Drawing(Static):
+    """Text with no links in it: Textual need not scan every cell of it for them (py-spy put
+    that scan at a tenth of the UI's time in a run, over the plots and this)."""
+
+    auto_links = Reactive(False)
 
 
 class PreviewPane(VerticalScroll):
@@ -53,8 +61,8 @@ class PreviewPane(VerticalScroll):
         self._timer: Any = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("no batch yet: it appears once the dataset has loaded", style="dim"),
-                      classes="preview-body")
+        yield Drawing(Text("no batch yet: it appears once the dataset has loaded", style="dim"),
+                       classes="preview-body")
 
     #: at most one redraw per this many seconds: drawing a grid of images costs ~20 ms of the UI
     #: thread, CPU time taken from the run's cores (profiled with py-spy during a run)
@@ -98,7 +106,7 @@ class PreviewPane(VerticalScroll):
         # only; a layout of the whole screen took ~100 ms of the UI at 160x50 (py-spy, live run)
         shape = (self._width, _shape(p.inputs), _shape(p.targets), p.predictions is None, p.task,
                  len(p.class_names))
-        self.query_one(".preview-body", Static).update(
+        self.query_one(".preview-body", Drawing).update(
             describe(p, self._width, color), layout=shape != self._shape
         )
         self._shape = shape
