@@ -18,6 +18,32 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
 
 
+def _cpu_times() -> list[int]:
+    """The machine's jiffies so far: user, nice, system, idle, iowait, ... (Linux)."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
+def wait_quiet(busy: float = 0.15, window: float = 0.5, timeout: float = 30.0) -> float:
+    """Seconds until the machine is quiet: its cores busy less than `busy` of a `window`
+    (the app's start-up, its torch import and its waiting run process's warm-up done).
+    Without /proc/stat (not Linux), waits `timeout / 3` seconds instead."""
+    t0 = time.perf_counter()
+    if not Path("/proc/stat").exists():
+        time.sleep(timeout / 3)
+        return time.perf_counter() - t0
+    before = _cpu_times()
+    while time.perf_counter() - t0 < timeout:
+        time.sleep(window)
+        after = _cpu_times()
+        total = sum(after) - sum(before)
+        idle = (after[3] + after[4]) - (before[3] + before[4])
+        if total > 0 and 1 - idle / total < busy:
+            return time.perf_counter() - t0
+        before = after
+    print(f"the machine stayed busy for {timeout:.0f} s; going on", file=sys.stderr)
+    return time.perf_counter() - t0
+
+
 class Session:
     """`workbench ARGS` (or `python PYTHON_ARGS`) in a detached tmux session of the given size."""
 

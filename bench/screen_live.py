@@ -1,7 +1,19 @@
 """Epoch time with the screen live (the real `workbench` app in tmux, Train tab with its plots
-showing) against `workbench run` on the same preset, alternated, median of the epochs.
+drawing) against `workbench run` on the same preset: both at once, taking turns.
 
-    python bench/screen_live.py [--epochs 6] [--repeats 3] [--size 160x50] [--threads N]
+    python bench/screen_live.py [--turns 40] [--turn-s 0.5] [--size 160x50] [--threads N]
+
+This machine's speed drifts by up to 1.6x from one second to the next (an epoch of digits-mlp
+takes 0.065 s, then 0.105 s, on the same core, with nothing else running), so two runs one after
+the other compare the machine's moods as much as the two sides: back-to-back runs of 20 epochs
+gave live/headless ratios from 0.74 to 1.44. Here both runs are started once and take turns:
+the bench stops one run's process (SIGSTOP) while the other trains for `--turn-s` seconds, then
+swaps, `--turns` times each, so both sides sample the same drift. The first epoch after each
+resume (it holds the pause) and each run's first epoch (warm-up) are left out.
+
+The app's run is started with ctrl+r once the app's start-up (its torch import, the run
+process's warm-up) is over: the comparison is about the screen drawing live. While `workbench
+run` has its turn, the app's run is stopped, and the screen has nothing new to draw.
 
 Both sides run with the defaults (`train.threads = 0`: headless uses torch's threads, one per
 core; the app's run leaves one core to the screen), or both with `--threads N`.
@@ -11,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -18,73 +32,127 @@ import tempfile
 import time
 from pathlib import Path
 
-from _tmux import Session
+from _tmux import Session, wait_quiet
 
-EXTRA: list[str] = []
+EPOCHS = 100_000  # more than either run will reach: the bench ends both
 
 
-def write_preset(folder: Path, epochs: int) -> Path:
+def write_preset(folder: Path, extra: list[str]) -> Path:
     from workbench import presets
 
-    exp = presets.load("digits-mlp", [f"train.max_epochs={epochs}", "train.device=cpu", *EXTRA,
-                                      "name=bench-live"])
+    exp = presets.load("digits-mlp", [f"train.max_epochs={EPOCHS}", "train.device=cpu",
+                                      "train.checkpoint_every=1000", *extra, "name=bench-live"])
     path = folder / "bench-live.toml"
     path.write_text(presets.dumps(exp))
     return path
 
 
 def epoch_times(run_dir: Path) -> list[float]:
-    if not (run_dir / "metrics.jsonl").exists():
+    """Each finished epoch's training time, from metrics.jsonl (complete lines only)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
         return []
-    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
-    return [r["epoch_time_s"] for r in lines if "epoch_time_s" in r][1:]  # first epoch: warm-up
+    text = path.read_text()
+    lines = text.splitlines()[: text.count("\n")]  # a line still being written is left out
+    return [r["epoch_time_s"] for r in map(json.loads, lines) if "epoch_time_s" in r]
 
 
-def headless(preset: Path, out: Path) -> list[float]:
-    subprocess.run([sys.executable, "-m", "workbench", "run", str(preset), "--out", str(out)],
-                   check=True, stdout=subprocess.DEVNULL)
-    return epoch_times(out)
+def wait_epochs(run_dir: Path, n: int, timeout: float = 120.0) -> None:
+    t0 = time.perf_counter()
+    while len(epoch_times(run_dir)) < n:
+        if time.perf_counter() - t0 > timeout:
+            raise TimeoutError(f"{run_dir} did not reach {n} epochs")
+        time.sleep(0.05)
 
 
-def live(preset: Path, cwd: Path, size: str, epochs: int) -> list[float]:
+class Side:
+    """One run's process and folder; `turn` lets it train for a while and collects the epochs
+    that ran wholly within that turn."""
+
+    def __init__(self, name: str, pid: int, run_dir: Path):
+        self.name, self.pid, self.run_dir = name, pid, run_dir
+        self.epochs: list[float] = []
+        self.turn_medians: list[float] = []
+
+    def stop(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def turn(self, seconds: float) -> None:
+        done = len(epoch_times(self.run_dir))  # the next epoch holds the pause: left out
+        os.kill(self.pid, signal.SIGCONT)
+        time.sleep(seconds)
+        self.stop()
+        time.sleep(0.05)  # a write in flight lands
+        new = epoch_times(self.run_dir)[done + 1:]
+        self.epochs += new
+        if new:
+            self.turn_medians.append(statistics.median(new))
+
+
+def start_headless(preset: Path, out: Path) -> tuple[subprocess.Popen, Side]:
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(preset), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_epochs(out, 2)  # started and warmed up
+    side = Side("headless", proc.pid, out)
+    side.stop()
+    return proc, side
+
+
+def start_live(app: Session, cwd: Path) -> Side:
     before = set((cwd / "runs").glob("*")) if (cwd / "runs").exists() else set()
-    with Session(str(preset), size=size, cwd=cwd) as s:
-        s.wait_for("dataset: ", timeout=60)
-        s.keys("C-r")
-        s.wait_for("running", timeout=60)
-        s.keys("F3")  # the Train tab: plots drawing live
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < 600:
-            runs = set((cwd / "runs").glob("*")) - before
-            if runs:
-                run = runs.pop()
-                if len(epoch_times(run)) >= epochs - 1 and (run / "checkpoint.pt").exists():
-                    return epoch_times(run)
-            time.sleep(0.2)
-    raise TimeoutError("the live run did not finish")
+    wait_quiet()  # the app's start-up is over; `workbench run` is stopped
+    app.keys("C-r")
+    t0 = time.perf_counter()
+    while not (runs := set((cwd / "runs").glob("*")) - before):
+        if time.perf_counter() - t0 > 60:
+            raise TimeoutError(f"ctrl+r started no run:\n{app.screen()}")
+        time.sleep(0.05)
+    run_dir = runs.pop()
+    app.keys("F3")  # the Train tab: plots drawing live
+    wait_epochs(run_dir, 2)
+    pid = json.loads((run_dir / "status.json").read_text())["pid"]
+    side = Side("live", pid, run_dir)
+    side.stop()
+    wait_quiet()  # the app starts its next run's process now: its warm-up is not either side's
+    return side
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--turns", type=int, default=40, help="turns each side trains")
+    ap.add_argument("--turn-s", type=float, default=0.5, help="seconds per turn")
     ap.add_argument("--size", default="160x50")
     ap.add_argument("--threads", type=int, default=0, help="train.threads on both sides")
     args = ap.parse_args()
-    if args.threads:
-        EXTRA.append(f"train.threads={args.threads}")
+    extra = [f"train.threads={args.threads}"] if args.threads else []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        preset = write_preset(tmp, args.epochs)
-        head, scr = [], []
-        for i in range(args.repeats):
-            head += headless(preset, tmp / f"headless-{i}")
-            scr += live(preset, tmp, args.size, args.epochs)
-    mh, ms = statistics.median(head), statistics.median(scr)
-    print(f"digits-mlp, {args.epochs} epochs x {args.repeats} repeats, screen {args.size}, "
-          f"train.threads={args.threads}, median s/epoch (training part of the epoch)")
-    print(f"  workbench run (headless) {mh:.4f}")
-    print(f"  workbench app (live)     {ms:.4f}   live/headless = {ms / mh:.3f}  (target <= 1.05)")
+        preset = write_preset(tmp, extra)
+        with Session(str(preset), size=args.size, cwd=tmp) as app:
+            app.wait_for("dataset: ", timeout=60)
+            proc, head = start_headless(preset, tmp / "headless")
+            try:
+                live = start_live(app, tmp)
+                for _ in range(args.turns):
+                    head.turn(args.turn_s)
+                    live.turn(args.turn_s)
+            finally:
+                for pid in (proc.pid, live.pid if "live" in locals() else None):
+                    if pid:
+                        os.kill(pid, signal.SIGCONT)
+                proc.kill()
+                proc.wait()
+    mh, ml = statistics.median(head.epochs), statistics.median(live.epochs)
+    print(f"digits-mlp, screen {args.size}, train.threads={args.threads}; {args.turns} turns of "
+          f"{args.turn_s:g} s each, taken in alternation; median s/epoch (training part)")
+    print(f"  workbench run (headless) {mh:.4f}  ({len(head.epochs)} epochs)")
+    print(f"  workbench app (live)     {ml:.4f}  ({len(live.epochs)} epochs)   "
+          f"live/headless = {ml / mh:.3f}  (target <= 1.05)")
+    pairs = sorted(b / a for a, b in zip(head.turn_medians, live.turn_medians))
+    q1, q2, q3 = statistics.quantiles(pairs, n=4)
+    print(f"  turn by turn, live/headless: median {q2:.2f}, quartiles {q1:.2f}-{q3:.2f}, "
+          f"range {pairs[0]:.2f}-{pairs[-1]:.2f} (the machine's drift: headless turns took "
+          f"{min(head.turn_medians):.3f}-{max(head.turn_medians):.3f} s/epoch)")
 
 
 if __name__ == "__main__":
