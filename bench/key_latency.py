@@ -76,6 +76,8 @@ def main() -> None:
                 tabs.append(timed(s, key, lambda _b: mark in (sc := s.screen()) and other not in sc))
                 time.sleep(0.05)
             s.keys("C-g")
+            if not args.idle:  # the run saves its checkpoint, then the folder can go
+                s.wait_for("stopped", timeout=60)
     during = "with no run" if args.idle else "during a run on 2 threads"
     print(f"key press -> screen {during}, {args.size}:")
     print("  " + summary(f"picker down/up ({len(nav)} presses)", nav) + "   (target p95 <= 100 ms)")

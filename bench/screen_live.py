@@ -1,7 +1,10 @@
 """Epoch time with the screen live (the real `workbench` app in tmux, Train tab with its plots
 drawing) against `workbench run` on the same preset: both at once, taking turns.
 
-    python bench/screen_live.py [--turns 40] [--turn-s 0.5] [--size 160x50] [--threads N]
+    python bench/screen_live.py [--turns 40] [--turn-s 0.5] [--size 160x50] [--threads N] [--control]
+
+`--control` puts a second `workbench run` where the app's run would be: the ratio it prints
+(ideally 1.00) is how far the method itself can be trusted on this machine.
 
 This machine's speed drifts by up to 1.6x from one second to the next (an epoch of digits-mlp
 takes 0.065 s, then 0.105 s, on the same core, with nothing else running), so two runs one after
@@ -89,13 +92,14 @@ class Side:
             self.turn_medians.append(statistics.median(new))
 
 
-def start_headless(preset: Path, out: Path) -> tuple[subprocess.Popen, Side]:
+def start_headless(preset: Path, out: Path, procs: list[subprocess.Popen]) -> Side:
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(preset), "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(proc)
     wait_epochs(out, 2)  # started and warmed up
     side = Side("headless", proc.pid, out)
     side.stop()
-    return proc, side
+    return side
 
 
 def start_live(app: Session, cwd: Path) -> Side:
@@ -123,6 +127,8 @@ def main() -> None:
     ap.add_argument("--turn-s", type=float, default=0.5, help="seconds per turn")
     ap.add_argument("--size", default="160x50")
     ap.add_argument("--threads", type=int, default=0, help="train.threads on both sides")
+    ap.add_argument("--control", action="store_true",
+                    help="a second headless run instead of the app's (an A/A test of the method)")
     args = ap.parse_args()
     extra = [f"train.threads={args.threads}"] if args.threads else []
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,24 +136,33 @@ def main() -> None:
         preset = write_preset(tmp, extra)
         with Session(str(preset), size=args.size, cwd=tmp) as app:
             app.wait_for("dataset: ", timeout=60)
-            proc, head = start_headless(preset, tmp / "headless")
+            procs: list[subprocess.Popen] = []  # the headless runs, ended by the bench
+            sides: list[Side] = []
             try:
-                live = start_live(app, tmp)
+                sides.append(start_headless(preset, tmp / "headless", procs))
+                if args.control:
+                    wait_quiet()
+                    sides.append(start_headless(preset, tmp / "headless-2", procs))
+                else:
+                    sides.append(start_live(app, tmp))
                 for _ in range(args.turns):
-                    head.turn(args.turn_s)
-                    live.turn(args.turn_s)
+                    for side in sides:
+                        side.turn(args.turn_s)
             finally:
-                for pid in (proc.pid, live.pid if "live" in locals() else None):
-                    if pid:
-                        os.kill(pid, signal.SIGCONT)
-                proc.kill()
-                proc.wait()
+                for side in sides:
+                    os.kill(side.pid, signal.SIGCONT)  # the app's run ends with its session
+                for proc in procs:
+                    proc.kill()
+                    proc.wait()
+    head, live = sides
     mh, ml = statistics.median(head.epochs), statistics.median(live.epochs)
     print(f"digits-mlp, screen {args.size}, train.threads={args.threads}; {args.turns} turns of "
           f"{args.turn_s:g} s each, taken in alternation; median s/epoch (training part)")
     print(f"  workbench run (headless) {mh:.4f}  ({len(head.epochs)} epochs)")
-    print(f"  workbench app (live)     {ml:.4f}  ({len(live.epochs)} epochs)   "
-          f"live/headless = {ml / mh:.3f}  (target <= 1.05)")
+    what = "workbench run again     " if args.control else "workbench app (live)    "
+    print(f"  {what} {ml:.4f}  ({len(live.epochs)} epochs)   "
+          f"live/headless = {ml / mh:.3f}  " + ("(control: ideally 1.00)" if args.control else
+                                                  "(target <= 1.05)"))
     pairs = sorted(b / a for a, b in zip(head.turn_medians, live.turn_medians))
     q1, q2, q3 = statistics.quantiles(pairs, n=4)
     print(f"  turn by turn, live/headless: median {q2:.2f}, quartiles {q1:.2f}-{q3:.2f}, "
