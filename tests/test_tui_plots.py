@@ -365,3 +365,36 @@ async def test_a_costly_plot_redraws_less_often(monkeypatch):
             await pilot.pause(0.05)
         assert plot.frame_cost_s >= 0.05
         assert 1 <= plot.redraws - before <= 3  # 24 without the cap
+
+
+async def test_the_duty_cap_counts_textuals_drawing_of_the_chart(monkeypatch):
+    """Turning the chart into lines of cells (Textual's part) cost as much again as plotext at
+    160x50: a frame whose cells take 50 ms to draw is capped like one whose chart does."""
+    from textual.widget import Widget
+
+    draw = Widget.render_lines
+
+    def slow_cells(self, crop):
+        if isinstance(self, StepPlot):
+            time.sleep(0.05)
+        return draw(self, crop)
+
+    monkeypatch.setattr(Widget, "render_lines", slow_cells)
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield StepPlot(refresh_hz=20, max_duty=0.1)
+
+    app = One()
+    async with app.run_test(size=(80, 24)) as pilot:
+        plot = app.query_one(StepPlot)
+        await settle(pilot, plot)
+        before = plot.redraws
+        start = time.monotonic()
+        step = 0
+        while time.monotonic() - start < 1.2:
+            step += 1
+            plot.add([step], [1.0 / step])
+            await pilot.pause(0.05)
+        assert plot.frame_cost_s >= 0.05
+        assert 1 <= plot.redraws - before <= 3  # 24 without the cap
