@@ -340,46 +340,9 @@ async def test_awkward_values_still_draw(ys):
     assert any(ch in text for ch in "⠁⠂⠄⡀⢀⣀⠉⠒⠤")
 
 
-async def test_a_costly_plot_redraws_less_often(monkeypatch):
-    """The duty cap: a frame that costs 50 ms is drawn at most every 0.5 s with max_duty 0.1."""
-    def slow_render(self):
-        time.sleep(0.05)
-        return Text("frame")
-
-    monkeypatch.setattr(PlotextPlot, "render", slow_render)
-
-    class One(App):
-        def compose(self) -> ComposeResult:
-            yield StepPlot(refresh_hz=20, max_duty=0.1)
-
-    app = One()
-    async with app.run_test(size=(80, 24)) as pilot:
-        plot = app.query_one(StepPlot)
-        await settle(pilot, plot)
-        before = plot.redraws
-        start = time.monotonic()
-        step = 0
-        while time.monotonic() - start < 1.2:  # new data every 50 ms, as a fast run sends it
-            step += 1
-            plot.add([step], [1.0 / step])
-            await pilot.pause(0.05)
-        assert plot.frame_cost_s >= 0.05
-        assert 1 <= plot.redraws - before <= 3  # 24 without the cap
-
-
-async def test_the_duty_cap_counts_textuals_drawing_of_the_chart(monkeypatch):
-    """Turning the chart into lines of cells (Textual's part) cost as much again as plotext at
-    160x50: a frame whose cells take 50 ms to draw is capped like one whose chart does."""
-    from textual.widget import Widget
-
-    draw = Widget.render_lines
-
-    def slow_cells(self, crop):
-        if isinstance(self, StepPlot):
-            time.sleep(0.05)
-        return draw(self, crop)
-
-    monkeypatch.setattr(Widget, "render_lines", slow_cells)
+async def redraws_of_a_fed_capped_plot() -> tuple[float, int]:
+    """A StepPlot (20 Hz, max_duty 0.1) given new data every 50 ms for 1.2 s, as a fast run sends
+    it: the last frame's cost and how many redraws it did meanwhile (24 without the cap)."""
 
     class One(App):
         def compose(self) -> ComposeResult:
@@ -396,5 +359,34 @@ async def test_the_duty_cap_counts_textuals_drawing_of_the_chart(monkeypatch):
             step += 1
             plot.add([step], [1.0 / step])
             await pilot.pause(0.05)
-        assert plot.frame_cost_s >= 0.05
-        assert 1 <= plot.redraws - before <= 3  # 24 without the cap
+        return plot.frame_cost_s, plot.redraws - before
+
+
+async def test_a_costly_plot_redraws_less_often(monkeypatch):
+    """The duty cap: a frame that costs 50 ms is drawn at most every 0.5 s with max_duty 0.1."""
+    def slow_render(self):
+        time.sleep(0.05)
+        return Text("frame")
+
+    monkeypatch.setattr(PlotextPlot, "render", slow_render)
+    frame_cost, redraws = await redraws_of_a_fed_capped_plot()
+    assert frame_cost >= 0.05
+    assert 1 <= redraws <= 3  # 24 without the cap
+
+
+async def test_the_duty_cap_counts_textuals_drawing_of_the_chart(monkeypatch):
+    """Turning the chart into lines of cells (Textual's part) cost as much again as plotext at
+    160x50: a frame whose cells take 50 ms to draw is capped like one whose chart does."""
+    from textual.widget import Widget
+
+    draw = Widget.render_lines
+
+    def slow_cells(self, crop):
+        if isinstance(self, StepPlot):
+            time.sleep(0.05)
+        return draw(self, crop)
+
+    monkeypatch.setattr(Widget, "render_lines", slow_cells)
+    frame_cost, redraws = await redraws_of_a_fed_capped_plot()
+    assert frame_cost >= 0.05
+    assert 1 <= redraws <= 3  # 24 without the cap
