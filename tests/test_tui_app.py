@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from textual.widgets import Input, TabbedContent
+from textual.widgets import Input
 from tui_helpers import (
     hint,
     log_text,
@@ -30,6 +30,7 @@ from workbench.tui.widgets.pickers import Picker
 from workbench.tui.widgets.plots import EpochPlot, StepPlot
 from workbench.tui.widgets.preview import PreviewPane
 from workbench.tui.widgets.status import StatusLine
+from workbench.tui.widgets.tabbar import TabBar
 
 
 
@@ -66,7 +67,7 @@ async def test_opens_on_the_default_experiment_with_pickers_and_form(tmp_path):
         ):
             assert path in paths
         assert "learning rate; > 0, <= 100" in hint(app, "optimizer.lr")
-        assert app.query_one("#tabs", TabbedContent).active == "setup"
+        assert app.active_tab == "setup"
 
 
 async def test_lr_minus_one_shows_the_error_next_to_the_field_and_ctrl_r_is_refused(tmp_path):
@@ -156,7 +157,7 @@ async def test_a_short_run_updates_plot_status_and_writes_the_run_folder(tmp_pat
         )
         # events are drained at most 5 times a second: wait for the last one to be shown
         await wait_for(pilot, lambda: status and isinstance(status[-1][0], RunFinished))
-        assert app.query_one("#tabs", TabbedContent).active == "train"
+        assert app.active_tab == "train"
         assert sum(len(s) for s, _ in steps) == 2 * 89  # every step's loss reached the plot
         assert [e.epoch for (e,) in epochs] == [1, 2]
         kinds = [type(e) for (e,) in status]
@@ -249,7 +250,7 @@ async def test_a_failing_run_is_shown_in_the_log_and_the_app_stays_usable(tmp_pa
         text = log_text(app)
         assert "building the model failed: ValueError: broken on purpose" in text
         assert "hint: the error is in your code" in text
-        assert app.query_one("#tabs", TabbedContent).active == "log"
+        assert app.active_tab == "log"
         await pick(pilot, "model", "mlp")  # fix it and run again
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: "finished: 1 epochs" in log_text(app), 60, "the second run")
@@ -268,7 +269,7 @@ async def test_next_batch_previews_the_data_without_a_run(tmp_path):
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: shown, 30, "the next batch")
         second = shown[-1][0]
-        assert app.query_one("#tabs", TabbedContent).active == "data"
+        assert app.active_tab == "data"
         assert tuple(second.inputs.shape) == (16, 1, 8, 8) and second.predictions is None
         assert second.class_names and not (first.inputs == second.inputs).all()
         assert app.runner.worker is None  # no run was started
@@ -340,11 +341,10 @@ async def test_layouts_from_60x20_up(tmp_path, size):
     app = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
         await ready(pilot)
-        tabs = app.query_one("#tabs", TabbedContent)
         for key, tab in (("f3", "train"), ("f4", "data"), ("f5", "log"), ("f2", "setup")):
             await pilot.press(key)
             await pilot.pause()
-            assert tabs.active == tab
+            assert app.active_tab == tab == shown_pane(app)
         assert app.has_class("-wide") == (size[0] >= 140)
         assert app.query_one("#preview-train").display == (size[0] >= 140)
         footer = app.export_screenshot()
@@ -355,6 +355,33 @@ async def test_layouts_from_60x20_up(tmp_path, size):
         await pilot.resize_terminal(60, 20)
         await pilot.pause()
         assert not app.has_class("-wide")
+
+
+def shown_pane(app: WorkbenchApp) -> str:
+    (pane,) = [p.id for p in app.query(".pane") if p.display]
+    return pane
+
+
+async def test_the_tab_bar_switches_with_arrows_and_clicks(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert isinstance(app.focused, TabBar)  # as Textual's tabs had it: left/right move
+        for key, tab in (("right", "train"), ("right", "data"), ("left", "train"),
+                         ("left", "setup"), ("left", "runs"), ("right", "setup")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.active_tab == tab == shown_pane(app), key
+        bar = app.query_one(TabBar)
+        labels = bar.render().plain.split("\n")[0]
+        for tab in ("log", "data", "runs", "setup"):
+            await pilot.click(TabBar, offset=(labels.index(tab.title()) + 1, 0))
+            await pilot.pause()
+            assert app.active_tab == tab == shown_pane(app)
+        # the bar under the labels lights the active one's letters
+        bar_line = bar.render().plain.split("\n")[1]
+        start = labels.index("Setup")
+        assert bar_line[start - 1] == "╸" and bar_line[start + 5] == "╺"
 
 
 def test_no_color_is_honoured(monkeypatch):

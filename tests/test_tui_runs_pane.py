@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, TabbedContent
+from textual.widgets import DataTable
 from textual_plotext import PlotextPlot
 from tui_helpers import make_app, ready, wait_for
 
@@ -95,7 +95,7 @@ async def test_runs_tab_lists_runs_newest_first_and_enter_watches_one(tmp_path, 
         await ready(pilot)
         await pilot.press("f6")
         await pilot.pause()
-        assert app.query_one("#tabs", TabbedContent).active == "runs"
+        assert app.active_tab == "runs"
         got = rows(app)
         assert [r[1] for r in got] == ["c-live", "b-dead", "a-old"]
         assert [r[2] for r in got] == ["running", "stale", "finished"]
@@ -110,7 +110,7 @@ async def test_runs_tab_lists_runs_newest_first_and_enter_watches_one(tmp_path, 
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(app.query_one(EpochPlot).train) == 2, what="watch")
         assert app.watching == three_runs[1]
-        assert app.query_one("#tabs", TabbedContent).active == "train"
+        assert app.active_tab == "train"
 
 
 async def test_space_marks_runs_and_c_compares_them(tmp_path, three_runs):
@@ -153,4 +153,4 @@ async def test_o_loads_the_highlighted_runs_config(tmp_path, three_runs):
         app.query_one("#runs-table", DataTable).focus()
         await pilot.press("o")  # c-live, lr 0.03
         await wait_for(pilot, lambda: app.draft.experiment.optimizer.lr == 0.03, what="config")
-        assert app.query_one("#tabs", TabbedContent).active == "setup"
+        assert app.active_tab == "setup"

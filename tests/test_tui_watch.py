@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import TabbedContent
 from tui_helpers import log_text, make_app, ready, wait_for
 
 from workbench import presets, runs
@@ -91,7 +90,7 @@ async def test_watch_follows_a_growing_run_until_it_finishes(tmp_path):
         await ready(pilot)
         epochs = app.query_one(EpochPlot)
         await wait_for(pilot, lambda: len(epochs.train) == 1, what="first epoch")
-        assert app.query_one("#tabs", TabbedContent).active == "train"
+        assert app.active_tab == "train"
         assert state(app) == "running"
         assert epochs.metric == "val_accuracy"
         assert len(app.query_one(StepPlot).series) == 10
@@ -157,7 +156,7 @@ async def test_f7_loads_the_watched_runs_config_into_setup(tmp_path):
         assert app.attach(run_dir)
         await pilot.press("f7")
         await wait_for(pilot, lambda: app.draft.experiment.train.max_epochs == 7, what="config")
-        assert app.query_one("#tabs", TabbedContent).active == "setup"
+        assert app.active_tab == "setup"
 
 
 async def test_the_cli_detached_run_watched_to_the_end(tmp_path):

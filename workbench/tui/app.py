@@ -17,9 +17,9 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, RichLog, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Footer, RichLog
 
 from .. import presets, runs
 from ..problems import InvalidExperiment
@@ -36,6 +36,7 @@ from .widgets.form import Form
 from .widgets.pickers import SECTIONS, Picker
 from .widgets.preview import PreviewPane
 from .widgets.status import RunStatus, StatusLine
+from .widgets.tabbar import TabBar
 
 if TYPE_CHECKING:
     from ..config import Experiment
@@ -112,17 +113,17 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         dataset = self.draft.name_of("data")
-        with TabbedContent(initial="setup", id="tabs"):
-            with TabPane("Setup", id="setup"), Horizontal(id="setup-row"):
+        yield TabBar({t: t.title() for t in TABS}, "setup", id="tab-bar")
+        with ContentSwitcher(initial="setup", id="tabs"):
+            with Container(id="setup", classes="pane"), Horizontal(id="setup-row"):
                 with Vertical(id="pickers"):
                     for section in SECTIONS:
                         yield Picker(section, self.draft.name_of(section), dataset)
                 yield Form(self.draft)
             # the other tabs are filled after the first frame (mount_panes)
-            yield TabPane("Train", Horizontal(id="train-row"), id="train")
-            yield TabPane("Data", id="data")
-            yield TabPane("Log", id="log")
-            yield TabPane("Runs", id="runs")
+            yield Container(Horizontal(id="train-row"), id="train", classes="pane")
+            for tab in TABS[2:]:
+                yield Container(id=tab, classes="pane")
         yield StatusLine(id="status")
         yield Footer(compact=True)
 
@@ -153,8 +154,19 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
             # short epochs (py-spy). Not attached while the app closes; the history keeps it.
             self._log_view.write(text)
 
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabBar).active
+
     def show_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
+        self.query_one(TabBar).active = tab  # the bar says it changed (on_tab_bar_changed)
+
+    def on_tab_bar_changed(self, event: TabBar.Changed) -> None:
+        self.query_one("#tabs", ContentSwitcher).current = event.tab
+        if event.tab == "runs":
+            from .runs_pane import RunsPane  # imported after the first frame
+
+            self.query_one(RunsPane).refresh_runs(force=True)
 
     def revalidate(self) -> None:
         """Validate the draft and show each problem next to its field or picker."""
@@ -268,9 +280,7 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
                 "fix the settings first: the preview loads the chosen data", severity="warning"
             )
             return
-        if not (
-            self.has_class("-wide") and self.query_one("#tabs", TabbedContent).active == "train"
-        ):
+        if not (self.has_class("-wide") and self.active_tab == "train"):
             self.show_tab("data")
         self.run_worker(
             lambda: self._preview_worker(exp),

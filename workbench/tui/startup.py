@@ -11,8 +11,8 @@ import gc
 from typing import TYPE_CHECKING
 
 from textual import events, work
-from textual.containers import Vertical
-from textual.widgets import RichLog, TabPane
+from textual.containers import Container, Vertical
+from textual.widgets import RichLog
 
 from .runner import detect_devices
 from .widgets.form import Form
@@ -119,13 +119,13 @@ class StartUp(_Base):
             Vertical(self.step_plot, self.epoch_plot, id="plots"),
             self._preview_panes[0],
         ])
-        await self.query_one("#data", TabPane).mount(self._preview_panes[1])
+        await self.query_one("#data", Container).mount(self._preview_panes[1])
         log = RichLog(id="log-view", wrap=True, markup=False, highlight=False, max_lines=5000)
-        await self.query_one("#log", TabPane).mount(log)
+        await self.query_one("#log", Container).mount(log)
         for text in self._log_backlog or []:
             log.write(text)
         self._log_view, self._log_backlog = log, None
-        await self.query_one("#runs", TabPane).mount(RunsPane(self.runs_root, id="runs-pane"))
+        await self.query_one("#runs", Container).mount(RunsPane(self.runs_root, id="runs-pane"))
 
     async def on_event(self, event: events.Event) -> None:
         # a key typed ahead (or a click) may start a run, a watch or show Runs before the fill

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.timer import Timer
-from textual.widgets import TabbedContent
 
 from .. import detach, presets, runs
 from ..problems import InvalidExperiment
@@ -230,12 +229,6 @@ class WatchFlows(_Base):
             )
 
     # -- the Runs tab ----------------------------------------------------------------------------
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "runs":
-            from .runs_pane import RunsPane  # imported after the first frame
-
-            self.query_one(RunsPane).refresh_runs(force=True)
-
     def on_runs_pane_watch(self, event: RunsPane.Watch) -> None:
         self.attach(event.run_dir)
 
