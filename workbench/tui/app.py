@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import ContentSwitcher, Footer, RichLog
+from textual.widgets import ContentSwitcher, Footer
 
 from .. import presets, runs
 from ..problems import InvalidExperiment
@@ -34,13 +34,15 @@ from .startup import StartUp
 from .watching import WatchFlows, watch_target
 from .widgets.form import Form
 from .widgets.pickers import SECTIONS, Picker
-from .widgets.preview import PreviewPane
 from .widgets.status import RunStatus, StatusLine
 from .widgets.tabbar import TabBar
 
 if TYPE_CHECKING:
+    from textual.widgets import RichLog
+
     from ..config import Experiment
     from .widgets.plots import EpochPlot, StepPlot
+    from .widgets.preview import PreviewPane
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side

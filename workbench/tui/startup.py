@@ -12,21 +12,21 @@ from typing import TYPE_CHECKING
 
 from textual import events, work
 from textual.containers import Container, Vertical
-from textual.widgets import RichLog
 
 from .runner import detect_devices
 from .widgets.form import Form
-from .widgets.preview import PreviewPane
 
 if TYPE_CHECKING:
     from rich.text import Text
     from textual.app import App
+    from textual.widgets import RichLog
 
     from ..config import Experiment
     from ..events import PreviewBatch
     from .draft import Draft
     from .runner import PreviewSource, Runner
     from .widgets.plots import EpochPlot, StepPlot
+    from .widgets.preview import PreviewPane
 
     _Base = App
 else:
@@ -103,12 +103,15 @@ class StartUp(_Base):
     async def mount_panes(self) -> None:
         """The hidden tabs' widgets, after the first frame: the plots and the preview (Train),
         the preview (Data), the log and the run list's table. Their imports (plotext, the run
-        list) and their mounting took a fifth of the time to it."""
+        list, the preview, RichLog) and their mounting took a fifth of the time to it."""
         if self._panes_mounted:
             return
         self._panes_mounted = True
+        from textual.widgets import RichLog
+
         from .runs_pane import RunsPane
         from .widgets.plots import EpochPlot, StepPlot
+        from .widgets.preview import PreviewPane
 
         self._preview_panes = [
             PreviewPane(id="preview-train", classes="preview"),
