@@ -306,3 +306,28 @@ async def test_widgets_take_every_event_of_a_real_run(small_exp, tmp_path):
     last = next(e for e in reversed(events) if isinstance(e, BatchEnd))
     assert len(steps.series) == last.step and steps.series.last[1] == last.loss
     assert len(epochs.train) == 2 and "val_accuracy" in epoch_text
+
+
+@pytest.mark.parametrize("width", [8, 21, 36, 68])
+def test_a_picker_item_is_as_tall_as_it_draws_and_keeps_every_word(width):
+    from rich.cells import cell_len
+    from textual.css.styles import RulesMap
+    from textual.style import Style
+    from textual.visual import RenderOptions
+
+    from workbench.tui.widgets.pickers import SECTIONS, Item, items, prompt
+
+    every = [i for s in SECTIONS for i in items(s, "digits")]
+    every.append(Item("wide", "全角の説明 " * 6, "絵文字 🙂 too"))  # cells wider than one character
+    assert any(i.unfit for i in every)
+    for item in every:
+        shown = prompt(item, chosen=True)
+        height = shown.get_height(RulesMap(), width)
+        strips = shown.render_strips(width, None, Style(), RenderOptions(lambda s: Style(), RulesMap()))
+        assert len(strips) == height, item.name
+        assert all(strip.cell_length <= width for strip in strips), item.name
+        text = " ".join("".join(seg.text for seg in strip) for strip in strips)
+        words = f"● {item.name} {item.description} {'✗ ' + item.unfit if item.unfit else ''}"
+        words = words.split()
+        if width >= max(cell_len(w) for w in words) + 2:  # no word folded: each whole, in order
+            assert text.split() == words, item.name

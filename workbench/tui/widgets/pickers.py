@@ -7,7 +7,10 @@ where they went. Enter (or a click) picks the highlighted item.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
+
+from rich.cells import cell_len
 
 from textual.app import ComposeResult
 from textual.content import Content
@@ -65,40 +68,58 @@ def items(section: str, dataset: str) -> list[Item]:
 
 
 class Hanging(Visual):
-    """A head line, then a body wrapped under it with a hanging indent. What a rich Table.grid of
-    two columns shows, at a fraction of its cost: the pickers' ~50 options are measured and drawn
-    several times before the first frame, and the tables took a fifth of it."""
+    """A head line, then paragraphs wrapped under it with a hanging indent. What a rich Table.grid
+    of two columns shows, at a fraction of its cost: the option list measures all ~50 options
+    before the first frame (and draws the few in view), so the height is counted from the plain
+    words, and `Content` is made only for the options drawn."""
 
-    def __init__(self, head: Content, body: Content, indent: int = 2) -> None:
+    def __init__(self, head: Content, body: list[tuple[str, str]], indent: int = 2) -> None:
+        """`body`: paragraphs, each its text and style."""
         self.head, self.body, self.indent = head, body, indent
-        self._width, self._lines = -1, Content("")
-        self._height = 0
+        self._width, self._lines = -1, [("", "")]
+        self._drawn: tuple[int, Content] = (-1, Content(""))
 
-    def _at(self, width: int) -> Content:
+    def _at(self, width: int) -> list[tuple[str, str]]:
+        """The body's lines at this width, with their style (cached for the last width)."""
         if width != self._width:
-            body = self.body.wrap(max(1, width - self.indent))
-            lines = self.head.wrap(max(1, width)) + [line.pad_left(self.indent) for line in body]
-            self._width, self._lines, self._height = width, Content("\n").join(lines), len(lines)
+            room = max(1, width - self.indent)
+            self._width, self._lines = width, [
+                (line, style) for text, style in self.body for line in _wrap(text, room, style)
+            ]
         return self._lines
 
+    def _head(self, width: int) -> list[Content]:
+        return [self.head] if self.head.cell_length <= width else self.head.wrap(max(1, width))
+
     def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions):
-        return self._at(width).render_strips(width, height, style, options)
+        if self._drawn[0] != width:
+            pad = " " * self.indent
+            lines = self._head(width) + [Content.styled(pad + t, s) for t, s in self._at(width)]
+            self._drawn = (width, Content("\n").join(lines))
+        return self._drawn[1].render_strips(width, height, style, options)
 
     def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
-        widest = max((line.cell_length for line in self.body.split("\n")), default=0)
+        widest = max((cell_len(text) for text, _ in self.body), default=0)
         return max(self.head.cell_length, self.indent + widest)
 
     def get_height(self, rules: RulesMap, width: int) -> int:
-        self._at(width)
-        return self._height
+        return len(self._head(width)) + len(self._at(width))
+
+
+def _wrap(text: str, width: int, style: str) -> list[str]:
+    """Words to lines of at most `width` cells (a longer word is folded). Text with a character
+    wider than one cell (CJK, emoji) goes through `Content.wrap`, which measures cells."""
+    if cell_len(text) != len(text):
+        return [line.plain for line in Content.styled(text, style).wrap(width)]
+    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
 
 
 def prompt(item: Item, chosen: bool) -> Hanging:
     """Marker and name, then the description (and why it does not fit) wrapped under the name."""
     head = Content.assemble(("● " if chosen else "  ", "bold"), (item.name, "bold" if chosen else ""))
-    body = Content.styled(item.description, "dim")
+    body = [(item.description, "dim")]
     if item.unfit:
-        body = Content.assemble(body, "\n", (f"✗ {item.unfit}", "red"))
+        body.append((f"✗ {item.unfit}", "red"))
     return Hanging(head, body)
 
 
