@@ -104,7 +104,7 @@ async def test_an_unfit_loss_shows_the_reason_and_a_fitting_dataset_makes_it_val
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         mse = app.query_one("#list-loss").get_option("MSELoss")
-        assert "needs a regression dataset" in mse.prompt.body.plain  # marked, not hidden
+        assert "needs a regression dataset" in mse.prompt.plain  # marked, not hidden
         await pick(pilot, "loss", "MSELoss")
         loss_picker = app.query_one("#pick-loss", Picker)
         assert loss_picker.has_class("-invalid")

@@ -79,6 +79,10 @@ class Hanging(Visual):
         self._width, self._lines = -1, [("", "")]
         self._drawn: tuple[int, Content] = (-1, Content(""))
 
+    @property
+    def plain(self) -> str:
+        return "\n".join([self.head.plain, *(text for text, _ in self.body)])
+
     def _at(self, width: int) -> list[tuple[str, str]]:
         """The body's lines at this width, with their style (cached for the last width)."""
         if width != self._width:
