@@ -29,7 +29,8 @@ class TabBar(Widget, can_focus=True):
         width: 1fr;
         height: 2;
         & > .tab-bar--tab { color: $foreground 50%; }
-        & > .tab-bar--active { color: $foreground; }
+        & > .tab-bar--active { color: $foreground; text-style: bold; }  /* bold: seen in NO_COLOR */
+        &:ansi > .tab-bar--tab { text-style: dim; }
         & > .tab-bar--bar { color: $block-cursor-background; background: $foreground 10%; }
         &:focus {
             & > .tab-bar--active {
