@@ -29,7 +29,9 @@ def test_defaults_are_valid():
         ({"data": {"batch_size": 0}}, "data.batch_size: must be >= 1, got 0"),
         ({"data": {"val_fraction": 1.0}}, "data.val_fraction: must be < 1.0, got 1.0"),
         ({"data": {"batch_size": "x"}}, "data.batch_size: must be a whole number, got 'x'"),
-        ({"train": {"device": "gpu"}}, "train.device: must be auto, cpu, cuda, cuda:N or mps, got 'gpu'"),
+        ({"train": {"device": "gpu"}}, "train.device: must be auto, cpu, cuda, cuda:N (N = 0..99) or mps, got 'gpu'"),
+        # torch.device refuses a leading zero: caught here, not as a crash at the run's start
+        ({"train": {"device": "cuda:01"}}, "train.device: must be auto, cpu, cuda, cuda:N"),
         ({"train": {"max_epochs": 10**9}}, "train.max_epochs: must be <= 100000"),
     ],
 )

@@ -55,7 +55,7 @@ FILES = [
     ("unknown-set.toml", b'[data]\nname = "mnist9"\n', "unknown dataset 'mnist9'"),
     ("no-model-file.toml", b'[model]\nname = "custom"\npath = "nowhere/model.py:Net"\n', "model.path: no file"),
     ("bad-model-path.toml", b'[model]\nname = "custom"\npath = "model.py"\n', "model.path: must look like"),
-    ("device.toml", b'[train]\ndevice = "gpu"\n', "train.device: must be auto, cpu, cuda, cuda:N or mps"),
+    ("device.toml", b'[train]\ndevice = "gpu"\n', "train.device: must be auto, cpu, cuda, cuda:N (N = 0..99) or mps"),
     ("diverge.toml", b'[train]\non_divergence = "ignore"\n', "train.on_divergence: must be one of"),
 ]
 

@@ -27,7 +27,8 @@ from .problems import InvalidExperiment, Problem
 from .tasks import TASKS
 from .typecheck import type_problems
 
-DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,2})?)$")
+# cuda:N as torch.device reads it: no leading zero (torch refuses "cuda:01")
+DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:(0|[1-9]\d?))?)$")
 
 
 class DataConfig(BaseModel):
@@ -76,7 +77,7 @@ class TrainConfig(BaseModel):
     @classmethod
     def _device(cls, v: str) -> str:
         if not DEVICE_RE.match(v):
-            raise ValueError(f"must be auto, cpu, cuda, cuda:N or mps, got {v!r}")
+            raise ValueError(f"must be auto, cpu, cuda, cuda:N (N = 0..99) or mps, got {v!r}")
         return v
 
 

@@ -24,7 +24,10 @@ def resolve_device(spec: str):
                            "CUDA device(s) are visible", "use cuda:0 .. cuda:N-1, or 'auto'")
     if spec == "mps" and not has_mps:
         raise RunError("device", "train.device = 'mps', but MPS is not available", "use 'cpu' or 'auto'")
-    return torch.device(spec)
+    try:
+        return torch.device(spec)
+    except RuntimeError as e:  # a spelling the config's check let through: say so, not "a bug"
+        raise RunError("device", f"train.device = {spec!r}: {e}", "use cpu, cuda, cuda:N or mps") from e
 
 
 def device_name(device) -> str:
