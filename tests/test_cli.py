@@ -90,3 +90,17 @@ def test_terminal_output_is_a_live_progress_line(tmp_path):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_an_epoch_line_on_a_gpu_says_the_memory_the_run_holds():
+    import io
+
+    from workbench.events import EpochEnd
+    from workbench.progress import Progress
+
+    out = io.StringIO()
+    progress = Progress(out=out, err=io.StringIO())
+    progress(EpochEnd(1, 2, 10, 0.5, 0.4, {}, 100.0, 1.0, 1.0, 1.0, 2.25))
+    progress(EpochEnd(2, 2, 20, 0.5, 0.4, {}, 100.0, 1.0, 2.0, 0.0))  # on a CPU: none
+    first, second = out.getvalue().splitlines()
+    assert first.endswith("gpu 2.2 GiB") and "gpu" not in second

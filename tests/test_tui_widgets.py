@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import sys
-import types
 
 import pytest
 import torch
@@ -254,18 +252,26 @@ async def test_status_line_drops_fields_from_the_right_when_narrow(width):
         assert "ETA" not in line or "elapsed" in line  # fields go in order, from the right
 
 
-def test_status_shows_gpu_memory_only_with_torch_loaded_on_cuda(monkeypatch):
-    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(
-        memory_allocated=lambda device: 3 * 2**29))
+def test_status_shows_the_gpu_memory_the_run_reports():
+    # the run's process reads it (engine.gpu_memory_gib): the app's own holds nothing on the GPU
     status = StatusLine()
-    status.status.device, status.status.device_name = "cuda:0", "NVIDIA H200"
-    monkeypatch.setitem(sys.modules, "torch", fake)
+    status.update_event(RunStarted(None, "x", "cuda:0", "NVIDIA H200", 2, 0, 10, 100, 20,
+                                   "classification", ("val_accuracy",), "tensor"))
+    assert "cuda:0 NVIDIA H200" in status.line(200).plain and "GiB" not in status.line(200).plain
+    status.update_event(BatchEnd(1, 5, 0.5, (5,), (0.5,), 5, 10, 100.0, 1.0, 1.0, 1.5))
     assert "cuda:0 NVIDIA H200 1.5 GiB" in status.line(200).plain
-    monkeypatch.delitem(sys.modules, "torch")
-    assert "GiB" not in status.line(200).plain and "cuda:0 NVIDIA H200" in status.line(200).plain
-    status.status.device = "cpu"
-    monkeypatch.setitem(sys.modules, "torch", fake)
-    assert "GiB" not in status.line(200).plain
+    status.update_event(EpochEnd(1, 2, 10, 0.5, 0.4, {}, 100.0, 1.0, 1.0, 1.0, 2.25))
+    assert "cuda:0 NVIDIA H200 2.2 GiB" in status.line(200).plain
+
+
+def test_gpu_memory_is_read_only_for_a_cuda_device(monkeypatch):
+    import torch
+
+    from workbench.engine import gpu_memory_gib
+
+    assert gpu_memory_gib(torch.device("cpu")) is None
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 3 * 2**29)
+    assert gpu_memory_gib(torch.device("cuda", 1)) == 1.5
 
 
 # -- everything from a real run -------------------------------------------------------------------

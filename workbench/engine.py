@@ -175,6 +175,8 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
         job.generator.set_state(st["generator"])
     if st.get("torch_rng") is not None:
         torch.set_rng_state(st["torch_rng"])
+    if st.get("cuda_rng") is not None and device.type == "cuda":  # dropout's masks on the GPU
+        torch.cuda.set_rng_state(st["cuda_rng"], device)
     n_train, n_val = job.split.train_x.shape[0], job.split.val_x.shape[0]
     emit(RunStarted(str(job.run_dir) if job.run_dir else None, exp.name, str(device), device_name(device),
                     max_epochs, start_epoch, steps_per_epoch, n_train, n_val, task.name,
@@ -198,6 +200,8 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
             "epoch": epoch, "batch": batch, "step": step, "epochs_done": epoch,
             "loss_sum": float(loss_sum), "seen": seen, "generator": gen_state,
             "torch_rng": torch.get_rng_state(), "version": 1,
+            # torch.get_rng_state is the CPU generator's only; a GPU has its own
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "scaler": precision.state_dict(),
             "world_size": distributed.world_size(),
         })
@@ -224,7 +228,8 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
                 control.wait_while_paused()
                 emit(Resumed(epoch, step))
             if control.stopped:
-                _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, 0, 0, None)
+                _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, 0, 0,
+                       None, device)
                 save(epoch, b, *distributed.global_sum(loss_sum, seen), gen_state)
                 raise _Stop
             if not fast:
@@ -255,7 +260,8 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
                 if e.kind != "diverged" or good is None or rollbacks >= train_cfg.max_rollbacks:
                     if e.kind == "diverged" and good is not None:
                         e.message += f"; gave up after {rollbacks} rollback(s)"
-                    _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, 0, 0, None)
+                    _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch,
+                           0, 0, None, device)
                     raise
                 rollbacks += 1
                 old, new = faults.rollback(model, opt, good, train_cfg.rollback_lr_factor)
@@ -278,8 +284,9 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
                 left = (max_epochs - epoch - 1) * steps_per_epoch + (steps_per_epoch - b - 1)
                 eta = elapsed / run_batches * left if run_batches else None
                 _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, rate,
-                       time.perf_counter() - t0, eta)
-        _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, 0, 0, None)
+                       time.perf_counter() - t0, eta, device)
+        _flush(pending, pending_steps, metrics, emit, epoch, step, b, steps_per_epoch, 0, 0, None,
+               device)
         epoch_time = time.perf_counter() - epoch_start
         train_time += epoch_time
         loss_sum, seen = distributed.global_sum(loss_sum, seen)
@@ -304,7 +311,7 @@ def _loop(job: Job, emit: Emit, control: Control, metrics, throttle_s: float, t0
             save(done, 0, 0.0, 0, job.generator.get_state())
         emit(EpochEnd(done, max_epochs, step, train_loss, val_loss,
                       {f"val_{k}": v for k, v in val_metrics.items()}, record["samples_per_s"],
-                      epoch_time, time.perf_counter() - t0, eta))
+                      epoch_time, time.perf_counter() - t0, eta, gpu_memory_gib(device)))
         emit(_preview(job, model))
         if control.stopped:
             if not saved:  # stopped during validation: the checkpoint must still hold this epoch
@@ -332,7 +339,18 @@ def _loss(job: Job, x, y):
                                     job.data.num_outputs) from None
 
 
-def _flush(pending, steps, metrics, emit, epoch, step, b, per_epoch, rate, elapsed, eta) -> None:
+def gpu_memory_gib(device) -> float | None:
+    """What the run's tensors hold on its CUDA device (a host-side count: no sync), else None.
+    Read here, in the run's process: the app's own process holds nothing on the GPU."""
+    if device.type != "cuda":
+        return None
+    import torch
+
+    return torch.cuda.memory_allocated(device) / 2**30
+
+
+def _flush(pending, steps, metrics, emit, epoch, step, b, per_epoch, rate, elapsed, eta,
+           device) -> None:
     if not pending:
         return
     losses = list(pending)
@@ -340,7 +358,7 @@ def _flush(pending, steps, metrics, emit, epoch, step, b, per_epoch, rate, elaps
         for s, v in zip(steps, losses):
             metrics.write({"step": s, "epoch": epoch + 1, "loss": v})
     emit(BatchEnd(epoch + 1, step, losses[-1], tuple(steps), tuple(losses), b + 1, per_epoch,
-                  rate, elapsed, eta))
+                  rate, elapsed, eta, gpu_memory_gib(device)))
     pending.clear()
     steps.clear()
 

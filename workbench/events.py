@@ -41,6 +41,7 @@ class BatchEnd:
     samples_per_s: float
     elapsed_s: float
     eta_s: float | None
+    gpu_memory_gib: float | None = None  # what the run's tensors hold on its CUDA device
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class EpochEnd:
     epoch_time_s: float
     elapsed_s: float
     eta_s: float | None
+    gpu_memory_gib: float | None = None
 
 
 @dataclass(frozen=True)

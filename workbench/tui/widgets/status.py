@@ -1,13 +1,12 @@
 """The status line: state, device, epoch i/N, step, samples/s, elapsed and ETA on one line.
 
 It keeps the latest value of each field from the engine's events and lays them out for its width,
-dropping fields from the right when the terminal is narrow. GPU memory is read only where the run
-is on CUDA and torch is already imported (the UI never imports torch for this).
+dropping fields from the right when the terminal is narrow. GPU memory comes in the run's events
+(the run's process reads it; the app's holds nothing on the GPU).
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -44,6 +43,7 @@ class RunStatus:
     samples_per_s: float | None = None
     elapsed_s: float | None = None
     eta_s: float | None = None
+    gpu_memory_gib: float | None = None  # on a CUDA device
     source: str = ""  # e.g. "watching RUN": where the numbers come from, when not this process
 
 
@@ -82,9 +82,11 @@ class StatusLine(Static):
             s.state = "running" if s.state in ("idle", "running") else s.state
             s.epoch, s.step = event.epoch, event.step
             s.samples_per_s, s.elapsed_s, s.eta_s = event.samples_per_s, event.elapsed_s, event.eta_s
+            s.gpu_memory_gib = event.gpu_memory_gib
         elif isinstance(event, EpochEnd):
             s.epoch, s.max_epochs, s.step = event.epoch, event.max_epochs, event.step
             s.samples_per_s, s.elapsed_s, s.eta_s = event.samples_per_s, event.elapsed_s, event.eta_s
+            s.gpu_memory_gib = event.gpu_memory_gib
         elif isinstance(event, Paused):
             s.state, s.step = "paused", event.step
         elif isinstance(event, Resumed):
@@ -160,19 +162,4 @@ def _device(s: RunStatus) -> str:
     """`cuda:0 NVIDIA H200 1.2 GiB` (memory in use where CUDA), `cpu`, `mps`."""
     name = s.device_name if s.device_name and s.device_name != s.device else ""
     text = f"{s.device} {name[:28]}".strip()
-    used = _cuda_memory(s.device or "")
-    return f"{text} {used}" if used else text
-
-
-def _cuda_memory(device: str) -> str:
-    """Memory the run holds on its CUDA device, if torch is loaded and the device is CUDA."""
-    if not device.startswith("cuda"):
-        return ""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return ""
-    try:
-        used = torch.cuda.memory_allocated(device)
-    except Exception:  # noqa: BLE001 - a status line never fails the app (device gone, no CUDA)
-        return ""
-    return f"{used / 2**30:.1f} GiB"
+    return f"{text} {s.gpu_memory_gib:.1f} GiB" if s.gpu_memory_gib is not None else text
