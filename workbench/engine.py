@@ -371,22 +371,22 @@ def evaluate(job: Job) -> tuple[float | None, dict[str, float]]:
         return None, {}
     model, task, exp = distributed.unwrap(job.model), job.task, job.exp
     model.eval()
-    total, n_seen = 0.0, 0
+    total, n_seen = 0.0, 0  # the loss sum stays on the device: one host read per validation
     sums: dict = {}
     with torch.no_grad():
         for x, y in job.val_batches:
-            x, y = x.to(job.device), y.to(job.device)
+            x, y = x.to(job.device, non_blocking=True), y.to(job.device, non_blocking=True)
             n = x.shape[0]
             with job.precision.autocast():
                 out = task.forward(model, x)
             if job.precision.mixed:
                 out = out.float()  # loss and metric sums in float32, not in the half type
-            loss = task.loss(job.criterion, exp.loss.name, out, y, exp.loss).item()
-            total += (loss / n if exp.loss.reduction == "sum" else loss) * n
+            loss = task.loss(job.criterion, exp.loss.name, out, y, exp.loss).detach()
+            total = total + (loss if exp.loss.reduction == "sum" else loss * n)
             n_seen += n
             for k, v in task.metric_sums(out, y).items():
                 sums[k] = sums[k] + v if k in sums else v
-    total, n_seen, sums = distributed.reduce_eval(total, n_seen, sums)
+    total, n_seen, sums = distributed.reduce_eval(float(total), n_seen, sums)
     metrics = task.finish(sums, n_seen)
     job.state["final"] = {"val_loss": total / n_seen, **{f"val_{k}": v for k, v in metrics.items()}}
     return total / n_seen, metrics
