@@ -177,6 +177,32 @@ def test_device_that_is_absent_fails_clearly(small_exp):
     assert "CUDA is not available" in result.message and "cpu" in result.hint
 
 
+def test_bf16_before_ampere_is_warned_about(monkeypatch):
+    from types import SimpleNamespace
+
+    from workbench.devices import device_warnings
+
+    cuda = SimpleNamespace(type="cuda", index=0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda d: "Tesla V100")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (7, 0))
+    (warning,) = device_warnings(cuda, "bf16")
+    assert "Tesla V100 (compute capability 7.0) is emulated" in warning and "'fp16'" in warning
+    assert device_warnings(cuda, "fp16") == [] and device_warnings(torch.device("cpu"), "bf16") == []
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (9, 0))
+    assert device_warnings(cuda, "bf16") == []
+
+
+def test_a_device_string_torch_refuses_is_a_device_error(monkeypatch):
+    from workbench.devices import resolve_device
+    from workbench.faults import RunError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(RunError) as e:
+        resolve_device("cuda:01")  # the config refuses it too; here a late check, not "a bug"
+    assert e.value.kind == "device" and "'cuda:01'" in e.value.message
+
+
 def test_validation_averages_over_samples_seen(small_exp):
     """val_loss is the per-sample mean over the whole validation split, whatever the batching."""
     a, _ = run(small_exp)

@@ -30,6 +30,21 @@ def resolve_device(spec: str):
         raise RunError("device", f"train.device = {spec!r}: {e}", "use cpu, cuda, cuda:N or mps") from e
 
 
+def device_warnings(device, amp: str) -> list[str]:
+    """What the device does not do natively: bf16 before Ampere (compute capability 8.0) runs,
+    but emulated, slower than float32 (torch's autocast accepts it)."""
+    if amp != "bf16" or device.type != "cuda":
+        return []
+    import torch
+
+    major, minor = torch.cuda.get_device_capability(device)
+    if major >= 8:
+        return []
+    return [f"train.amp = 'bf16' on {torch.cuda.get_device_name(device)} (compute capability "
+            f"{major}.{minor}) is emulated, slower than float32: bf16 needs 8.0 (Ampere) or newer; "
+            "train.amp = 'fp16' runs natively here"]
+
+
 def device_name(device) -> str:
     import torch
 

@@ -24,7 +24,7 @@ from .events import (
     BatchEnd, EpochEnd, Paused, PreviewBatch, Resumed, RunFailed, RunFinished, RunStarted, Warned,
 )
 from .control import Control
-from .devices import device_name, resolve_device
+from .devices import device_name, device_warnings, resolve_device
 from .faults import RunError, user_traceback
 from . import faults
 from .precision import Precision
@@ -135,7 +135,7 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
             runs.prepare(run_dir, exp)
             written = str(run_dir)
             metrics = runs.MetricsLog(run_dir / runs.METRICS)
-        for w in warnings_for(exp):
+        for w in warnings_for(exp) + device_warnings(job.device, exp.train.amp):
             emit(Warned(w))
         result = _loop(job, emit, control, metrics, throttle_s, t0, checkpoint and run_dir is not None)
     except _Stop:
