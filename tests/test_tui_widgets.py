@@ -252,6 +252,38 @@ async def test_status_line_drops_fields_from_the_right_when_narrow(width):
         assert "ETA" not in line or "elapsed" in line  # fields go in order, from the right
 
 
+def test_a_picker_item_wraps_as_textual_would():
+    # the plain-words count (textwrap) must draw the lines Content.wrap draws, at every width
+    from textual.content import Content
+
+    from workbench.tui.widgets.pickers import SECTIONS, _wrap, items
+
+    texts = {i.description for s in SECTIONS for i in items(s, "digits")}
+    texts |= {i.unfit for s in SECTIONS for d in ("digits", "diabetes") for i in items(s, d)}
+    texts |= {"a  b   c", "line one\nline two", "", "x" * 40}
+    for text in texts:
+        for width in range(3, 80):
+            expected = [line.plain for line in Content(text).wrap(width)] or [""]
+            assert _wrap(text, width, "") == expected, (text, width)
+
+
+async def test_the_tab_bar_cuts_its_labels_when_narrow():
+    from textual.app import App
+
+    from workbench.tui.widgets.tabbar import TabBar
+
+    class Bar(App):
+        def compose(self):
+            yield TabBar({t: t.title() for t in ("setup", "train", "data", "log", "runs")}, "setup")
+
+    app = Bar()
+    async with app.run_test(size=(25, 4)) as pilot:
+        await pilot.pause()
+        labels, bar = (app.query_one(TabBar).render_line(y).text for y in (0, 1))
+        assert labels.startswith(" Setup  Train  Data  Log") and "Runs" not in labels
+        assert bar.startswith("╸━━━━━╺") and len(bar) == 25
+
+
 def test_status_shows_the_gpu_memory_the_run_reports():
     # the run's process reads it (engine.gpu_memory_gib): the app's own holds nothing on the GPU
     status = StatusLine()

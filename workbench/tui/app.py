@@ -165,6 +165,7 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
 
     def show_tab(self, tab: str) -> None:
         self.query_one(TabBar).active = tab  # the bar says it changed (on_tab_bar_changed)
+        self.query_one("#tabs", ContentSwitcher).current = tab  # shown now, not a message later
 
     def on_tab_bar_changed(self, event: TabBar.Changed) -> None:
         self.query_one("#tabs", ContentSwitcher).current = event.tab

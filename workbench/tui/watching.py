@@ -101,7 +101,7 @@ def snapshot_status(snap: Snapshot) -> RunStatus:
         last.get("samples_per_s"),
         elapsed,
         eta,
-        f"watching {snap.run_dir.name}",
+        source=f"watching {snap.run_dir.name}",
     )
 
 

@@ -111,9 +111,11 @@ class Hanging(Visual):
 
 
 def _wrap(text: str, width: int, style: str) -> list[str]:
-    """Words to lines of at most `width` cells (a longer word is folded). Text with a character
-    wider than one cell (CJK, emoji) goes through `Content.wrap`, which measures cells."""
-    if cell_len(text) != len(text):
+    """Words to lines of at most `width` cells. `Content.wrap` takes what textwrap would do
+    differently: a character wider than one cell (CJK, emoji), a word longer than the line
+    (Content.wrap starts it on a line of its own before folding it) or a line break."""
+    longest = max(map(len, text.split()), default=0)
+    if cell_len(text) != len(text) or "\n" in text or longest > width:
         return [line.plain for line in Content.styled(text, style).wrap(width)]
     return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
 

@@ -43,8 +43,8 @@ class RunStatus:
     samples_per_s: float | None = None
     elapsed_s: float | None = None
     eta_s: float | None = None
-    gpu_memory_gib: float | None = None  # on a CUDA device
     source: str = ""  # e.g. "watching RUN": where the numbers come from, when not this process
+    gpu_memory_gib: float | None = None  # on a CUDA device, as the run's process reports it
 
 
 class StatusLine(Static):

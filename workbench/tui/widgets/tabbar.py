@@ -28,6 +28,8 @@ class TabBar(Widget, can_focus=True):
     TabBar {
         width: 1fr;
         height: 2;
+        text-wrap: nowrap;  /* narrower than the labels: cut, never a second line of labels */
+        text-overflow: clip;
         & > .tab-bar--tab { color: $foreground 50%; }
         & > .tab-bar--active { color: $foreground; text-style: bold; }  /* bold: seen in NO_COLOR */
         &:ansi > .tab-bar--tab { text-style: dim; }
