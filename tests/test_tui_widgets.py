@@ -285,7 +285,7 @@ async def test_the_tab_bar_cuts_its_labels_when_narrow():
 
 
 def test_status_shows_the_gpu_memory_the_run_reports():
-    # the run's process reads it (engine.gpu_memory_gib): the app's own holds nothing on the GPU
+    # the run's process reads it (devices.gpu_memory_gib): the app's own holds nothing on the GPU
     status = StatusLine()
     status.update_event(RunStarted(None, "x", "cuda:0", "NVIDIA H200", 2, 0, 10, 100, 20,
                                    "classification", ("val_accuracy",), "tensor"))
@@ -299,7 +299,7 @@ def test_status_shows_the_gpu_memory_the_run_reports():
 def test_gpu_memory_is_read_only_for_a_cuda_device(monkeypatch):
     import torch
 
-    from workbench.engine import gpu_memory_gib
+    from workbench.devices import gpu_memory_gib
 
     assert gpu_memory_gib(torch.device("cpu")) is None
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 3 * 2**29)

@@ -55,3 +55,13 @@ def device_name(device) -> str:
         return "Apple MPS"
     n = torch.get_num_threads()
     return f"CPU ({n} thread{'' if n == 1 else 's'})"
+
+
+def gpu_memory_gib(device) -> float | None:
+    """What the run's tensors hold on its CUDA device (a host-side count: no sync), else None.
+    Read in the run's process (engine): the app's own process holds nothing on the GPU."""
+    if device.type != "cuda":
+        return None
+    import torch
+
+    return torch.cuda.memory_allocated(device) / 2**30

@@ -24,8 +24,8 @@ from .events import (
     BatchEnd, EpochEnd, Paused, PreviewBatch, Resumed, RunFailed, RunFinished, RunStarted, Warned,
 )
 from .control import Control
-from .devices import device_name, device_warnings, resolve_device
-from .faults import RunError, user_traceback
+from .devices import device_name, device_warnings, gpu_memory_gib, resolve_device
+from .faults import RunError
 from . import faults
 from .precision import Precision
 from .tasks import TASKS
@@ -73,7 +73,7 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
         raise RunError("data", str(e)) from None
     split = datamod.split(loaded, exp.data.val_fraction, exp.seed)
     torch.manual_seed(exp.seed)
-    model = _user_call(lambda: exp.model.build(loaded.input_shape, loaded.num_outputs, loaded.extra), "model")
+    model = faults.user_call(lambda: exp.model.build(loaded.input_shape, loaded.num_outputs, loaded.extra), "model")
     model = model.to(device)
     criterion = exp.loss.build().to(device)
     sparse = any(getattr(m, "sparse", False) for m in model.modules())  # fused kernels are dense-only
@@ -97,22 +97,6 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
         job.state = resume
     job.model = distributed.wrap(model, device)
     return job
-
-
-def _user_call(fn, what: str):
-    try:
-        return fn()
-    except RunError:
-        raise
-    except Exception as e:  # the user's code (a custom model) raised
-        from .models import ImportProblem
-
-        if faults.is_oom(e):
-            raise  # classified as out of memory, with the batch size hint
-        if isinstance(e, ImportProblem):
-            raise RunError("user_code", str(e)) from None
-        raise RunError("user_code", f"building the {what} failed: {type(e).__name__}: {e}",
-                       "the error is in your code; see the traceback", user_traceback(e)) from None
 
 
 def train(exp: Experiment, emit: Emit | None = None, control: Control | None = None, *,
@@ -337,16 +321,6 @@ def _loss(job: Job, x, y):
                 raise
             raise faults.loss_error(e, job.exp.loss.name, out, y, job.task.name,
                                     job.data.num_outputs) from None
-
-
-def gpu_memory_gib(device) -> float | None:
-    """What the run's tensors hold on its CUDA device (a host-side count: no sync), else None.
-    Read here, in the run's process: the app's own process holds nothing on the GPU."""
-    if device.type != "cuda":
-        return None
-    import torch
-
-    return torch.cuda.memory_allocated(device) / 2**30
 
 
 def _flush(pending, steps, metrics, emit, epoch, step, b, per_epoch, rate, elapsed, eta,

@@ -157,3 +157,21 @@ def free_device_memory() -> None:
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def user_call(fn, what: str):
+    """`fn()`, the user's code (a custom model's build): what it raises becomes a RunError of
+    kind "user_code" with its traceback (out of memory is left to `is_oom`'s classification)."""
+    try:
+        return fn()
+    except RunError:
+        raise
+    except Exception as e:  # the user's code (a custom model) raised
+        from .models import ImportProblem
+
+        if is_oom(e):
+            raise  # classified as out of memory, with the batch size hint
+        if isinstance(e, ImportProblem):
+            raise RunError("user_code", str(e)) from None
+        raise RunError("user_code", f"building the {what} failed: {type(e).__name__}: {e}",
+                       "the error is in your code; see the traceback", user_traceback(e)) from None
