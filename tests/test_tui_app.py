@@ -1,4 +1,5 @@
-"""Pilot tests of the workbench screen: pickers, form, keys, runs (presets: test_tui_presets)."""
+"""Pilot tests of the workbench screen: pickers, form, runs (keys and layout: test_tui_keys;
+presets: test_tui_presets)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 from textual.widgets import Input
 from tui_helpers import (
     hint,
@@ -24,13 +24,12 @@ from tui_helpers import (
 from workbench import presets
 from workbench.events import BatchEnd, EpochEnd, PreviewBatch, RunFinished
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.screens import ConfirmScreen, HelpScreen
+from workbench.tui.screens import ConfirmScreen
 from workbench.tui.widgets.form import Form
 from workbench.tui.widgets.pickers import Picker
 from workbench.tui.widgets.plots import EpochPlot, StepPlot
 from workbench.tui.widgets.preview import PreviewPane
 from workbench.tui.widgets.status import StatusLine
-from workbench.tui.widgets.tabbar import TabBar
 
 
 
@@ -275,55 +274,6 @@ async def test_next_batch_previews_the_data_without_a_run(tmp_path):
         assert app.runner.worker is None  # no run was started
 
 
-async def test_f1_help_lists_every_key(tmp_path):
-    app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot)
-        await pilot.press("f1")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
-        keys = [k for k, _ in app.screen.keys]
-        assert keys == [
-            "ctrl+r",
-            "ctrl+t",
-            "ctrl+g",
-            "ctrl+s",
-            "ctrl+o",
-            "ctrl+n",
-            "f1",
-            "ctrl+q",
-            "ctrl+y",
-            "f7",
-        ]
-        await pilot.press("ctrl+r")  # the app's keys wait while a dialog is open
-        assert app.runner.worker is None
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: not app.screen.is_modal)
-
-
-async def test_every_key_is_in_the_footer(tmp_path):
-    app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot)
-        await pilot.pause()
-        footer = app.export_screenshot()
-        for key in ("^r", "^t", "^g", "^s", "^o", "^n", "^y", "f1", "^q"):
-            assert key in footer
-
-
-async def test_tab_and_arrows_move_between_panes_and_fields(tmp_path):
-    app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot)
-        seen = set()
-        for _ in range(6):
-            await pilot.press("tab")
-            seen.add(app.focused.id)
-        assert {"list-data", "list-model", "list-loss", "list-optimizer"} <= seen
-        app.query_one("#f-train-max_epochs").focus()
-        await pilot.press("down")
-        assert app.focused.id == "f-train-device"
-
-
 async def test_devices_are_offered_once_torch_has_loaded(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -334,59 +284,6 @@ async def test_devices_are_offered_once_torch_has_loaded(tmp_path):
         values = [value for _, value in select._options]
         assert values[:2] == ["auto", "cpu"]
         assert "torch" in log_text(app) and "devices:" in log_text(app)
-
-
-@pytest.mark.parametrize("size", [(60, 20), (80, 24), (160, 50)])
-async def test_layouts_from_60x20_up(tmp_path, size):
-    app = make_app(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await ready(pilot)
-        for key, tab in (("f3", "train"), ("f4", "data"), ("f5", "log"), ("f2", "setup")):
-            await pilot.press(key)
-            await pilot.pause()
-            assert app.active_tab == tab == shown_pane(app)
-        assert app.has_class("-wide") == (size[0] >= 140)
-        assert app.query_one("#preview-train").display == (size[0] >= 140)
-        footer = app.export_screenshot()
-        for key in ("^r", "^t", "^g", "^s", "^o", "^n", "f1", "^q"):
-            assert key in footer, f"{key} is missing from the footer at {size}"
-        # ctrl+y (run detached) needs 80 columns; below, the f1 screen lists it
-        assert ("^y" in footer) == (size[0] >= 80)
-        await pilot.resize_terminal(60, 20)
-        await pilot.pause()
-        assert not app.has_class("-wide")
-
-
-def shown_pane(app: WorkbenchApp) -> str:
-    (pane,) = [p.id for p in app.query(".pane") if p.display]
-    return pane
-
-
-async def test_the_tab_bar_switches_with_arrows_and_clicks(tmp_path):
-    app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot)
-        assert isinstance(app.focused, TabBar)  # as Textual's tabs had it: left/right move
-        for key, tab in (("right", "train"), ("right", "data"), ("left", "train"),
-                         ("left", "setup"), ("left", "runs"), ("right", "setup")):
-            await pilot.press(key)
-            await pilot.pause()
-            assert app.active_tab == tab == shown_pane(app), key
-        bar = app.query_one(TabBar)
-        labels = bar.render().plain.split("\n")[0]
-        for tab in ("log", "data", "runs", "setup"):
-            await pilot.click(TabBar, offset=(labels.index(tab.title()) + 1, 0))
-            await pilot.pause()
-            assert app.active_tab == tab == shown_pane(app)
-        # the bar under the labels lights the active one's letters
-        bar_line = bar.render().plain.split("\n")[1]
-        start = labels.index("Setup")
-        assert bar_line[start - 1] == "╸" and bar_line[start + 5] == "╺"
-
-
-def test_no_color_is_honoured(monkeypatch):
-    monkeypatch.setenv("NO_COLOR", "1")
-    assert WorkbenchApp().no_color
 
 
 async def test_an_unexpected_error_in_a_worker_is_logged_and_the_app_stays_usable(
