@@ -73,7 +73,7 @@ class TabBar(Widget, can_focus=True):
         tab, chosen, bar = (
             self.get_component_rich_style(f"tab-bar--{c}") for c in ("tab", "active", "bar")
         )
-        text = Text(no_wrap=True, end="")
+        text = Text(end="")  # cut, not wrapped, by the CSS (text-wrap: nowrap)
         for name, label in self.tabs.items():
             text.append(f" {label} ", chosen if name == self.active else tab)
         # the bar, as Textual's Underline draws it: the active label's letters in the bar's
