@@ -14,6 +14,7 @@ import math
 import os
 import socket
 import stat
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -175,6 +176,7 @@ class StatusWriter:
         self.emit = emit
         self.interval_s = interval_s if interval_s is not None else default_interval()
         self._last = 0.0
+        self._failing = False  # the last write failed (a warning was given)
         pid = os.getpid() if pid is None else pid
         self.status: dict[str, Any] = {
             "state": "running", "pid": pid, "pid_start": process_start(pid),
@@ -191,9 +193,31 @@ class StatusWriter:
         self.status.update(epoch=epoch, max_epochs=max_epochs, step=step)
         self.write()
 
-    def write(self) -> None:
+    def write(self, last: bool = False) -> bool:
+        """Rewrite the file; False when that failed. A failed write (a full disk, a folder gone)
+        never stops the run nor replaces its result: it is reported as a warning, once for each
+        spell of failures, and again when the last write (`last`, the run's end) fails."""
         self.status["updated"] = self._last = time.time()
-        atomic_write(self.path, (json.dumps(self.status, indent=1) + "\n").encode())
+        try:
+            atomic_write(self.path, (json.dumps(self.status, indent=1) + "\n").encode())
+        except OSError as e:
+            if last or not self._failing:
+                then = ("its result stands, but the file may not say so" if last
+                        else "the run goes on, and the file lags behind until a write succeeds")
+                self._warn(f"cannot write {self.path}: {e.strerror or e}; {then}")
+            self._failing = True
+            return False
+        self._failing = False
+        return True
+
+    def _warn(self, message: str) -> None:
+        """Through the run's events when it has a consumer (the terminal, the app), else stderr."""
+        if self.emit is None:
+            print(f"workbench: warning: {message}", file=sys.stderr)
+        else:
+            from .events import Warned
+
+            self.emit(Warned(message))
 
     def __call__(self, event) -> None:
         from .events import BatchEnd, EpochEnd, RunFailed, RunFinished, RunStarted
@@ -217,10 +241,10 @@ class StatusWriter:
             # a stop from the TUI or a signal both leave a checkpoint to resume from
             s.update(state="finished" if event.status == "finished" else "interrupted",
                      epoch=event.epochs_done, step=event.step)
-            self.write()
+            self.write(last=True)
         elif isinstance(event, RunFailed):
             s.update(state="failed", error=f"{event.kind}: {event.message}")
-            self.write()
+            self.write(last=True)
         if self.emit is not None:
             self.emit(event)
 
