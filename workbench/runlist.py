@@ -234,7 +234,7 @@ class Snapshot:
 
     run_dir: Path
     state: str
-    status: dict
+    status: dict  # checked (runstatus.load_status); {} without one; {"error": why} if unreadable
     config: dict
     epochs: list[dict] = field(default_factory=list)  # epoch lines of metrics.jsonl, in order
     steps: list[tuple[int, float]] = field(default_factory=list)  # (step, loss) of batch lines

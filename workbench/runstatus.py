@@ -5,6 +5,10 @@ loop knows nothing about it. It rewrites the file atomically when the run starts
 end, at most every `interval_s` seconds on batch progress, and when the run ends. A reader can
 then tell a live run from one whose process died without saying so (SIGKILL, power loss): the
 file still says "running" but its pid is gone ("stale").
+
+Every reader goes through `load_status`, which checks each field's type in one place: a corrupt or
+foreign file is a `BadStatus` that says what is wrong, never a dict that crashes its reader later.
+A failed write is a warning: the file is a report on the run, never a reason to stop it.
 """
 
 from __future__ import annotations
