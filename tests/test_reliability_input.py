@@ -146,7 +146,8 @@ def test_every_problem_is_reported_at_once(tmp_path, monkeypatch, capsys):
 def test_data_file_that_does_not_exist(tmp_path, monkeypatch, capsys):
     args = ["digits-mlp", "data.name=csv", "data.path=nope.csv", "loss.name=MSELoss", "train.device=cpu"]
     status, err = run_cli(["run", *args], tmp_path, monkeypatch, capsys)
-    assert_refused(status, err, "data.path: no file or folder 'nope.csv'", tmp_path)
+    # an override's relative path is the current folder's, written out absolute
+    assert_refused(status, err, f"data.path: no file or folder '{tmp_path / 'nope.csv'}'", tmp_path)
     assert run_cli(["validate", *args], tmp_path, monkeypatch, capsys)[0] == 2
 
 
@@ -156,6 +157,7 @@ def test_data_that_cannot_be_loaded_exits_2(tmp_path, monkeypatch, capsys):
     status, err = run_cli(["run", "digits-mlp", "data.name=csv", "data.path=t.csv", "loss.name=MSELoss",
                            "train.device=cpu"], tmp_path, monkeypatch, capsys)
     assert status == 2 and "run failed (data)" in err and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no run folder
 
 
 def test_out_folder_that_cannot_be_created(tmp_path, monkeypatch, capsys):

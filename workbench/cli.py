@@ -225,7 +225,7 @@ def cmd_run(args) -> int:
 
 
 def _train(exp, run_dir: Path | None, resume, progress) -> int:
-    from . import distributed, runstatus
+    from . import distributed, runs, runstatus
     from .engine import Control, train
     from .events import RunFailed
 
@@ -247,6 +247,8 @@ def _train(exp, run_dir: Path | None, resume, progress) -> int:
         for sig, handler in old.items():
             signal.signal(sig, handler)
     if isinstance(result, RunFailed):
+        if result.kind == "data" and run_dir is not None and resume is None and not result.run_dir:
+            runs.discard(run_dir)  # bad data, found before anything was written: no run folder
         # data that cannot be loaded (a missing file) and a checkpoint that does not fit its config
         # are bad input, found only when the run starts; nothing was trained
         return EXIT_INVALID if result.kind in ("data", "checkpoint") else EXIT_FAILED
