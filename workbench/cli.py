@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate", "list", "watch", "runs")
+COMMANDS = ("run", "validate", "check", "list", "watch", "runs")
 DEFAULT_PRESET = "digits-mlp"
 
 
@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a preset and print every problem")
     v.add_argument("preset")
     v.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    c = sub.add_parser("check", help="pre-flight: one real batch; shapes, parameters, time, memory",
+                       description="Build the data, model, loss and optimizer of a run, take a few "
+                       "real steps on a throwaway model and print sizes, shapes, parameters, the "
+                       "loss, time per batch, peak memory and the projected epoch and run time. "
+                       "Writes nothing; fails as the run would (exit 2 bad input, 1 the run's error).")
+    c.add_argument("preset")
+    c.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     lst = sub.add_parser("list", help="list datasets, models, losses, optimizers or presets")
     lst.add_argument("what", nargs="?", default="all",
                      choices=["all", "datasets", "models", "losses", "optimizers", "presets"])
@@ -58,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "validate":
             return cmd_validate(args)
+        if args.command == "check":
+            return cmd_check(args)
         if args.command == "list":
             return cmd_list(args.what)
         if args.command == "watch":
@@ -114,6 +123,15 @@ def cmd_validate(args) -> int:
         print(f"warning: {w}")
     print(f"ok: {args.preset} ({exp.data.name}, {exp.model.name}, {exp.loss.name}, {exp.optimizer.name})")
     return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from .preflight import check
+
+    exp = _load(args.preset, args.overrides)
+    if exp is None:
+        return EXIT_INVALID
+    return check(exp)
 
 
 def cmd_list(what: str) -> int:
