@@ -173,7 +173,7 @@ def measure(job) -> Report:
                 loss.backward()
                 faults.guard(*faults.read_step(loss, params, check_grads), 0, b, b + 1)
                 return loss
-            value = float(opt.step(closure))
+            value = opt.step(closure).item()
         else:
             opt.zero_grad(set_to_none=True)
             loss = engine._loss(job, x, y)
