@@ -337,3 +337,64 @@ def test_csv_trains_end_to_end(tmp_path):
         }
     )
     assert isinstance(train(exp, checkpoint=False), RunFinished)
+
+
+# -- damaged files: the file's name and what is wrong, as a DataError -----------------------------
+
+
+def test_damaged_idx_files_say_what_is_wrong(tmp_path):
+    a = np.arange(600, dtype=np.uint8).reshape(6, 10, 10)
+    write_idx(tmp_path / "ok.gz", a, gz=True)
+    whole = (tmp_path / "ok.gz").read_bytes()
+    cases = {
+        "cut.gz": (whole[: len(whole) // 2], r"cut.gz: ended after [\d,]+ of 616 bytes \(uncompressed\): "
+                                             r"an interrupted download\?"),
+        "notgz.gz": (b"plain bytes, not gzip", r"notgz.gz: not a gzip file: an interrupted download\?"),
+        "corrupt.gz": (whole[:10] + b"\xff" * 40 + whole[50:], r"corrupt.gz: a corrupt gzip file"),
+        "magic": (b"\x00\x00\x07\x03" + bytes(20), r"magic is not an IDX file \(bad magic number 00 00 07 03\)"),
+        "header": (b"\x00\x00\x08\x03\x00\x00", r"header is not an IDX file \(6 bytes, too short"),
+        "long": (gzip.decompress(whole) + b"xx", r"long: 618 bytes, but its header \(6, 10, 10\) says 616"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(DataError, match=message):
+            read_idx(tmp_path / name)
+
+
+def test_idx_labels_out_of_range_name_the_labels_file(tmp_path):
+    images, labels = tiny_mnist(tmp_path)
+    labels[3] = 12
+    write_idx(tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz", labels[:40], gz=True)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz: labels must be 0..9, found 0..12"):
+        load(cfg("mnist", path=str(tmp_path)))
+
+
+def test_damaged_cifar_batches_say_what_is_wrong(tmp_path):
+    binary = tmp_path / "b" / "cifar-10-batches-bin"
+    binary.mkdir(parents=True)
+    (binary / "data_batch_1.bin").write_bytes(bytes(3073 * 2 + 100))
+    with pytest.raises(DataError, match=r"data_batch_1.bin: ended after 6,246 of 30,730,000 bytes: "
+                                        r"an interrupted download\?"):
+        load(cfg("cifar10", path=str(tmp_path / "b")))
+    (binary / "data_batch_1.bin").write_bytes(bytes([11]) + bytes(3072))
+    with pytest.raises(DataError, match=r"data_batch_1.bin: labels must be 0..9, found 11..11"):
+        load(cfg("cifar10", path=str(tmp_path / "b")))
+    py = tmp_path / "p" / "cifar-10-batches-py"
+    py.mkdir(parents=True)
+    whole = pickle.dumps({b"data": np.zeros((4, 3072), np.uint8), b"labels": [0, 1, 2, 3]})
+    (py / "data_batch_1").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=r"data_batch_1: ended after [\d,]+ bytes, before the end of its "
+                                        r"data: an interrupted download\?"):
+        load(cfg("cifar10", path=str(tmp_path / "p")))
+    (py / "data_batch_1").write_bytes(pickle.dumps({b"data": np.zeros((4, 100), np.uint8), b"labels": [0]}))
+    with pytest.raises(DataError, match="data_batch_1: not a CIFAR-10 python batch"):
+        load(cfg("cifar10", path=str(tmp_path / "p")))
+
+
+def test_csv_values_that_are_not_finite(tmp_path):
+    (tmp_path / "n.csv").write_text("a,b,y\n1,2,3\n4,nan,6\n")
+    with pytest.raises(DataError, match=r"n.csv line 3, column 'b': 'nan' is not a finite number"):
+        load(cfg("csv", path=str(tmp_path / "n.csv")))
+    (tmp_path / "t.csv").write_text("a,b,y\n1,2,3\n4,5,inf\n")
+    with pytest.raises(DataError, match=r"t.csv line 3: target 'y' = 'inf' is not a finite number"):
+        load(cfg("csv", path=str(tmp_path / "t.csv")))

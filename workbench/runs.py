@@ -142,5 +142,7 @@ def discard(run_dir: Path) -> None:
     try:
         (run_dir / "status.json").unlink(missing_ok=True)
         run_dir.rmdir()  # only when empty: anything else in it stays
+        if run_dir.parent == default_root():
+            run_dir.parent.rmdir()  # an empty runs/ that this run made, as well
     except OSError:
         pass
