@@ -398,3 +398,26 @@ def test_csv_values_that_are_not_finite(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,y\n1,2,3\n4,5,inf\n")
     with pytest.raises(DataError, match=r"t.csv line 3: target 'y' = 'inf' is not a finite number"):
         load(cfg("csv", path=str(tmp_path / "t.csv")))
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_documented_formats_are_what_a_model_receives(name):
+    """`workbench list datasets` and the README say what a batch holds: keep them true."""
+    from workbench.data import FORMATS, split
+
+    exp = validate({"data": {"name": name, "batch_size": 4}, "model": {"name": "mlp" if name != "ratings" else "embedding"},
+                    "loss": {"name": _a_loss(name)}, "optimizer": {"name": "SGD" if name == "ratings" else "Adam"}})
+    s = split(load(exp.data), 0.2, 0)
+    x, y = s.train_x[:4], s.train_y[:4]
+    for tensor, text in zip((x, y), FORMATS[name].split(" -> ")):
+        shape, dtype = text.split(") ")[0] + ")", text.split(") ")[1].split()[0]
+        assert shape == str((4, *tensor.shape[1:])).replace("(4", "(B"), (name, text)
+        assert dtype == str(tensor.dtype).removeprefix("torch."), (name, text)
+    if "in [0, 1]" in FORMATS[name].split(" -> ")[0]:
+        assert float(s.train_x.min()) >= 0 and float(s.train_x.max()) <= 1
+
+
+def test_every_dataset_documents_its_format():
+    from workbench.data import FORMATS
+
+    assert set(FORMATS) == set(DATASETS)

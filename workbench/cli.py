@@ -136,7 +136,7 @@ def cmd_check(args) -> int:
 
 def cmd_list(what: str) -> int:
     from .catalog import LOSSES, MODELS, OPTIMIZERS
-    from .data import DATASETS
+    from .data import DATASETS, FORMATS
     from .presets import list_presets
 
     def table(title: str, rows: list[tuple[str, ...]]) -> None:
@@ -150,7 +150,9 @@ def cmd_list(what: str) -> int:
 
     if what in ("all", "datasets"):
         w = max(len(d.task) for d in DATASETS.values())
-        table("datasets", [(d.name, f"{d.task:<{w}}", d.description + (f" [needs {d.needs}]" if d.needs else ""))
+        # one line each: the description, what to provide, and what a model receives
+        table("datasets", [(d.name, f"{d.task:<{w}}", d.description + (f" [needs {d.needs}]" if d.needs else "")
+                            + (f"; gives {FORMATS[d.name]}" if d.name in FORMATS else ""))
                            for d in DATASETS.values()])
     if what in ("all", "models"):
         table("models", [(n, m.summary) for n, m in MODELS.items()])

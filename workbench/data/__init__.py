@@ -127,6 +127,32 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+#: what a model receives from each dataset: a batch's inputs -> targets (B: the batch size).
+#: "standardised": z-scored with the training split's mean and std; images are not normalised.
+FORMATS: dict[str, str] = {
+    "digits": "(B, 1, 8, 8) float32 in [0, 1] -> (B,) int64 class 0..9",
+    "iris": "(B, 4) float32 standardised -> (B,) int64 class 0..2",
+    "wine": "(B, 13) float32 standardised -> (B,) int64 class 0..2",
+    "moons": "(B, 2) float32 standardised -> (B,) int64 class 0..1",
+    "circles": "(B, 2) float32 standardised -> (B,) int64 class 0..1",
+    "spirals": "(B, 2) float32 standardised -> (B,) int64 class 0..2",
+    "breast_cancer": "(B, 30) float32 standardised -> (B,) float32 -1 or +1",
+    "multilabel": "(B, 20) float32 standardised counts -> (B, 5) float32 multi-hot 0/1",
+    "diabetes": "(B, 10) float32 standardised -> (B, 1) float32 standardised",
+    "ratings": "(B, 2) int64 (user id, item id) -> (B, 1) float32 rating, standardised",
+    "counts": "(B, 6) float32 standard normal -> (B,) float32 counts >= 0",
+    "digits-soft": "(B, 1, 8, 8) float32 in [0, 1] -> (B, 10) float32 probabilities (rows sum to 1)",
+    "diabetes-pairs": "(B, 2, 10) float32 standardised pairs -> (B,) float32 -1 or +1",
+    "mnist": "(B, 1, 28, 28) float32 in [0, 1] (pixel / 255, not normalised) -> (B,) int64 class 0..9",
+    "fashion_mnist": "(B, 1, 28, 28) float32 in [0, 1] (pixel / 255, not normalised) -> (B,) int64 class 0..9",
+    "cifar10": "(B, 3, 32, 32) float32 in [0, 1] (pixel / 255, not normalised) -> (B,) int64 class 0..9",
+    "imagefolder": "(B, 3, 32, 32) float32 in [0, 1] RGB, resized -> (B,) int64 class (sorted folder names)",
+    "csv": "(B, F) float32 standardised -> (B, 1) float32 standardised",
+    "csv-classes": "(B, F) float32 standardised -> (B,) int64 class (sorted labels)",
+    "custom": "your items, batched; float64 becomes float32, class targets int64",
+}
+
+
 def register(info: DatasetInfo) -> None:
     DATASETS[info.name] = info
 
