@@ -251,3 +251,15 @@ def test_custom_data_keeps_the_app_pickers_whole():
     models = {i.name: i.unfit for i in items("model", "custom")}
     assert models["mlp"] == models["cnn"] == models["custom"] == "" and models["embedding"]
     assert len(items("loss", "custom")) == len(items("loss", "digits"))
+
+
+def test_a_model_and_a_dataset_from_one_file_share_its_module(blobs, tmp_path):
+    """Imported once per unchanged file: the dataset's class stays the one pickle finds (a spawn
+    worker needs that) after the model is imported from the same file; an edited file is re-run."""
+    from workbench.models import import_object
+
+    first = import_object(f"{blobs}:Blobs", "data.path")
+    assert import_object(f"{blobs}:make_blobs", "model.path")(5).__class__ is first
+    pickle.dumps(first(4))
+    blobs.write_text(BLOBS + "\nEDITED = True\n")
+    assert import_object(f"{blobs}:EDITED", "data.path") is True

@@ -99,12 +99,23 @@ def import_object(path: str, key: str = "model.path"):
         if not file.is_file():
             raise ImportProblem(f"{key}: no file {str(file)!r}")
         name = module_name(file)
-        spec = importlib.util.spec_from_file_location(name, file)
-        if spec is None or spec.loader is None:
-            raise ImportProblem(f"{key}: cannot import {str(file)!r}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # pickle finds the classes of this file by this name
-        spec.loader.exec_module(module)
+        stat = file.stat()
+        stamp = (str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+        module = sys.modules.get(name)
+        # the same file, unchanged, is imported once: a model and a dataset in one file (or a
+        # dataset's worker) then share its classes, which pickle needs; an edited file is re-run
+        if module is None or getattr(module, "__workbench_stamp__", None) != stamp:
+            spec = importlib.util.spec_from_file_location(name, file)
+            if spec is None or spec.loader is None:
+                raise ImportProblem(f"{key}: cannot import {str(file)!r}")
+            module = importlib.util.module_from_spec(spec)
+            module.__workbench_stamp__ = stamp
+            sys.modules[name] = module  # pickle finds the classes of this file by this name
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(name, None)  # a half-run module is not the file's
+                raise
     else:
         try:
             module = importlib.import_module(where)
