@@ -64,3 +64,13 @@ def test_closures_and_mixed_precision_step_as_in_a_run(args, message, tmp_path, 
 def test_invalid_presets_exit_2_before_building(tmp_path, monkeypatch, capsys):
     status, out, err = check(["digits-mlp", "optimizer.lr=-1"], tmp_path, monkeypatch, capsys)
     assert status == 2 and "optimizer.lr: must be > 0" in err
+
+
+def test_the_report_for_the_app_and_its_one_line_summary():
+    from workbench import presets
+    from workbench.preflight import Report, exit_status, run_check
+
+    report = run_check(presets.load("digits-mlp", ["train.device=cpu", "data.batch_size=32"]))
+    assert isinstance(report, Report) and exit_status(report) == 0
+    assert report.summary().startswith("(32, 1, 8, 8) -> (32, 10), 17,226 params, ")
+    assert "/batch, epoch ~" in report.summary() and report.summary().endswith(" MiB")

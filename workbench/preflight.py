@@ -53,6 +53,14 @@ class Report:
     def epoch_s(self) -> float:
         return self.steps_per_epoch * (self.data_s + self.step_s) + self.val_batches * self.val_s
 
+    def summary(self) -> str:
+        """One line, for a status bar: shapes, parameters, step time, epoch time, peak memory."""
+        from .progress import fmt_duration
+
+        return (f"{self.inputs.rsplit(' ', 1)[0]} -> {self.output.rsplit(' ', 1)[0]}, {self.params:,} params, "
+                f"{_ms(self.data_s + self.step_s)}/batch, epoch ~{fmt_duration(self.epoch_s)}, "
+                f"peak {self.peak_bytes / 2**20:,.0f} MiB")
+
     def lines(self) -> list[str]:
         from .progress import fmt_duration
 
@@ -241,30 +249,44 @@ def _val_times(job) -> list[float]:
     return times[WARMUP:] or times
 
 
-def check(exp, out=None, err=None) -> int:
-    """Run the pre-flight and print its report (or the failure, as a run prints it); exit status."""
+def run_check(exp) -> Report | Any:
+    """The pre-flight of an experiment: its Report, or the RunFailed a run would end with
+    (call off the UI thread: it loads the data and steps the model)."""
     from . import distributed, engine, faults
     from .events import RunFailed
     from .faults import RunError
-    from .progress import Progress
 
-    out = out or sys.stdout
     job = None
     try:
         job = engine.build(exp)
-        report = measure(job)
+        return measure(job)
     except RunError as e:
-        failed = RunFailed(e.kind, e.message, e.hint, e.tb)
+        return RunFailed(e.kind, e.message, e.hint, e.tb)
     except Exception as e:
         failed = faults.classify(e, job.state if job else {}, exp.data.batch_size, None,
                                  custom="custom" in (exp.model.name, exp.data.name))
-    else:
-        print("\n".join(report.lines()), file=out)
-        return 0
+        if failed.kind == "out_of_memory":
+            job = None  # drop the model and its tensors before giving the cached memory back
+            faults.free_device_memory()
+        return failed
     finally:
         distributed.teardown()
-    Progress(out=out, err=err or sys.stderr)(failed)
-    if failed.kind == "out_of_memory":
-        job = None
-        faults.free_device_memory()
-    return 2 if failed.kind in ("data", "checkpoint") else 1  # as `workbench run` exits
+
+
+def exit_status(result: Report | Any) -> int:
+    """As `workbench run` exits: 0, 2 for bad input found at the start (data), else 1."""
+    if isinstance(result, Report):
+        return 0
+    return 2 if result.kind in ("data", "checkpoint") else 1
+
+
+def check(exp, out=None, err=None) -> int:
+    """Run the pre-flight and print its report (or the failure, as a run prints it); exit status."""
+    from .progress import Progress
+
+    result = run_check(exp)
+    if isinstance(result, Report):
+        print("\n".join(result.lines()), file=out or sys.stdout)
+    else:
+        Progress(out=out or sys.stdout, err=err or sys.stderr)(result)
+    return exit_status(result)
