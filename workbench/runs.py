@@ -140,9 +140,11 @@ def discard(run_dir: Path) -> None:
     wrote anything (its data could not be loaded), so there is nothing to list or resume."""
     run_dir = Path(run_dir)
     try:
+        if {p.name for p in run_dir.iterdir()} - {"status.json"}:
+            return  # something else is in it: keep it all
         (run_dir / "status.json").unlink(missing_ok=True)
-        run_dir.rmdir()  # only when empty: anything else in it stays
-        if run_dir.parent == default_root():
-            run_dir.parent.rmdir()  # an empty runs/ that this run made, as well
+        run_dir.rmdir()
+        if run_dir.parent == default_root() and not any(run_dir.parent.iterdir()):
+            run_dir.parent.rmdir()  # and runs/, when that leaves it empty
     except OSError:
         pass
