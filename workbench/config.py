@@ -327,9 +327,6 @@ def _custom_data_problems(exp: Experiment) -> list[Problem]:
     if data.name == "custom":
         if data.task is None:
             return [Problem("data.task", f"a custom dataset needs its task, one of: {', '.join(TASKS)}")]
-        if exp.model.name == "embedding":
-            return [Problem("model.name", "model 'embedding' reads the user and item ids of a ratings "
-                                          "dataset; use 'mlp', 'cnn' or a custom model")]
         if exp.train.devices > 1:
             return [Problem("train.devices", "a custom dataset runs in one process for now: "
                                              "set train.devices = 1")]
