@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate", "list", "watch", "runs")
+COMMANDS = ("run", "validate", "check", "list", "watch", "runs")
 DEFAULT_PRESET = "digits-mlp"
 
 
@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a preset and print every problem")
     v.add_argument("preset")
     v.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    c = sub.add_parser("check", help="pre-flight: one real batch; shapes, parameters, time, memory",
+                       description="Build the data, model, loss and optimizer of a run, take a few "
+                       "real steps on a throwaway model and print sizes, shapes, parameters, the "
+                       "loss, time per batch, peak memory and the projected epoch and run time. "
+                       "Writes nothing; fails as the run would (exit 2 bad input, 1 the run's error).")
+    c.add_argument("preset")
+    c.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     lst = sub.add_parser("list", help="list datasets, models, losses, optimizers or presets")
     lst.add_argument("what", nargs="?", default="all",
                      choices=["all", "datasets", "models", "losses", "optimizers", "presets"])
@@ -58,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "validate":
             return cmd_validate(args)
+        if args.command == "check":
+            return cmd_check(args)
         if args.command == "list":
             return cmd_list(args.what)
         if args.command == "watch":
@@ -116,9 +125,18 @@ def cmd_validate(args) -> int:
     return EXIT_OK
 
 
+def cmd_check(args) -> int:
+    from .preflight import check
+
+    exp = _load(args.preset, args.overrides)
+    if exp is None:
+        return EXIT_INVALID
+    return check(exp)
+
+
 def cmd_list(what: str) -> int:
     from .catalog import LOSSES, MODELS, OPTIMIZERS
-    from .data import DATASETS
+    from .data import DATASETS, FORMATS
     from .presets import list_presets
 
     def table(title: str, rows: list[tuple[str, ...]]) -> None:
@@ -132,7 +150,9 @@ def cmd_list(what: str) -> int:
 
     if what in ("all", "datasets"):
         w = max(len(d.task) for d in DATASETS.values())
-        table("datasets", [(d.name, f"{d.task:<{w}}", d.description + (f" [needs {d.needs}]" if d.needs else ""))
+        # one line each: the description, what to provide, and what a model receives
+        table("datasets", [(d.name, f"{d.task:<{w}}", d.description + (f" [needs {d.needs}]" if d.needs else "")
+                            + (f"; gives {FORMATS[d.name]}" if d.name in FORMATS else ""))
                            for d in DATASETS.values()])
     if what in ("all", "models"):
         table("models", [(n, m.summary) for n, m in MODELS.items()])
@@ -225,7 +245,7 @@ def cmd_run(args) -> int:
 
 
 def _train(exp, run_dir: Path | None, resume, progress) -> int:
-    from . import distributed, runstatus
+    from . import distributed, runs, runstatus
     from .engine import Control, train
     from .events import RunFailed
 
@@ -247,6 +267,8 @@ def _train(exp, run_dir: Path | None, resume, progress) -> int:
         for sig, handler in old.items():
             signal.signal(sig, handler)
     if isinstance(result, RunFailed):
+        if result.kind == "data" and run_dir is not None and resume is None and not result.run_dir:
+            runs.discard(run_dir)  # bad data, found before anything was written: no run folder
         # data that cannot be loaded (a missing file) and a checkpoint that does not fit its config
         # are bad input, found only when the run starts; nothing was trained
         return EXIT_INVALID if result.kind in ("data", "checkpoint") else EXIT_FAILED

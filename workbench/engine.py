@@ -79,7 +79,7 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     sparse = any(getattr(m, "sparse", False) for m in model.modules())  # fused kernels are dense-only
     optimizer = exp.optimizer.build(model.parameters(), fused=exp.train.fused and not sparse)
     generator = torch.Generator().manual_seed(exp.seed)
-    fast = exp.data.fast_path
+    fast = exp.data.fast_path and exp.data.name != "custom"  # a Dataset comes through a DataLoader
     val_generator = torch.Generator().manual_seed(exp.seed)
     # this rank's share of each batch under torchrun; the plain batches in one process
     train_b, val_b = distributed.batches(split, exp.data, generator, val_generator, device, fast)
@@ -129,7 +129,7 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
                            job.state.get("epoch", 0) if job else 0, job.state.get("step", 0) if job else 0)
     except Exception as e:
         result = faults.classify(e, job.state if job else {}, exp.data.batch_size, written,
-                                 custom=exp.model.name == "custom")
+                                 custom="custom" in (exp.model.name, exp.data.name))
     finally:
         if metrics:
             metrics.close()

@@ -110,13 +110,47 @@ def read_toml(path: Path) -> dict:
 
 
 def load(preset: str | Path, overrides: list[str] | None = None) -> Experiment:
-    """Load, apply overrides, validate. Raises InvalidExperiment."""
+    """Load, apply overrides, validate. Raises InvalidExperiment.
+
+    Relative `model.path` and `data.path` in the file resolve against the preset's folder; those of
+    overrides against the current folder (both become absolute, so a run folder's config.toml
+    names the same files from anywhere)."""
     from .config import validate
 
-    raw = read_toml(resolve(str(preset)))
+    raw = read_preset(preset)
     if overrides:
-        raw = apply_overrides(raw, overrides)
+        raw = anchor_paths(apply_overrides(raw, overrides), Path.cwd())
     return validate(raw)
+
+
+def read_preset(preset: str | Path) -> dict:
+    """A preset's plain data, its relative file paths resolved against the preset's folder."""
+    path = resolve(str(preset))
+    return anchor_paths(read_toml(path), path.resolve().parent)
+
+
+def anchor_paths(raw: dict, base: Path) -> dict:
+    """`model.path` and `data.path` made absolute against `base` where they are relative file
+    paths ('file.py:Class' of a custom model or dataset, a data file or folder); module paths
+    ('pkg.module:Class'), absolute and ~ paths are left as they are. Changes `raw` in place."""
+    for section in ("model", "data"):
+        node = raw.get(section)
+        if not isinstance(node, dict) or not isinstance(node.get("path"), str):
+            continue
+        path = node["path"]
+        if node.get("name") == "custom":  # 'where:Name'; only a .py file is a path
+            where, sep, attr = path.rpartition(":")
+            if sep and where.endswith(".py"):
+                node["path"] = f"{_anchor(where, base)}:{attr}"
+        elif section == "data":
+            node["path"] = _anchor(path, base)
+    return raw
+
+
+def _anchor(path: str, base: Path) -> str:
+    if not path or path.startswith("~") or os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(base, path))
 
 
 def parse_value(text: str) -> Any:
