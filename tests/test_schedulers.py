@@ -106,3 +106,45 @@ def test_the_default_is_no_schedule_and_presets_round_trip():
     again = validate(__import__("tomllib").loads(dumps(exp)))
     assert again == exp
     assert validate({}).scheduler.name == "none" and not validate({}).early_stopping.on
+
+
+def test_early_stopper_counts_epochs_without_improvement():
+    from workbench.schedulers import EarlyStopper
+
+    stopper = EarlyStopper(validate({"early_stopping": {"patience": 2, "monitor": "val_loss",
+                                                        "min_delta": 0.01}}))
+    seen = [stopper.update(e, {"val_loss": v}) for e, v in enumerate([1.0, 0.8, 0.795, 0.9], 1)]
+    assert seen == [True, True, False, False] and stopper.should_stop
+    assert (stopper.best_epoch, stopper.best) == (2, 0.8)
+    assert "best epoch 2, val_loss 0.8" in stopper.reason(4)
+    again = EarlyStopper(validate({"early_stopping": {"patience": 2, "monitor": "val_loss"}}))
+    again.load_state_dict(stopper.state_dict())
+    assert again.should_stop and again.best_epoch == 2
+    off = EarlyStopper(validate({}))
+    assert not any(off.update(e, {"val_accuracy": 0.5}) for e in range(9)) and not off.should_stop
+
+
+def test_schedule_steps_per_epoch_or_per_batch_and_on_a_plateau():
+    import torch
+
+    from workbench.schedulers import Schedule
+
+    def opt():
+        return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+
+    step = Schedule(validate({"scheduler": {"name": "StepLR", "step_size": 1, "gamma": 0.5}}), opt(), 10)
+    step.after_step()
+    assert step.lr == 0.1
+    step.after_epoch({})
+    assert step.lr == 0.05
+    one = Schedule(validate({"optimizer": {"name": "SGD", "lr": 0.1, "momentum": 0.9},
+                             "scheduler": {"name": "OneCycleLR"}}), opt(), 10)
+    first = one.lr
+    for _ in range(5):
+        one.after_step()
+    assert one.lr > first
+    plateau = Schedule(validate({"scheduler": {"name": "ReduceLROnPlateau", "patience": 0,
+                                               "monitor": "val_loss"}}), opt(), 10)
+    plateau.after_epoch({"val_loss": 1.0})
+    plateau.after_epoch({"val_loss": 2.0})
+    assert plateau.lr == pytest.approx(0.01)

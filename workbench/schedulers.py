@@ -11,6 +11,7 @@ after every batch ("step") or every epoch ("epoch"); each class defaults to what
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -207,3 +208,85 @@ def metric_mode(metric: str) -> Literal["min", "max"]:
     """Whether a larger value of a metric is better: losses and errors fall, the rest rise."""
     low = ("loss", "error", "mae", "mse", "rmse", "perplexity")
     return "min" if any(word in metric for word in low) else "max"
+
+
+# -- at run time ----------------------------------------------------------------------------------
+class Schedule:
+    """The run's scheduler, stepped where its interval says; `lr` is the first group's rate."""
+
+    def __init__(self, exp: Any, optimizer: Any, steps_per_epoch: int) -> None:
+        self.cfg, self.optimizer = exp.scheduler, optimizer
+        self.torch = self.cfg.build(optimizer, exp.train.max_epochs, steps_per_epoch)
+        self.per_step = getattr(self.cfg, "interval", "epoch") == "step"
+        self.monitor = exp.monitored(self.cfg)[0] if self.cfg.monitors else None
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def after_step(self) -> None:
+        """After each optimizer step: schedules stepped per batch move on."""
+        if self.torch is not None and self.per_step:
+            self.torch.step()
+
+    def after_epoch(self, record: dict) -> None:
+        """After validation: schedules stepped per epoch move on (a plateau on its metric)."""
+        if self.torch is None or self.per_step:
+            return
+        if self.monitor is not None:
+            value = record.get(self.monitor)
+            if value is not None and math.isfinite(value):
+                self.torch.step(value)
+        else:
+            self.torch.step()
+
+    def state_dict(self) -> dict | None:
+        return self.torch.state_dict() if self.torch is not None else None
+
+    def load_state_dict(self, state: dict | None) -> None:
+        if self.torch is not None and state:
+            self.torch.load_state_dict(state)
+
+
+class EarlyStopper:
+    """Counts epochs without improvement of the monitored metric; remembers the best epoch."""
+
+    def __init__(self, exp: Any) -> None:
+        cfg = exp.early_stopping
+        self.on, self.patience, self.min_delta = cfg.on, cfg.patience, cfg.min_delta
+        self.monitor, self.mode = exp.monitored(cfg)
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.bad_epochs = 0
+
+    def update(self, epoch: int, record: dict) -> bool:
+        """Take an epoch's record; True when it is the best so far (save best.pt then)."""
+        value = record.get(self.monitor)
+        if not self.on or value is None or not math.isfinite(value):
+            self.bad_epochs += 1 if self.on else 0
+            return False
+        gain = (self.best - value if self.mode == "min" else value - self.best) \
+            if self.best is not None else math.inf
+        if gain > self.min_delta:
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.on and self.bad_epochs >= self.patience
+
+    def reason(self, epoch: int) -> str:
+        """Why the run stopped early, in words."""
+        best = f"{self.best:.4g}" if self.best is not None else "none"
+        return (f"stopped early at epoch {epoch}: {self.monitor} has not improved for "
+                f"{self.bad_epochs} epochs; best epoch {self.best_epoch}, {self.monitor} {best}")
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict | None) -> None:
+        if state:
+            self.best, self.best_epoch = state.get("best"), int(state.get("best_epoch", 0))
+            self.bad_epochs = int(state.get("bad_epochs", 0))
