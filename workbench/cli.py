@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate", "check", "list", "watch", "runs")
+COMMANDS = ("run", "validate", "check", "lr-find", "list", "watch", "runs")
 DEFAULT_PRESET = "digits-mlp"
 
 
@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
                        "Writes nothing; fails as the run would (exit 2 bad input, 1 the run's error).")
     c.add_argument("preset")
     c.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    lf = sub.add_parser("lr-find", help="learning-rate range test drawn in the terminal; prints optimizer.lr=...")
+    lf.add_argument("preset")
+    lf.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    lf.add_argument("--min-lr", type=float, default=1e-7, help="first rate (default 1e-7)")
+    lf.add_argument("--max-lr", type=float, default=10.0, help="last rate (default 10)")
+    lf.add_argument("--steps", type=int, default=100, help="batches, one rate each (default 100)")
     lst = sub.add_parser("list", help="list datasets, models, losses, optimizers or presets")
     lst.add_argument("what", nargs="?", default="all",
                      choices=["all", "datasets", "models", "losses", "optimizers", "presets"])
@@ -69,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "list":
             return cmd_list(args.what)
+        if args.command == "lr-find":
+            return cmd_lr_find(args)
         if args.command == "watch":
             return open_app([], watch=args.run_dir or "latest")
         if args.command == "runs":
@@ -132,6 +140,49 @@ def cmd_check(args) -> int:
     if exp is None:
         return EXIT_INVALID
     return check(exp)
+
+
+def cmd_lr_find(args) -> int:
+    """`workbench lr-find`: Smith's range test on a throwaway model; nothing is written."""
+    import shutil
+
+    from . import lrfind
+    from .faults import RunError
+
+    if not (0 < args.min_lr < args.max_lr) or not 5 <= args.steps <= 100_000:
+        _err("lr-find needs 0 < --min-lr < --max-lr and --steps from 5 to 100000")
+        return EXIT_INVALID
+    exp = _load(args.preset, args.overrides)
+    if exp is None:
+        return EXIT_INVALID
+    tty = sys.stdout.isatty()
+
+    def progress(i: int, lr: float, loss: float) -> None:
+        if tty:
+            print(f"\rlr-find: batch {i}/{args.steps}  lr {lr:.3g}  loss {loss:.4g}  ", end="",
+                  flush=True)
+
+    try:
+        result = lrfind.range_test(exp, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps,
+                                   progress=progress)
+    except RunError as e:
+        print("\r", end="") if tty else None
+        _err(f"{e.kind}: {e.message}" + (f" ({e.hint})" if e.hint else ""))
+        return EXIT_INVALID if e.kind in ("data", "config", "checkpoint") else EXIT_FAILED
+    size = shutil.get_terminal_size((100, 30))
+    if tty:
+        print("\r" + " " * min(size.columns - 1, 79) + "\r", end="")
+    print(lrfind.draw(result, min(size.columns, 120), max(15, min(size.lines - 6, 30)), color=tty))
+    print(f"{len(result.lrs)} batches, {result.stop_reason}.")
+    line = result.override()
+    if line is None:
+        _err("no suggestion: the loss did not fall over the range; try a wider --min-lr/--max-lr "
+             "or more --steps")
+        return EXIT_FAILED
+    print(f"steepest descent at lr {result.steepest:.3g}, lowest loss at lr {result.lowest:.3g}; "
+          f"suggested: {result.suggestion:.3g} (the steepest descent, at most a tenth of the lowest)")
+    print(line)
+    return EXIT_OK
 
 
 def cmd_list(what: str) -> int:

@@ -23,6 +23,7 @@ from .losses import LOSSES, LossConfig
 from .models import MODELS, ModelConfig
 from .optimizers import OPTIMIZERS, OptimizerConfig
 from .problems import InvalidExperiment, Problem
+from .schedulers import SCHEDULERS, EarlyStopping, NoSchedule, SchedulerConfig, metric_mode
 from .tasks import TASKS
 from .typecheck import type_problems
 
@@ -104,13 +105,15 @@ class Experiment(BaseModel):
     model: ModelConfig = Field(default_factory=lambda: MODELS["mlp"]())
     loss: LossConfig = Field(default_factory=lambda: LOSSES["CrossEntropyLoss"]())
     optimizer: OptimizerConfig = Field(default_factory=lambda: OPTIMIZERS["Adam"]())
+    scheduler: SchedulerConfig = Field(default_factory=NoSchedule)
+    early_stopping: EarlyStopping = EarlyStopping()
     train: TrainConfig = TrainConfig()
 
     def to_dict(self) -> dict:
         """Plain data for TOML (no None values: TOML has no null)."""
         dumped = self.model_dump(mode="json", exclude_none=True)
         raw = {"name": dumped.pop("name"), "description": dumped.pop("description"), **dumped}
-        for section in ("model", "loss", "optimizer"):  # name first, as people write it
+        for section in ("model", "loss", "optimizer", "scheduler"):  # name first, as people write it
             raw[section] = {"name": raw[section].pop("name"), **raw[section]}
         return raw
 
@@ -121,12 +124,23 @@ class Experiment(BaseModel):
             return self.data.task or ""
         return DATASETS[self.data.name].task
 
+    def monitored(self, cfg: BaseModel) -> tuple[str, Literal["min", "max"]]:
+        """(metric, mode) that early stopping or ReduceLROnPlateau watches: the configured metric,
+        else the task's primary validation metric, else val_loss; mode follows the metric."""
+        primary = TASKS[self.task].primary if self.task in TASKS else None
+        default = f"val_{primary}" if primary and self.data.val_fraction > 0 else (
+            "val_loss" if self.data.val_fraction > 0 else "train_loss")
+        metric = getattr(cfg, "monitor", None) or default
+        return metric, getattr(cfg, "mode", None) or metric_mode(metric)
+
 
 SECTIONS: dict[str, type[BaseModel] | dict[str, type[BaseModel]]] = {
     "data": DataConfig,
     "model": MODELS,
     "loss": LOSSES,
     "optimizer": OPTIMIZERS,
+    "scheduler": SCHEDULERS,
+    "early_stopping": EarlyStopping,
     "train": TrainConfig,
 }
 
@@ -311,7 +325,7 @@ def cross_check(exp: Experiment) -> list[Problem]:
         problems.append(Problem(
             f"loss.{key}", f"needs {outputs} values for {info.name!r}, got {len(weights)}"
         ))
-    problems += path_problems(exp)
+    problems += path_problems(exp) + schedule_problems(exp)
     if not custom and info.task not in TASKS:
         problems.append(Problem("data.name", f"dataset task {info.task!r} is not known"))
     return problems
@@ -334,6 +348,43 @@ def _custom_data_problems(exp: Experiment) -> list[Problem]:
     return [Problem(f"data.{key}", f"only a custom dataset (data.name = 'custom') takes {key}; "
                                    f"{data.name!r} is {DATASETS[data.name].task}")
             for key in CUSTOM_KEYS if getattr(data, key) is not None]
+
+
+def monitorable(exp: Experiment) -> list[str]:
+    """The metrics an epoch line of this experiment has, for early stopping and plateaus."""
+    task = TASKS.get(exp.task)
+    val = ["val_loss", *(f"val_{m}" for m in (task.metrics if task else ()))]
+    return ["train_loss", *(val if exp.data.val_fraction > 0 else [])]
+
+
+def schedule_problems(exp: Experiment) -> list[Problem]:
+    """A monitored metric the run will not have; momentum cycling on an optimizer without it."""
+    problems = []
+    for section, cfg in (("scheduler", exp.scheduler), ("early_stopping", exp.early_stopping)):
+        monitor = getattr(cfg, "monitor", None)
+        known = monitorable(exp)
+        if monitor is not None and monitor not in known:
+            no_val = monitor.startswith("val_") and exp.data.val_fraction == 0
+            why = " (data.val_fraction = 0: there is no validation set)" if no_val else ""
+            problems.append(Problem(f"{section}.monitor", f"{exp.task} runs have no metric "
+                                    f"{monitor!r}{why}{_suggest(monitor, known)} (choices: "
+                                    f"{', '.join(known)})"))
+    sched = exp.scheduler
+    opt_fields = type(exp.optimizer).model_fields
+    if getattr(sched, "cycle_momentum", False) and "momentum" not in opt_fields \
+            and "betas" not in opt_fields:
+        problems.append(Problem("scheduler.cycle_momentum", f"{sched.name} cycles the momentum, "
+                                f"which {exp.optimizer.name} does not have: set "
+                                "scheduler.cycle_momentum = false, or use SGD, RMSprop or Adam(W)"))
+    if sched.name == "CyclicLR" and sched.base_lr and sched.max_lr and sched.base_lr > sched.max_lr:
+        problems.append(Problem("scheduler.base_lr", f"must be <= max_lr ({sched.max_lr}), got {sched.base_lr}"))
+    if getattr(sched, "base_momentum", 0) > getattr(sched, "max_momentum", 1):
+        problems.append(Problem("scheduler.base_momentum", "must be <= scheduler.max_momentum"))
+    if sched.name == "MultiStepLR" and sorted(set(sched.milestones)) != sched.milestones:
+        problems.append(Problem("scheduler.milestones", f"must rise, without repeats, got {sched.milestones}"))
+    return problems
+
+
 
 
 def path_problems(exp: Experiment) -> list[Problem]:
