@@ -1,5 +1,6 @@
-"""The Setup and Log tabs are widgets that own their state: each works in a bare App, and says what
-it has to say elsewhere through messages (flows in the whole app: test_tui_app, test_tui_presets)."""
+"""The Setup and Log tabs are widgets that own their state: each works in a bare App and says what
+it has to say elsewhere through messages (their flows in the app: test_tui_app, test_tui_presets).
+"""
 
 from __future__ import annotations
 
@@ -86,5 +87,6 @@ async def test_loading_a_broken_preset_is_logged_and_keeps_the_settings(tmp_path
         await pilot.press("enter")
         await wait_for(pilot, lambda: not app.screen.is_modal)
         (logged,) = [m for m in app.heard if isinstance(m, LogLine)]
-        assert logged.message.startswith(f"cannot load {broken}: optimizer.lr") and logged.style == "red"
+        assert logged.message.startswith(f"cannot load {broken}: optimizer.lr")
+        assert logged.style == "red"
         assert pane.current_experiment() == before

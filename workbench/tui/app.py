@@ -227,10 +227,6 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
 
     def on_tab_bar_changed(self, event: TabBar.Changed) -> None:
         self.query_one("#tabs", ContentSwitcher).current = event.tab
-        if event.tab == "runs":
-            from .runs_pane import RunsPane  # imported after the first frame
-
-            self.query_one(RunsPane).refresh_runs(force=True)
 
     def refused(self, doing: str, what: str) -> bool:
         """Whether the draft has problems; if so, list them (notification and log) and mark them."""
