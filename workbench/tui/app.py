@@ -156,8 +156,8 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
         await self.query_one("#runs", Container).mount(RunsPane(self.runs_root, id="runs-pane"))
 
     async def on_event(self, event: events.Event) -> None:
-        # a key typed ahead (or a click) may start a run, a watch or show Runs before the fill:
-        # the Train tab's plots must be there for it
+        # a key typed ahead (or a click) may start a run or a watch before the fill: the Train
+        # tab's plots must be there for it (until that tab mounts its own when first needed)
         if isinstance(event, (events.Key, events.MouseDown)) and not self._panes_mounted:
             await self.mount_panes()
         await super().on_event(event)

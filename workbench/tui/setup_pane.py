@@ -64,7 +64,7 @@ class SetupPane(Container):
         """Validate the draft; mark each problem next to its field or picker and return them."""
         problems = self.draft.validate()
         if problems:
-            self.revalidate()
+            self._show(problems)
         return problems
 
     @property
@@ -88,7 +88,9 @@ class SetupPane(Container):
     # -- validation ------------------------------------------------------------------------------
     def revalidate(self) -> None:
         """Validate the draft and show each problem next to its field or picker."""
-        problems = self.draft.validate()
+        self._show(self.draft.validate())
+
+    def _show(self, problems: list[Problem]) -> None:
         form = self.query_one(Form)
         pickers = {f"{p.section}.name": p for p in self.query(Picker)}
         placed, rest = problems_by_field(problems, form.paths | set(pickers))
