@@ -113,6 +113,22 @@ async def test_runs_tab_lists_runs_newest_first_and_enter_watches_one(tmp_path, 
         assert app.active_tab == "train"
 
 
+async def test_showing_the_tab_reads_the_folders_again(tmp_path, three_runs, monkeypatch):
+    """A run that appeared while the tab was hidden is listed as soon as the tab shows, not at the
+    next timer tick (here never: the timer is set to a minute)."""
+    from workbench.tui import runs_pane
+
+    monkeypatch.setattr(runs_pane, "REFRESH_S", 60.0)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: len(rows(app)) == 3, what="the first listing")
+        make_run(tmp_path / "runs", "d-new", "finished", 1, 0.04, 10)
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: len(rows(app)) == 4, timeout=5, what="the new run")
+        assert rows(app)[0][1] == "d-new"
+
+
 async def test_space_marks_runs_and_c_compares_them(tmp_path, three_runs):
     app = make_app(tmp_path)
     async with app.run_test(size=(160, 50)) as pilot:

@@ -13,6 +13,7 @@ from tui_helpers import hint, make_app, pick, ready, row, wait_for
 
 from workbench import presets
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.setup_pane import SetupPane
 from workbench.tui.widgets.form import Form
 from workbench.tui.widgets.pickers import Picker
 from workbench.tui.widgets.status import StatusLine
@@ -79,7 +80,7 @@ async def test_a_pick_made_before_the_form_fills_is_kept(tmp_path, monkeypatch):
         # what enter on a picker before the fill leads to (keys pass through the screen, which
         # runs the fill: one pressed during the fill waits for it)
         app = form.app
-        app.post_message(Picker.Picked("optimizer", "SGD"))
+        app.query_one(SetupPane).post_message(Picker.Picked("optimizer", "SGD"))
         while app.draft.name_of("optimizer") != "SGD":  # the app switches the draft meanwhile
             await asyncio.sleep(0)
         await fill(form)

@@ -56,7 +56,9 @@ async def pick(pilot, section: str, name: str) -> None:
 
 
 def log_text(app) -> str:
-    return "\n".join(app.log_history)
+    from workbench.tui.log_pane import LogPane
+
+    return "\n".join(app.query_one(LogPane).history)
 
 
 def spy(obj: Any, method: str) -> list:

@@ -1,91 +1,64 @@
 """The workbench screen: pick, edit, train and watch, all from the keyboard.
 
-The app is a thin layer: the `Draft` holds the experiment being edited and validates through
-`config.validate`; the `Runner` runs `engine.train` in a child process (`workbench.child`) and
-hands its events back; the widgets draw. torch is imported only off the UI thread, after the
-first frame (and the form, which is mounted just after it).
+The app holds the keys and routes messages between the tabs, each a widget that owns its state:
+`SetupPane` the experiment being edited (a `Draft`, validated through `config.validate`), its
+pickers and form; `LogPane` the log; `RunsPane` the run folders. The `Runner` runs `engine.train`
+in a child process (`workbench.child`) and hands its events back.
+
+The first frame shows the pickers, the tabs, the status line and the footer. Just after it the
+form fills (`SetupPane.Ready`, once the draft is settled); then the hidden tabs' widgets are
+mounted, and torch, the devices, the first run's process and a preview batch load off the UI
+thread (`warm_up`).
 """
 
 from __future__ import annotations
 
+import gc
 import sys
-from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import events, on, work
+from textual import events, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer
 
 from .. import presets, runs
 from ..problems import InvalidExperiment
+from . import keys
 from .commands import PresetCommands
-from .draft import Draft, problems_by_field
 from .event_view import EventView
 from .eventlog import line
-from .preset_flows import PresetFlows
-from .runner import PreviewSource, Runner
+from .log_pane import LogPane
+from .messages import LogLine, Problems
+from .runner import PreviewSource, Runner, detect_devices
 from .screens import ConfirmScreen, HelpScreen
-from .startup import StartUp
+from .setup_pane import SetupPane
 from .watching import WatchFlows, watch_target
-from .widgets.form import Form
-from .widgets.pickers import SECTIONS, Picker
 from .widgets.status import RunStatus, StatusLine
 from .widgets.tabbar import TabBar
 
 if TYPE_CHECKING:
-    from textual.widgets import RichLog
-
     from ..config import Experiment
+    from ..events import PreviewBatch
+    from .draft import Draft
     from .widgets.plots import EpochPlot, StepPlot
     from .widgets.preview import PreviewPane
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
-TABS = ("setup", "train", "data", "log", "runs")
 
 
-class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
+class WorkbenchApp(EventView, WatchFlows, App[int]):
     """Pick a dataset, model, loss and optimizer; edit; train (here or detached); watch."""
 
     CSS_PATH = "app.tcss"
     TITLE = "workbench"
     COMMANDS = App.COMMANDS | {PresetCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "run", "Run", priority=True, id="run"),
-        Binding("ctrl+t", "pause", "Pause", priority=True, id="pause"),
-        Binding("ctrl+g", "stop", "Stop", priority=True, id="stop"),
-        Binding("ctrl+s", "save", "Save", priority=True, id="save"),
-        Binding("ctrl+o", "load", "Load", priority=True, id="load"),
-        Binding("ctrl+n", "next_batch", "Batch", priority=True, id="next-batch"),
-        Binding("f1", "help", "Help", priority=True, id="help"),
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
-        # last, so that at 60 columns the footer drops it rather than f1 (whose screen lists it)
-        Binding("ctrl+y", "run_detached", "Detach", priority=True, id="run-detached"),
-        Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
-        *(
-            Binding(f"f{i + 2}", f"tab('{t}')", t.title(), show=False, id=f"tab-{t}")
-            for i, t in enumerate(TABS)
-        ),
-    ]
-    #: what the help screen says for each action
-    HELP: ClassVar[dict[str, str]] = {
-        "run": "start a run with the current settings (refused while any field has a problem)",
-        "pause": "pause / resume the run (between batches)",
-        "stop": "stop the run (or the watched run) after the current batch; a checkpoint is saved",
-        "save": "save the settings as a preset (asks for a name, asks before overwriting)",
-        "load": "load a shipped or user preset",
-        "next_batch": "show the next training batch in the Data tab (no run needed)",
-        "run_detached": "start the settings as a detached run (its own process, outlives this "
-        "window; torchrun when train.devices > 1) and watch it",
-        "run_config": "load the watched run's config.toml into Setup",
-        "help": "this screen",
-        "quit": "quit (asks first while a run is active, then stops it cleanly)",
-    }
+    BINDINGS: ClassVar[list[BindingType]] = list(keys.BINDINGS)
 
     def __init__(
         self,
@@ -95,40 +68,41 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
     ) -> None:
         super().__init__()
         self.watch_dir = watch
-        # a preset's raw data is validated just after the first frame (Draft.settle)
-        self.draft = Draft(exp if exp is not None else {})
         self.runs_root = runs_root
         self.runner = Runner(self)
         self.previews = PreviewSource()
         self.torch_ready = False
         self.ready = False  # the form is filled, plots and runs table mounted (after the 1st frame)
-        self._panes_mounted = False
+        # the tabs that own their state; kept, not queried (a log line is written per event)
+        self._setup = SetupPane(exp if exp is not None else {}, id="setup", classes="pane")
+        self._log = LogPane(id="log", classes="pane")
+        # EventView's
         self._last_drain = 0.0
         self._drain_pending = False
-        self.log_history: deque[str] = deque(maxlen=5000)
-        self._log_backlog: list[Text] | None = []  # lines written before the Log tab is filled
-        self._log_view: RichLog | None = None  # the Log tab's view, once mounted
-        self._preview_panes: list[PreviewPane] = []  # mounted after the first frame
-        self.step_plot: StepPlot  # the Train tab's plots, mounted after the first frame too
+        # the Train and Data tabs' widgets, mounted after the first frame (mount_panes)
+        self._panes_mounted = False
+        self._preview_panes: list[PreviewPane] = []
+        self.step_plot: StepPlot
         self.epoch_plot: EpochPlot
+
+    @property
+    def draft(self) -> Draft:
+        """The experiment being edited (the Setup tab's; read it, change it through the tab)."""
+        return self._setup.draft
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         # known now: set before the first styling (on_resize setting it after restyles every
         # node, 2% of the work to the first frame at 160x50)
         self.set_class(self.size.width >= WIDE, "-wide")
-        dataset = self.draft.name_of("data")
-        yield TabBar({t: t.title() for t in TABS}, "setup", id="tab-bar")
+        yield TabBar({t: t.title() for t in keys.TABS}, "setup", id="tab-bar")
         with ContentSwitcher(initial="setup", id="tabs"):
-            with Container(id="setup", classes="pane"), Horizontal(id="setup-row"):
-                with Vertical(id="pickers"):
-                    for section in SECTIONS:
-                        yield Picker(section, self.draft.name_of(section), dataset)
-                yield Form(self.draft)
+            yield self._setup
             # the other tabs are filled after the first frame (mount_panes)
             yield Container(Horizontal(id="train-row"), id="train", classes="pane")
-            for tab in TABS[2:]:
-                yield Container(id=tab, classes="pane")
+            yield Container(id="data", classes="pane")
+            yield self._log
+            yield Container(id="runs", classes="pane")
         yield StatusLine(id="status")
         yield Footer(compact=True)
 
@@ -145,19 +119,103 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
         # below 100 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
         self.query_one(Footer).show_command_palette = event.size.width >= 100
 
-    # -- helpers -------------------------------------------------------------------------------
+    # -- after the first frame -------------------------------------------------------------------
+    async def on_setup_pane_ready(self, event: SetupPane.Ready) -> None:
+        gc.freeze()  # what start-up made lives as long as the app: no GC pass need look at it
+        gc.enable()  # `workbench` turned it off until the first frame (cli.open_app)
+        await self.mount_panes()
+        self.ready = True
+        # import torch only once the first frame and the form are on screen: an import holds the
+        # GIL most of the time, and started earlier it delays them by the whole import (~1.5 s)
+        self.warm_up()
+        if self.watch_dir is not None:
+            self.attach(self.watch_dir)
+
+    async def mount_panes(self) -> None:
+        """The hidden tabs' widgets, after the first frame: the plots and the preview (Train),
+        the preview (Data), the log's view and the run list. Their imports (plotext, the run
+        list, the preview, RichLog) and their mounting took a fifth of the time to it."""
+        if self._panes_mounted:
+            return
+        self._panes_mounted = True
+        from .runs_pane import RunsPane
+        from .widgets.plots import EpochPlot, StepPlot
+        from .widgets.preview import PreviewPane
+
+        self._preview_panes = [
+            PreviewPane(id="preview-train", classes="preview"),
+            PreviewPane(id="preview-data", classes="preview"),
+        ]
+        self.step_plot, self.epoch_plot = StepPlot(id="step-plot"), EpochPlot(id="epoch-plot")
+        await self.query_one("#train-row").mount_all([
+            Vertical(self.step_plot, self.epoch_plot, id="plots"),
+            self._preview_panes[0],
+        ])
+        await self.query_one("#data", Container).mount(self._preview_panes[1])
+        await self._log.fill()
+        await self.query_one("#runs", Container).mount(RunsPane(self.runs_root, id="runs-pane"))
+
+    async def on_event(self, event: events.Event) -> None:
+        # a key typed ahead (or a click) may start a run or a watch before the fill: the Train
+        # tab's plots must be there for it (until that tab mounts its own when first needed)
+        if isinstance(event, (events.Key, events.MouseDown)) and not self._panes_mounted:
+            await self.mount_panes()
+        await super().on_event(event)
+
+    @work(thread=True, name="loading torch", group="warmup", exit_on_error=False)
+    def warm_up(self) -> None:
+        """torch, the devices, the first run's process and a preview batch, off the UI thread."""
+        try:  # the first run's process warms up now (on the other core), not on ctrl+r
+            self.runner.prepare()
+        except OSError:
+            pass  # ctrl+r tries again and says why it cannot
+        import torch
+
+        devices = detect_devices()
+        self.call_from_thread(self._torch_loaded, torch.__version__, devices)
+        exp = self.current_experiment()
+        if exp is not None:
+            self._preview_worker(exp)
+
+    def _torch_loaded(self, version: str, devices: list[tuple[str, str]]) -> None:
+        self.torch_ready = True
+        self._setup.set_devices(devices)
+        self.log_line(
+            f"torch {version} ready; devices: {', '.join(label for label, _ in devices[1:])}", "dim"
+        )
+
+    def _preview_worker(self, exp: Experiment) -> None:
+        from ..data import DataError
+
+        try:
+            batch = self.previews.next_batch(exp)
+        except DataError as e:
+            self.call_from_thread(self.log_line, f"preview: {e}", "red")
+            return
+        self.call_from_thread(self.show_preview, batch)
+
+    def show_preview(self, batch: PreviewBatch) -> None:
+        for pane in self._preview_panes:  # kept: a DOM query per batch took 7% of the UI in a run
+            pane.show(batch)
+
+    # -- routing ---------------------------------------------------------------------------------
     def log_line(self, message: str, style: str = "") -> None:
         self.write_log(line(message, style))
 
     def write_log(self, text: Text) -> None:
-        """Write to the log pane, and keep the plain text (a hidden RichLog defers its lines)."""
-        self.log_history.append(text.plain)
-        if self._log_backlog is not None:
-            self._log_backlog.append(text)
-        elif self._log_view is not None and self._log_view.is_attached:
-            # kept, not queried: a DOM query per line took a sixth of the UI's time in a run of
-            # short epochs (py-spy). Not attached while the app closes; the history keeps it.
-            self._log_view.write(text)
+        """Write a line to the Log tab."""
+        self._log.write(text)
+
+    def on_log_line(self, message: LogLine) -> None:
+        self.log_line(message.message, message.style)
+
+    def on_problems(self, message: Problems) -> None:
+        self.tell_problems(message.problems, message.title, message.log_prefix, message.timeout)
+
+    def tell_problems(self, problems: list, title: str, log_prefix: str, timeout: float = 8) -> None:
+        """A notification with one problem a line, and the same in the log."""
+        self.notify("\n".join(map(str, problems)), title=title, severity="error", timeout=timeout)
+        self.log_line(f"{log_prefix}: " + "; ".join(map(str, problems)), "red")
 
     @property
     def active_tab(self) -> str:
@@ -169,67 +227,29 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
 
     def on_tab_bar_changed(self, event: TabBar.Changed) -> None:
         self.query_one("#tabs", ContentSwitcher).current = event.tab
-        if event.tab == "runs":
-            from .runs_pane import RunsPane  # imported after the first frame
-
-            self.query_one(RunsPane).refresh_runs(force=True)
-
-    def revalidate(self) -> None:
-        """Validate the draft and show each problem next to its field or picker."""
-        problems = self.draft.validate()
-        form = self.query_one(Form)
-        pickers = {f"{p.section}.name": p for p in self.query(Picker)}
-        placed, rest = problems_by_field(problems, form.paths | set(pickers))
-        form.show_problems(placed)
-        for path, picker in pickers.items():
-            picker.show_problems(
-                placed.get(path, []) + ([str(p) for p in rest] if path == "data.name" else [])
-            )
 
     def refused(self, doing: str, what: str) -> bool:
         """Whether the draft has problems; if so, list them (notification and log) and mark them."""
-        problems = self.draft.validate()
+        problems = self._setup.check()
         if problems:
-            self.tell_problems(problems, f"cannot {doing}: fix these first", f"{what} refused")
-            self.revalidate()
+            self.on_problems(Problems.refusal(problems, doing, what))
         return bool(problems)
 
-    def tell_problems(self, problems: list, title: str, log_prefix: str, timeout: float = 8) -> None:
-        """A notification with one problem a line, and the same in the log."""
-        self.notify("\n".join(map(str, problems)), title=title, severity="error", timeout=timeout)
-        self.log_line(f"{log_prefix}: " + "; ".join(map(str, problems)), "red")
+    def current_experiment(self) -> Experiment | None:
+        """The Setup tab's experiment, validated, or None (it has problems)."""
+        return self._setup.current_experiment()
+
+    async def apply_experiment(self, exp: Experiment) -> None:
+        """Make `exp` the experiment in Setup (a loaded preset or a run's config)."""
+        await self._setup.apply_experiment(exp)
+
+    def load_preset(self, path: Path | str) -> None:
+        """Load a preset file (the command palette's); a broken one changes nothing."""
+        self._setup.load_preset(path)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # while a dialog is open, the app's keys wait (the dialog has its own)
         return not isinstance(self.screen, ModalScreen)
-
-    # -- the form and the pickers ----------------------------------------------------------------
-    @on(Form.Edited)
-    def _edited(self, event: Form.Edited) -> None:
-        self.revalidate()
-
-    @on(Picker.Picked)
-    async def _picked(self, event: Picker.Picked) -> None:
-        if event.name == self.draft.name_of(event.section):
-            return
-        self.draft.switch(event.section, event.name)
-        if event.section != "data":
-            await self.query_one(Form).rebuild((event.section,))
-        self.refresh_pickers()
-        self.revalidate()
-
-    def refresh_pickers(self) -> None:
-        dataset = self.draft.name_of("data")
-        for picker in self.query(Picker):
-            picker.update_choice(self.draft.name_of(picker.section), dataset)
-
-    async def apply_experiment(self, exp: Experiment) -> None:
-        """Replace the draft (a loaded preset) and regenerate pickers and form."""
-        self.draft.load(exp)
-        self.refresh_pickers()
-        await self.query_one(Form).rebuild()
-        self.query_one(Form).set_devices(self.query_one(Form).devices)
-        self.revalidate()
 
     # -- actions ---------------------------------------------------------------------------------
     def action_run(self) -> None:
@@ -238,7 +258,7 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
             return
         if self.refused("start", "run"):
             return
-        exp = self.draft.experiment
+        exp = self.current_experiment()
         assert exp is not None
         try:
             run_dir = runs.new_run_dir(exp, self.runs_root)
@@ -278,9 +298,14 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
         self.log_line("stopping after the current batch; saving a checkpoint")
         self.notify("stopping: saving a checkpoint")
 
+    def action_save(self) -> None:
+        self._setup.save_flow()
+
+    def action_load(self) -> None:
+        self._setup.load_flow()
+
     def action_next_batch(self) -> None:
-        self.draft.settle()  # typed ahead of the form's fill: the preset is checked now
-        exp = self.draft.experiment
+        exp = self.current_experiment()  # typed ahead of the form's fill: checked now
         if exp is None:
             self.notify(
                 "fix the settings first: the preview loads the chosen data", severity="warning"
@@ -301,12 +326,7 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
         self.show_tab(tab)
 
     def action_help(self) -> None:
-        keys = [
-            (b.key, self.HELP.get(b.action, b.description))
-            for b in self.BINDINGS
-            if isinstance(b, Binding) and b.action in self.HELP
-        ]
-        self.push_screen(HelpScreen(keys))
+        self.push_screen(HelpScreen(keys.help_keys()))
 
     async def action_quit(self) -> None:
         if isinstance(self.screen, ModalScreen):

@@ -1,9 +1,9 @@
 """The Runs tab: every run folder with its state, to watch one or compare several.
 
 The table is `runlist.list_runs` (status.json and the tail of metrics.jsonl of each folder),
-refreshed every two seconds while the tab shows. Enter watches the highlighted run, space marks
-runs, `c` compares the marked ones (`CompareScreen`: their loss curves on one plot, the config
-keys that differ and their final metrics), `o` loads a run's config into Setup.
+refreshed when the tab is shown and every two seconds while it shows. Enter watches the highlighted
+run, space marks runs, `c` compares the marked ones (`CompareScreen`: their loss curves on one
+plot, the config keys that differ and their final metrics), `o` loads a run's config into Setup.
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ class RunsPane(Vertical):
     def on_mount(self) -> None:
         self.set_interval(REFRESH_S, self.refresh_runs)
         self.refresh_runs(force=True)
+
+    def on_show(self) -> None:
+        self.refresh_runs(force=True)  # the tab was chosen: as the folders are now, not 2 s ago
 
     def refresh_runs(self, force: bool = False) -> None:
         """Read the run folders again (only while the tab shows, unless forced)."""

@@ -2,8 +2,8 @@
 
 One row per field: name, editor (a compact Input, Checkbox or Select chosen by the field's type),
 and a line under it that shows the field's description and bounds, or its problem after an edit.
-Every edit is written into the shared `Draft` and announced with `Form.Edited`; the app validates
-and hands the problems back through `show_problems`.
+Every edit is written into the shared `Draft` and announced with `Form.Edited`; the Setup pane
+validates and hands the problems back through `show_problems`.
 
 The rows (most of the screen's widgets) are mounted just after the first frame, so that the pickers
 show sooner; the draft is settled (validated: this loads pydantic) then too. `Form.Filled` says when

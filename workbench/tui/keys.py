@@ -1,0 +1,48 @@
+"""The app's keys: every binding, with the id users may remap it by, and what f1 says of it.
+
+Each tab's widget keeps its own keys (the Runs tab's space, c and o; the form's up and down); these
+are the app's, with priority so that they work whatever has focus.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+TABS = ("setup", "train", "data", "log", "runs")
+
+BINDINGS: list[Binding] = [
+    Binding("ctrl+r", "run", "Run", priority=True, id="run"),
+    Binding("ctrl+t", "pause", "Pause", priority=True, id="pause"),
+    Binding("ctrl+g", "stop", "Stop", priority=True, id="stop"),
+    Binding("ctrl+s", "save", "Save", priority=True, id="save"),
+    Binding("ctrl+o", "load", "Load", priority=True, id="load"),
+    Binding("ctrl+n", "next_batch", "Batch", priority=True, id="next-batch"),
+    Binding("f1", "help", "Help", priority=True, id="help"),
+    Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+    # last, so that at 60 columns the footer drops it rather than f1 (whose screen lists it)
+    Binding("ctrl+y", "run_detached", "Detach", priority=True, id="run-detached"),
+    Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
+    *(
+        Binding(f"f{i + 2}", f"tab('{t}')", t.title(), show=False, id=f"tab-{t}")
+        for i, t in enumerate(TABS)
+    ),
+]
+#: what the help screen says for each action
+HELP: dict[str, str] = {
+    "run": "start a run with the current settings (refused while any field has a problem)",
+    "pause": "pause / resume the run (between batches)",
+    "stop": "stop the run (or the watched run) after the current batch; a checkpoint is saved",
+    "save": "save the settings as a preset (asks for a name, asks before overwriting)",
+    "load": "load a shipped or user preset",
+    "next_batch": "show the next training batch in the Data tab (no run needed)",
+    "run_detached": "start the settings as a detached run (its own process, outlives this "
+    "window; torchrun when train.devices > 1) and watch it",
+    "run_config": "load the watched run's config.toml into Setup",
+    "help": "this screen",
+    "quit": "quit (asks first while a run is active, then stops it cleanly)",
+}
+
+
+def help_keys() -> list[tuple[str, str]]:
+    """(key, what it does) for the help screen, in the bindings' order."""
+    return [(b.key, HELP.get(b.action, b.description)) for b in BINDINGS if b.action in HELP]

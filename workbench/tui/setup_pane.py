@@ -1,0 +1,197 @@
+"""The Setup tab: the experiment being edited (a `Draft`), its pickers and its form.
+
+The pane owns the draft: every pick and edit lands here and is validated here, each problem shown
+next to its field or picker. It also saves and loads presets (ctrl+s, ctrl+o, the command palette):
+each flow is a worker, so that it can wait for a dialog's answer; saving never overwrites silently,
+and loading a broken preset shows its problems and keeps the current experiment.
+
+What it has to say elsewhere (a log line, problems to tell) it posts as `messages.LogLine` and
+`messages.Problems`; `SetupPane.Ready` says once that the form is filled and the draft settled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Container, Horizontal, Vertical
+from textual.message import Message
+
+from .. import presets
+from ..problems import InvalidExperiment, Problem
+from .draft import Draft, problems_by_field
+from .messages import LogLine, Problems
+from .screens import ConfirmScreen, MessageScreen, PresetPickerScreen, SaveNameScreen
+from .widgets.form import Form
+from .widgets.pickers import SECTIONS, Picker
+
+if TYPE_CHECKING:
+    from ..config import Experiment
+
+
+class SetupPane(Container):
+    """Pickers for dataset, model, loss and optimizer beside the form of their hyperparameters."""
+
+    class Ready(Message):
+        """The form is filled and the draft settled (once, just after the first frame)."""
+
+    def __init__(
+        self, start: Experiment | dict, *, id: str | None = None, classes: str | None = None
+    ) -> None:
+        """`start`: a validated experiment, or a preset's raw data (validated once the form
+        fills: `Draft.settle` loads pydantic, which the first frame does without)."""
+        super().__init__(id=id, classes=classes)
+        self.draft = Draft(start)
+
+    def compose(self) -> ComposeResult:
+        dataset = self.draft.name_of("data")
+        with Horizontal(id="setup-row"):
+            with Vertical(id="pickers"):
+                for section in SECTIONS:
+                    yield Picker(section, self.draft.name_of(section), dataset)
+            yield Form(self.draft)  # its rows are mounted just after the first frame
+
+    # -- what the rest of the app asks ------------------------------------------------------------
+    def current_experiment(self) -> Experiment | None:
+        """The validated experiment, or None; a preset typed ahead of the form's fill is checked
+        now."""
+        self.draft.settle()
+        return self.draft.experiment
+
+    def check(self) -> list[Problem]:
+        """Validate the draft; mark each problem next to its field or picker and return them."""
+        problems = self.draft.validate()
+        if problems:
+            self._show(problems)
+        return problems
+
+    @property
+    def devices(self) -> list[tuple[str, str]]:
+        """(label, value) of the devices the form offers for train.device."""
+        return self.query_one(Form).devices
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """Offer the devices torch found (once torch has loaded)."""
+        self.query_one(Form).set_devices(devices)
+
+    async def apply_experiment(self, exp: Experiment) -> None:
+        """Replace the draft (a loaded preset) and regenerate pickers and form."""
+        self.draft.load(exp)
+        self.refresh_pickers()
+        form = self.query_one(Form)
+        await form.rebuild()
+        form.set_devices(form.devices)
+        self.revalidate()
+
+    # -- validation ------------------------------------------------------------------------------
+    def revalidate(self) -> None:
+        """Validate the draft and show each problem next to its field or picker."""
+        self._show(self.draft.validate())
+
+    def _show(self, problems: list[Problem]) -> None:
+        form = self.query_one(Form)
+        pickers = {f"{p.section}.name": p for p in self.query(Picker)}
+        placed, rest = problems_by_field(problems, form.paths | set(pickers))
+        form.show_problems(placed)
+        for path, picker in pickers.items():
+            picker.show_problems(
+                placed.get(path, []) + ([str(p) for p in rest] if path == "data.name" else [])
+            )
+
+    def refresh_pickers(self) -> None:
+        dataset = self.draft.name_of("data")
+        for picker in self.query(Picker):
+            picker.update_choice(self.draft.name_of(picker.section), dataset)
+
+    # -- the form and the pickers ----------------------------------------------------------------
+    def on_form_filled(self, event: Form.Filled) -> None:
+        event.stop()
+        self.refresh_pickers()  # the settled draft names every section
+        self.revalidate()
+        if self.draft.load_problems:  # some may be gone: a section that was not a table, say
+            self.post_message(Problems(self.draft.load_problems,
+                                       "the preset has problems: fix them in the form",
+                                       "the preset has problems", timeout=10))
+        self.post_message(self.Ready())
+
+    @on(Form.Edited)
+    def _edited(self, event: Form.Edited) -> None:
+        event.stop()
+        self.revalidate()
+
+    @on(Picker.Picked)
+    async def _picked(self, event: Picker.Picked) -> None:
+        event.stop()
+        if event.name == self.draft.name_of(event.section):
+            return
+        self.draft.switch(event.section, event.name)
+        if event.section != "data":
+            await self.query_one(Form).rebuild((event.section,))
+        self.refresh_pickers()
+        self.revalidate()
+
+    # -- presets: ctrl+s, ctrl+o and the command palette ------------------------------------------
+    def log_line(self, message: str, style: str = "") -> None:
+        self.post_message(LogLine(message, style))
+
+    @work(exclusive=True, group="dialog")
+    async def save_flow(self) -> None:
+        """Ask for a name (and before overwriting), then save the settings as a user preset."""
+        problems = self.check()
+        if problems:
+            self.post_message(Problems.refusal(problems, "save", "save"))
+            return
+        folder = presets.user_presets()
+        name = await self.app.push_screen_wait(
+            SaveNameScreen(str(self.draft.raw.get("name", "")), folder)
+        )
+        if not name:
+            return
+        exists = (folder / f"{name}.toml").exists()
+        question = f"{folder / name}.toml exists. Overwrite it?"
+        if exists and not await self.app.push_screen_wait(
+            ConfirmScreen(question, "Overwrite", "Cancel")
+        ):
+            self.notify("not saved")
+            return
+        # the experiment takes the preset's name, so that loading it gives it back exactly
+        self.draft.set("name", name)
+        await self.query_one(Form).rebuild(("train",))
+        self.revalidate()
+        exp = self.draft.experiment
+        assert exp is not None
+        try:
+            path = presets.save(exp, name, folder, overwrite=True)
+        except OSError as e:
+            self.notify(f"cannot save: {e}", severity="error")
+            self.log_line(f"cannot save preset {name!r}: {e}", "red")
+            return
+        self.log_line(f"saved preset {name!r} to {path}")
+        self.notify(f"saved {path}", title="preset saved")
+
+    @work(exclusive=True, group="dialog")
+    async def load_flow(self) -> None:
+        """Pick a shipped or user preset and load it."""
+        path = await self.app.push_screen_wait(PresetPickerScreen())
+        if path is not None:
+            await self._load(path)
+
+    def load_preset(self, path: Path | str) -> None:
+        """Load a preset file (from the palette or the picker); a broken one changes nothing."""
+        self.run_worker(self._load(Path(path)), group="dialog", exclusive=True)
+
+    async def _load(self, path: Path) -> None:
+        try:
+            exp = presets.load(str(path))
+        except InvalidExperiment as e:
+            lines = [str(p) for p in e.problems]
+            self.log_line(f"cannot load {path}: " + "; ".join(lines), "red")
+            await self.app.push_screen_wait(
+                MessageScreen(f"cannot load {path.name}: the current settings stay", lines)
+            )
+            return
+        await self.apply_experiment(exp)
+        self.log_line(f"loaded preset {path}")
+        self.notify(f"loaded {path.name}", title="preset")
