@@ -2,10 +2,12 @@
 
 The tutorial's recipe, done right: `model.train()`, `zero_grad`, forward, `criterion(output, target)`,
 `backward`, `step` (through a closure for LBFGS); validation under `model.eval()` and
-`torch.no_grad()`; losses and metrics averaged over the samples actually seen. Each step reads its
-loss once (the finiteness guard needs it before the weights move); events and metric lines are
-batched to throttle points. Checkpoints hold everything needed to continue exactly where a run
-stopped, mid-epoch included.
+`torch.no_grad()`; losses and metrics averaged over the samples actually seen. `_loop` is that loop;
+its parts have names: the strategy (`strategy.py`: one process or DDP, the precision plugin; every
+collective is a call on it in the loop), the `Stepper` (backward, then the optimizer's step once the
+ranks agree the step is finite), the divergence `faults.Guard` (stop, or roll back), the
+`report.Reporter` (throttled events and metrics.jsonl lines) and the `checkpoints.Checkpoints`
+(everything needed to continue exactly where a run stopped, mid-epoch included).
 """
 
 from __future__ import annotations
@@ -58,6 +60,17 @@ class Job:
     def precision(self) -> Any:
         """A Precision: autocast and the gradient scaler of train.amp."""
         return self.strategy.precision
+
+    def on_device(self, x: Any, y: Any) -> tuple[Any, Any]:
+        """A training batch on the run's device (the in-memory fast path's are there already); the
+        first one's shapes are kept for error messages."""
+        if self.loader != "tensor":
+            x = x.to(self.device, non_blocking=True)
+            y = y.to(self.device, non_blocking=True)
+        if "shapes" not in self.state:
+            self.state["shapes"] = (f"batch inputs {tuple(x.shape)} {x.dtype}, "
+                                    f"targets {tuple(y.shape)} {y.dtype}")
+        return x, y
 
 
 def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = None,
@@ -124,15 +137,15 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
         for w in warnings_for(exp) + device_warnings(job.device, exp.train.amp):
             emit(Warned(w))
         result = _loop(job, control, report, Checkpoints(job, checkpoint and run_dir is not None))
-    except Exception as e:
+    except RunError as e:
         _report_steps(report)  # the steps before the failure reach metrics.jsonl and the screen
-        if isinstance(e, RunError):
-            state = job.state if job else {}
-            result = RunFailed(e.kind, e.message, e.hint, e.tb, written, state.get("epoch", 0),
-                               state.get("step", 0))
-        else:
-            result = faults.classify(e, job.state if job else {}, exp.data.batch_size, written,
-                                     custom=exp.model.name == "custom")
+        state = job.state if job else {}
+        result = RunFailed(e.kind, e.message, e.hint, e.tb, written, state.get("epoch", 0),
+                           state.get("step", 0))
+    except Exception as e:
+        _report_steps(report)
+        result = faults.classify(e, job.state if job else {}, exp.data.batch_size, written,
+                                 custom=exp.model.name == "custom")
     finally:
         unwritten = _close(metrics)
         if strategy:
@@ -170,7 +183,7 @@ def _loop(job: Job, control: Control, report: Reporter, checkpoints: Checkpoints
                 report.flush()
                 checkpoints.save(epoch, b, step, *strategy.sum(loss_sum, seen), generator_state)
                 return report.finished(_reason(control))
-            x, y = job_batch(job, x, y)
+            x, y = job.on_device(x, y)
             n = x.shape[0]
             value, diverged = stepper.backward(x, y, epoch, b, step + 1)
             if strategy.agree(diverged is not None):  # all ranks take the step, or none does
@@ -179,10 +192,10 @@ def _loop(job: Job, control: Control, report: Reporter, checkpoints: Checkpoints
                 continue
             stepper.step()
             step += 1
-            value = exp.loss.per_sample(value, n)
-            loss_sum += value * n
+            loss = exp.loss.per_sample(value, n)
+            loss_sum += loss * n
             seen += n
-            report.step(step, b, value, seen)
+            report.step(step, b, loss, seen)
         report.batches_done()
         loss_sum, seen = strategy.sum(loss_sum, seen)
         train_loss = float(loss_sum) / max(seen, 1)
@@ -207,17 +220,6 @@ def _reason(control: Control) -> str:
     return control.reason if control.stopped else "interrupted"
 
 
-def job_batch(job: Job, x: Any, y: Any) -> tuple[Any, Any]:
-    """The batch on the run's device (the in-memory fast path's batches are there already); the
-    first one's shapes are kept for error messages."""
-    if job.loader != "tensor":
-        x = x.to(job.device, non_blocking=True)
-        y = y.to(job.device, non_blocking=True)
-    if "shapes" not in job.state:
-        job.state["shapes"] = f"batch inputs {tuple(x.shape)} {x.dtype}, targets {tuple(y.shape)} {y.dtype}"
-    return x, y
-
-
 class Stepper:
     """One optimizer step in two calls, so that the ranks can agree in between whether it diverged:
     `backward` (zero_grad, forward, loss, backward, then the loss and the gradients' largest entry
@@ -231,7 +233,8 @@ class Stepper:
         self.check = job.exp.train.check_gradients and self.precision.guards_gradients
         self.closure = type(job.exp.optimizer).needs_closure
 
-    def backward(self, x: Any, y: Any, epoch: int, b: int, step: int) -> tuple[float, faults.Diverged | None]:
+    def backward(self, x: Any, y: Any, epoch: int, b: int,
+                 step: int) -> tuple[float, faults.Diverged | None]:
         """The loss of step `step` (batch `b` of `epoch`) and what is wrong with it (None: finite)."""
         if self.closure:
             try:
@@ -277,8 +280,8 @@ def _report_steps(report: Reporter | None) -> None:
     if report is not None:
         try:
             report.flush()
-        except OSError:
-            pass  # the failure itself is what the run reports
+        except Exception:  # noqa: BLE001 (a full disk, a failing emit: the first failure is the result)
+            pass
 
 
 def _close(metrics: runs.MetricsLog | None) -> OSError | None:
