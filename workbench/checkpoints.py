@@ -50,7 +50,7 @@ class Checkpoints:
             job.generator.set_state(st["generator"])
         if st.get("torch_rng") is not None:
             torch.set_rng_state(st["torch_rng"])
-        if st.get("cuda_rng") is not None and job.device.type == "cuda":  # dropout's masks on the GPU
+        if st.get("cuda_rng") is not None and job.device.type == "cuda":  # dropout's on the GPU
             torch.cuda.set_rng_state(st["cuda_rng"], job.device)
         # the saved sums are over every rank: the main rank alone carries them on
         main = job.strategy.is_main

@@ -98,8 +98,8 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     val_generator = torch.Generator().manual_seed(exp.seed)
     # this rank's share of each batch under torchrun; the plain batches in one process
     train_b, val_b = strategy.batches(split, exp.data, generator, val_generator, fast)
-    job = Job(exp, strategy, model, criterion, optimizer, train_b, val_b, generator, TASKS[exp.task],
-              loaded, split, "tensor" if fast else "dataloader", run_dir)
+    job = Job(exp, strategy, model, criterion, optimizer, train_b, val_b, generator,
+              TASKS[exp.task], loaded, split, "tensor" if fast else "dataloader", run_dir)
     if resume:
         try:
             model.load_state_dict(resume["model"])
@@ -235,7 +235,7 @@ class Stepper:
 
     def backward(self, x: Any, y: Any, epoch: int, b: int,
                  step: int) -> tuple[float, faults.Diverged | None]:
-        """The loss of step `step` (batch `b` of `epoch`) and what is wrong with it (None: finite)."""
+        """The loss of step `step` (batch `b` of `epoch`), and what is wrong with it (or None)."""
         if self.closure:
             try:
                 return self.opt.step(partial(self._evaluate, x, y, epoch, b, step)).item(), None
@@ -257,7 +257,8 @@ class Stepper:
         self.opt.zero_grad()
         loss = _loss(self.job, x, y)
         loss.backward()
-        if diverged := faults.divergence(*faults.read_step(loss, self.params, self.check), epoch, b, step):
+        value, grad_max = faults.read_step(loss, self.params, self.check)
+        if diverged := faults.divergence(value, grad_max, epoch, b, step):
             raise diverged  # out of the optimizer's step, before it moves the weights further
         return loss
 
@@ -280,7 +281,7 @@ def _report_steps(report: Reporter | None) -> None:
     if report is not None:
         try:
             report.flush()
-        except Exception:  # noqa: BLE001 (a full disk, a failing emit: the first failure is the result)
+        except Exception:  # noqa: BLE001 (a full disk, a failing emit): the first failure counts
             pass
 
 
@@ -316,7 +317,8 @@ def evaluate(job: Job) -> tuple[float | None, dict[str, float]]:
                 out = task.forward(model, x)
             if precision.mixed:
                 out = out.float()  # loss and metric sums in float32, not in the half type
-            total = total + loss_cfg.sample_sum(task.loss(job.criterion, loss_cfg, out, y).detach(), x.shape[0])
+            loss = task.loss(job.criterion, loss_cfg, out, y).detach()
+            total = total + loss_cfg.sample_sum(loss, x.shape[0])
             n_seen += x.shape[0]
             for k, v in task.metric_sums(out, y).items():
                 sums[k] = sums[k] + v if k in sums else v

@@ -82,8 +82,9 @@ def diverged_elsewhere(epoch: int, batch: int, step: int) -> Diverged:
 
 
 class Guard:
-    """What a diverged step does: stop the run, or (train.on_divergence = "rollback") return to the
-    last good state, the last checkpoint's, with a lower learning rate, at most max_rollbacks times."""
+    """What a diverged step does: stop the run, or (train.on_divergence = "rollback") return to
+    the last good state, the last checkpoint's, with a lower learning rate, at most
+    max_rollbacks times."""
 
     def __init__(self, model, optimizer, cfg) -> None:
         self.model, self.optimizer, self.cfg = model, optimizer, cfg
@@ -104,8 +105,8 @@ class Guard:
             raise error
         self.rollbacks += 1
         old, new = rollback(self.model, self.optimizer, self.good, self.cfg.rollback_lr_factor)
-        return (f"{error.message}. Rolled back to the last checkpoint's weights and optimizer state "
-                f"and lowered the learning rate {old:.3g} -> {new:.3g} "
+        return (f"{error.message}. Rolled back to the last checkpoint's weights and optimizer "
+                f"state and lowered the learning rate {old:.3g} -> {new:.3g} "
                 f"(rollback {self.rollbacks} of at most {self.cfg.max_rollbacks})")
 
 
@@ -201,8 +202,9 @@ def write_failed(e: OSError, path, state: dict, run_dir) -> RunFailed:
     what = "no space left on the disk" if e.errno == errno.ENOSPC else "cannot write"
     return RunFailed("disk" if e.errno == errno.ENOSPC else "io",
                      f"{what}: {path}: {e.strerror or e}; its last lines may be missing",
-                     "free some space; the checkpoint is intact", run_dir=str(run_dir) if run_dir else None,
-                     epoch=state.get("epoch", 0), step=state.get("step", 0))
+                     "free some space; the checkpoint is intact",
+                     run_dir=str(run_dir) if run_dir else None, epoch=state.get("epoch", 0),
+                     step=state.get("step", 0))
 
 
 def free_device_memory() -> None:

@@ -1,11 +1,13 @@
 """Loss configurations: one pydantic class per `torch.nn` loss, named and keyed as torch names them.
 
 The tasks whose targets each accepts, and its summary, are in `catalog.LOSSES`; `build()` imports
-torch only when called. What a loss needs beyond the model's output and the dataset's targets (the
-tutorial leaves it out or gets it wrong) is its `apply`: log-probabilities for NLLLoss and KLDivLoss,
-rates or log-rates for PoissonNLLLoss, the two scores of a pair for MarginRankingLoss, targets in the
-form the loss takes (asked of the task: {0, 1} labels, -1-padded label indices). The deprecated `size_average` / `reduce` arguments are deliberately absent,
+torch only when called. The deprecated `size_average` / `reduce` arguments are deliberately absent,
 and `reduction="none"` is not offered because training needs a scalar loss.
+
+What a loss needs beyond the model's output and the dataset's targets (the tutorial leaves it out
+or gets it wrong) is its own `apply`: log-probabilities for NLLLoss and KLDivLoss, rates or
+log-rates for PoissonNLLLoss, the two scores of a pair for MarginRankingLoss, and targets in the
+form the loss takes, asked of the task ({0, 1} labels, -1-padded label indices).
 """
 
 from __future__ import annotations

@@ -18,11 +18,12 @@ PREVIEW_SIZE = 16
 
 
 class Reporter:
-    """Steps and epochs of one run, as events for `emit` and lines for `metrics` (a runs.MetricsLog)."""
+    """Steps and epochs of one run: events for `emit`, lines for `metrics` (a runs.MetricsLog)."""
 
     def __init__(self, job: Any, emit: Callable[[Any], None], metrics: Any, throttle_s: float,
                  t0: float) -> None:
-        self.job, self.emit, self.metrics, self.throttle_s, self.t0 = job, emit, metrics, throttle_s, t0
+        self.job, self.emit, self.metrics = job, emit, metrics
+        self.throttle_s, self.t0 = throttle_s, t0
         self.max_epochs, self.per_epoch = job.exp.train.max_epochs, len(job.train_batches)
         self.losses: list[float] = []  # the steps not reported yet
         self.steps: list[int] = []
@@ -66,7 +67,7 @@ class Reporter:
                 self.metrics.write({"step": s, "epoch": self.epoch + 1, "loss": v})
         elapsed = self.train_time + (now - self.epoch_start)
         rate = self.seen / max(now - self.epoch_start, 1e-9)
-        left = (self.max_epochs - self.epoch - 1) * self.per_epoch + (self.per_epoch - self.batch - 1)
+        left = (self.max_epochs - self.epoch) * self.per_epoch - self.batch - 1  # batches
         eta = elapsed / self.run_batches * left if self.run_batches else None
         self.emit(BatchEnd(self.epoch + 1, self.steps[-1], self.losses[-1], tuple(self.steps),
                            tuple(self.losses), self.batch + 1, self.per_epoch, rate, now - self.t0,
@@ -95,8 +96,10 @@ class Reporter:
             self.metrics.write(record)
             self.metrics.flush()
         eta = self.train_time / (done - self.start_epoch) * (self.max_epochs - done)
-        return EpochEnd(done, self.max_epochs, step, train_loss, val_loss, metrics, record["samples_per_s"],
-                        self.epoch_time, time.perf_counter() - self.t0, eta, gpu_memory_gib(self.job.device))
+        elapsed = time.perf_counter() - self.t0
+        return EpochEnd(done, self.max_epochs, step, train_loss, val_loss, metrics,
+                        record["samples_per_s"], self.epoch_time, elapsed, eta,
+                        gpu_memory_gib(self.job.device))
 
     def epoch_end(self, event: EpochEnd, model: Any) -> None:
         """The epoch's EpochEnd, and the preview with the model's predictions."""
@@ -106,8 +109,9 @@ class Reporter:
     def finished(self, status: str) -> RunFinished:
         """The run's end: finished, or stopped / interrupted (with a checkpoint to resume from)."""
         state, run_dir = self.job.state, self.job.run_dir
-        return RunFinished(status, state.get("epoch", 0), state.get("step", 0), dict(state.get("final", {})),
-                           str(run_dir) if run_dir else None, time.perf_counter() - self.t0)
+        return RunFinished(status, state.get("epoch", 0), state.get("step", 0),
+                           dict(state.get("final", {})), str(run_dir) if run_dir else None,
+                           time.perf_counter() - self.t0)
 
 
 def preview(job: Any, model: Any) -> PreviewBatch:

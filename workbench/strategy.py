@@ -1,10 +1,11 @@
 """One process or several: the strategy object through which the loop does everything distributed.
 
-Lightning Fabric's shape. `SingleProcess` and `DDPStrategy` (several processes under torchrun) answer
-the same calls: the device, wrapping the model, this rank's batches, sums over ranks, agreement on a
-flag, `is_main`, teardown; each holds the run's precision plugin. In one process every call is the
-identity. Every collective is a call on the strategy that the loop makes where a reader sees it, on
-every rank alike: a collective that one rank skipped would leave the others waiting.
+Lightning Fabric's shape. `SingleProcess` and `DDPStrategy` (several processes under torchrun)
+answer the same calls: the device, wrapping the model, this rank's batches, sums over ranks,
+agreement on a flag, `is_main`, teardown; each holds the run's precision plugin. In one process
+every call is the identity. Every collective is a call on the strategy that the loop makes where a
+reader sees it, on every rank alike: a collective that one rank skipped would leave the others
+waiting.
 
 How the data is shared out (the DistributedSampler's job, done so that resume stays exact): every
 rank draws the same shuffled *global* batch of `data.batch_size * world_size` samples from the same
@@ -54,7 +55,8 @@ class SingleProcess:
         """The plain module inside `wrap`'s result (for state_dict, validation and previews)."""
         return model
 
-    def batches(self, split: Any, cfg: Any, generator: Any, val_generator: Any, fast: bool) -> tuple:
+    def batches(self, split: Any, cfg: Any, generator: Any, val_generator: Any,
+                fast: bool) -> tuple:
         """This rank's training and validation batches."""
         from . import data as datamod
 
@@ -93,7 +95,7 @@ class DDPStrategy(SingleProcess):
         import torch.distributed as dist
 
         if type(exp.optimizer).needs_closure:
-            # its line search decides from each rank's own loss: the ranks would take different paths
+            # its line search decides from each rank's own loss: the ranks would go different ways
             raise RunError("config", f"{exp.optimizer.name} cannot train on several processes",
                            "run it on one process (without torchrun)")
         if device.type == "cuda":
@@ -110,7 +112,8 @@ class DDPStrategy(SingleProcess):
                 raise RunError("device", "several processes need CUDA (nccl) or the CPU (gloo), "
                                f"not {device.type}", "use train.device = 'cuda' or 'cpu'")
             backend = "nccl" if device.type == "cuda" else "gloo"
-            dist.init_process_group(backend, **({"device_id": device} if device.type == "cuda" else {}))
+            cuda = {"device_id": device} if device.type == "cuda" else {}
+            dist.init_process_group(backend, **cuda)
         super().__init__(device, exp.train.amp)
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
         self.is_main = self.rank == 0
@@ -118,26 +121,29 @@ class DDPStrategy(SingleProcess):
     def wrap(self, model: Any) -> Any:
         from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        cuda = self.device.type == "cuda"
+        return DistributedDataParallel(model, device_ids=[self.device.index] if cuda else None)
 
     def unwrap(self, model: Any) -> Any:
         return getattr(model, "module", model)
 
-    def batches(self, split: Any, cfg: Any, generator: Any, val_generator: Any, fast: bool) -> tuple:
+    def batches(self, split: Any, cfg: Any, generator: Any, val_generator: Any,
+                fast: bool) -> tuple:
         from . import data as datamod
 
         world = self.world_size
         global_cfg = cfg.model_copy(update={"batch_size": cfg.batch_size * world})
-        full = datamod.batches(split.train_x, split.train_y, global_cfg, train=True, generator=generator,
-                               device=self.device, fast=fast)
+        full = datamod.batches(split.train_x, split.train_y, global_cfg, train=True,
+                               generator=generator, device=self.device, fast=fast)
         n = split.train_x.shape[0]
         size = n if cfg.full_batch else max(1, min(global_cfg.batch_size, n))
         train = Shard(full, self.rank, world, n, size)
         val_x, val_y = split.val_x, split.val_y
         if self.shares_validation(val_x.shape[0]):
-            val_x, val_y = val_x.tensor_split(world)[self.rank], val_y.tensor_split(world)[self.rank]
-        val = datamod.batches(val_x, val_y, cfg, train=False, generator=val_generator, device=self.device,
-                              fast=fast)
+            val_x = val_x.tensor_split(world)[self.rank]
+            val_y = val_y.tensor_split(world)[self.rank]
+        val = datamod.batches(val_x, val_y, cfg, train=False, generator=val_generator,
+                              device=self.device, fast=fast)
         return train, val
 
     def shares_validation(self, n_val: int) -> bool:

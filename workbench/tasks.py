@@ -114,7 +114,8 @@ class MultiLabel(Task):
     def finish(self, sums: dict, n: int) -> dict[str, float]:
         if n == 0:
             return {}
-        return {"accuracy": float(sums["label_correct"]) / n, "exact_match": float(sums["exact"]) / n,
+        return {"accuracy": float(sums["label_correct"]) / n,
+                "exact_match": float(sums["exact"]) / n,
                 "r_precision": float(sums["r_precision"]) / n}
 
     def predict(self, out: Any) -> Any:
@@ -232,5 +233,6 @@ def multilabel_indices(y):
 
 TASKS: dict[str, Task] = {
     t.name: t
-    for t in (Classification(), Binary(), MultiLabel(), Regression(), Counts(), Distribution(), Ranking())
+    for t in (Classification(), Binary(), MultiLabel(), Regression(), Counts(), Distribution(),
+              Ranking())
 }
