@@ -301,3 +301,12 @@ def test_a_full_disk_under_metrics_is_the_runs_result_not_a_traceback(fails_at, 
         assert "metrics.jsonl" in result.message and "checkpoint is intact" in result.hint
     else:  # the first epoch's line could not be flushed: the run stopped there
         assert epochs == [] and "free some space" in result.hint
+
+
+def test_the_loop_reads_on_one_screen():
+    """The epoch/batch loop stays the tutorial's loop: what grows goes into its named parts
+    (strategy, Stepper, Guard, Reporter, Checkpoints), not into it."""
+    import inspect
+
+    lines, _ = inspect.getsourcelines(engine._loop)
+    assert len(lines) <= 60, f"engine._loop is {len(lines)} lines"
