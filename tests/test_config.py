@@ -110,3 +110,79 @@ def test_full_batch_methods_warn_on_small_batches():
 def test_nesterov_needs_momentum():
     msgs = problems({"optimizer": {"name": "SGD", "nesterov": True}})
     assert msgs == ["optimizer.nesterov: Nesterov momentum needs momentum > 0 and dampening = 0"]
+
+
+# -- paths a run would miss, found without running code -----------------------------------------
+
+def _problems(raw) -> dict[str, str]:
+    with pytest.raises(InvalidExperiment) as e:
+        validate(raw)
+    return {p.path: p.message for p in e.value.problems}
+
+
+NET = "import torch\n\nclass Net(torch.nn.Module):\n    pass\n\ndef make_net():\n    return Net()\n"
+
+
+@pytest.mark.parametrize("section,extra", [("model", {}), ("data", {"task": "classification"})])
+def test_a_name_the_file_does_not_define_gets_a_suggestion(section, extra, tmp_path):
+    (tmp_path / "net.py").write_text(NET)
+    raw = {section: {"name": "custom", "path": f"{tmp_path}/net.py:Nett", **extra}}
+    assert _problems(raw) == {f"{section}.path": f"{tmp_path}/net.py defines no 'Nett'; did you mean 'Net'?"}
+    raw[section]["path"] = f"{tmp_path}/net.py:net"  # case only
+    assert "did you mean 'Net'?" in _problems(raw)[f"{section}.path"]
+    raw[section]["path"] = f"{tmp_path}/net.py:make_net"  # a function is fine
+    validate(raw)
+
+
+def test_what_ast_can_and_cannot_know(tmp_path):
+    f = tmp_path / "m.py"
+    for text in ("from torch.nn import *\n", "def __getattr__(name):\n    return 1\n",
+                 "try:\n    from fast import Net\nexcept ImportError:\n    Net = None\n",
+                 "if True:\n    class Net: pass\n", "import torch as Net\n"):
+        f.write_text(text)  # names that may be defined: not refused
+        validate({"model": {"name": "custom", "path": f"{f}:Net"}})
+    f.write_text("class Net(:\n")
+    assert _problems({"model": {"name": "custom", "path": f"{f}:Net"}})["model.path"] == \
+        f"{f}: syntax error at line 1: invalid syntax"
+
+
+def test_missing_files_and_bad_forms(tmp_path):
+    assert _problems({"data": {"name": "custom", "path": f"{tmp_path}/nope.py:D", "task": "regression"},
+                      "loss": {"name": "MSELoss"}}) == {"data.path": f"no file '{tmp_path}/nope.py'"}
+    assert "must look like 'file.py:Dataset'" in _problems(
+        {"data": {"name": "custom", "path": "nope.py", "task": "classification"}})["data.path"]
+    # a module path is not imported to check it: that would run the package's code
+    validate({"data": {"name": "custom", "path": "some_pkg.data:Set", "task": "classification"}})
+
+
+def test_a_data_folder_without_the_files_its_dataset_reads(tmp_path):
+    (tmp_path / "one" / "cats").mkdir(parents=True)
+    (tmp_path / "one" / "cats" / "a.png").write_bytes(b"")
+    cases = [
+        ("mnist", tmp_path, "mnist: no IDX files in"),
+        ("fashion_mnist", tmp_path, "fashion_mnist: no IDX files in"),
+        ("cifar10", tmp_path, "cifar10: no CIFAR-10 batches in"),
+        ("imagefolder", tmp_path / "one", "needs at least two class folders with images"),
+        ("csv-classes", tmp_path, "is not a file"),
+        ("mnist", tmp_path / "nowhere", "no file or folder"),
+    ]
+    for name, path, message in cases:
+        got = _problems({"data": {"name": name, "path": str(path)}, "model": {"name": "mlp"}})
+        assert list(got) == ["data.path"] and message in got["data.path"], (name, got)
+
+
+def test_custom_data_needs_its_task_and_the_custom_keys_need_custom_data(tmp_path):
+    (tmp_path / "d.py").write_text("class D: pass\n")
+    path = f"{tmp_path}/d.py:D"
+    assert "needs its task" in _problems({"data": {"name": "custom", "path": path}})["data.task"]
+    assert _problems({"data": {"name": "custom", "path": path, "task": "clasification"}})["data.task"] \
+        .startswith("unknown task 'clasification'; did you mean 'classification'?")
+    got = _problems({"data": {"name": "digits", "kwargs": {"n": 1}, "num_outputs": 3}})
+    assert set(got) == {"data.kwargs", "data.num_outputs"}
+    assert "only a custom dataset" in got["data.kwargs"]
+    # the loss must fit the task the user declared
+    assert "MSELoss needs a regression dataset" in _problems(
+        {"data": {"name": "custom", "path": path, "task": "classification"},
+         "loss": {"name": "MSELoss"}})["data.task"]
+    assert "embedding" in _problems({"data": {"name": "custom", "path": path, "task": "regression"},
+                                     "model": {"name": "embedding"}, "loss": {"name": "MSELoss"}})["model.name"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.config import InvalidExperiment, validate
+from workbench.config import DataConfig, InvalidExperiment, validate
 from workbench.data import DATASETS, TORCHVISION, DataError, load
 from workbench.data.vision import read_idx
 from workbench.engine import train
@@ -21,19 +21,15 @@ OPTIONAL = [n for n, d in DATASETS.items() if d.optional]
 
 
 def cfg(name: str, **kw):
-    return validate(
-        {
-            "data": {"name": name, **kw},
-            "model": {"name": "custom", "path": "x:y"},
-            "loss": {"name": _a_loss(name)},
-        }
-    ).data
+    """A DataConfig alone: the loaders' own messages, also for files `validate` would refuse."""
+    return DataConfig(name=name, **kw)
 
 
 def _a_loss(dataset: str) -> str:
     from workbench.catalog import LOSSES
 
-    return next(n for n, c in LOSSES.items() if DATASETS[dataset].task in c.tasks)
+    task = DATASETS[dataset].task
+    return next(n for n, c in LOSSES.items() if task in c.tasks or task == "any")
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
@@ -152,7 +148,7 @@ def test_idx_reader_refuses_bad_files(tmp_path):
         read_idx(tmp_path / "bad")
     write_idx(tmp_path / "ok", np.zeros((4, 5), dtype=np.uint8))
     (tmp_path / "short").write_bytes((tmp_path / "ok").read_bytes()[:-3])
-    with pytest.raises(DataError, match="truncated"):
+    with pytest.raises(DataError, match=r"ended after 29 of 32 bytes: an interrupted download\?"):
         read_idx(tmp_path / "short")
 
 
@@ -200,10 +196,11 @@ def test_missing_mnist_says_what_to_install_and_where(tmp_path):
     assert TORCHVISION in msg and "pip install torch==2.14.1 torchvision==0.29.1" in msg
     assert str(tmp_path / "MNIST" / "raw") in msg and "train-images-idx3-ubyte" in msg
     assert f"MNIST('{tmp_path}', download=True)" in msg
-    # through the engine it is a failed run with the same message, not a traceback
-    exp = validate({"data": {"name": "mnist", "path": str(tmp_path)}, "train": {"device": "cpu"}})
-    result = train(exp, checkpoint=False)
-    assert result.kind == "data" and TORCHVISION in result.message
+    # validate says the same before a run starts
+    with pytest.raises(InvalidExperiment) as e:
+        validate({"data": {"name": "mnist", "path": str(tmp_path)}, "train": {"device": "cpu"}})
+    assert [p.path for p in e.value.problems] == ["data.path"]
+    assert TORCHVISION in e.value.problems[0].message
 
 
 # -- CIFAR-10 ---------------------------------------------------------------------------------------
@@ -340,3 +337,87 @@ def test_csv_trains_end_to_end(tmp_path):
         }
     )
     assert isinstance(train(exp, checkpoint=False), RunFinished)
+
+
+# -- damaged files: the file's name and what is wrong, as a DataError -----------------------------
+
+
+def test_damaged_idx_files_say_what_is_wrong(tmp_path):
+    a = np.arange(600, dtype=np.uint8).reshape(6, 10, 10)
+    write_idx(tmp_path / "ok.gz", a, gz=True)
+    whole = (tmp_path / "ok.gz").read_bytes()
+    cases = {
+        "cut.gz": (whole[: len(whole) // 2], r"cut.gz: ended after [\d,]+ of 616 bytes \(uncompressed\): "
+                                             r"an interrupted download\?"),
+        "notgz.gz": (b"plain bytes, not gzip", r"notgz.gz: not a gzip file: an interrupted download\?"),
+        "corrupt.gz": (whole[:10] + b"\xff" * 40 + whole[50:], r"corrupt.gz: a corrupt gzip file"),
+        "magic": (b"\x00\x00\x07\x03" + bytes(20), r"magic is not an IDX file \(bad magic number 00 00 07 03\)"),
+        "header": (b"\x00\x00\x08\x03\x00\x00", r"header is not an IDX file \(6 bytes, too short"),
+        "long": (gzip.decompress(whole) + b"xx", r"long: 618 bytes, but its header \(6, 10, 10\) says 616"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(DataError, match=message):
+            read_idx(tmp_path / name)
+
+
+def test_idx_labels_out_of_range_name_the_labels_file(tmp_path):
+    images, labels = tiny_mnist(tmp_path)
+    labels[3] = 12
+    write_idx(tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz", labels[:40], gz=True)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz: labels must be 0..9, found 0..12"):
+        load(cfg("mnist", path=str(tmp_path)))
+
+
+def test_damaged_cifar_batches_say_what_is_wrong(tmp_path):
+    binary = tmp_path / "b" / "cifar-10-batches-bin"
+    binary.mkdir(parents=True)
+    (binary / "data_batch_1.bin").write_bytes(bytes(3073 * 2 + 100))
+    with pytest.raises(DataError, match=r"data_batch_1.bin: ended after 6,246 of 30,730,000 bytes: "
+                                        r"an interrupted download\?"):
+        load(cfg("cifar10", path=str(tmp_path / "b")))
+    (binary / "data_batch_1.bin").write_bytes(bytes([11]) + bytes(3072))
+    with pytest.raises(DataError, match=r"data_batch_1.bin: labels must be 0..9, found 11..11"):
+        load(cfg("cifar10", path=str(tmp_path / "b")))
+    py = tmp_path / "p" / "cifar-10-batches-py"
+    py.mkdir(parents=True)
+    whole = pickle.dumps({b"data": np.zeros((4, 3072), np.uint8), b"labels": [0, 1, 2, 3]})
+    (py / "data_batch_1").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=r"data_batch_1: ended after [\d,]+ bytes, before the end of its "
+                                        r"data: an interrupted download\?"):
+        load(cfg("cifar10", path=str(tmp_path / "p")))
+    (py / "data_batch_1").write_bytes(pickle.dumps({b"data": np.zeros((4, 100), np.uint8), b"labels": [0]}))
+    with pytest.raises(DataError, match="data_batch_1: not a CIFAR-10 python batch"):
+        load(cfg("cifar10", path=str(tmp_path / "p")))
+
+
+def test_csv_values_that_are_not_finite(tmp_path):
+    (tmp_path / "n.csv").write_text("a,b,y\n1,2,3\n4,nan,6\n")
+    with pytest.raises(DataError, match=r"n.csv line 3, column 'b': 'nan' is not a finite number"):
+        load(cfg("csv", path=str(tmp_path / "n.csv")))
+    (tmp_path / "t.csv").write_text("a,b,y\n1,2,3\n4,5,inf\n")
+    with pytest.raises(DataError, match=r"t.csv line 3: target 'y' = 'inf' is not a finite number"):
+        load(cfg("csv", path=str(tmp_path / "t.csv")))
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_documented_formats_are_what_a_model_receives(name):
+    """`workbench list datasets` and the README say what a batch holds: keep them true."""
+    from workbench.data import FORMATS, split
+
+    exp = validate({"data": {"name": name, "batch_size": 4}, "model": {"name": "mlp" if name != "ratings" else "embedding"},
+                    "loss": {"name": _a_loss(name)}, "optimizer": {"name": "SGD" if name == "ratings" else "Adam"}})
+    s = split(load(exp.data), 0.2, 0)
+    x, y = s.train_x[:4], s.train_y[:4]
+    for tensor, text in zip((x, y), FORMATS[name].split(" -> ")):
+        shape, dtype = text.split(") ")[0] + ")", text.split(") ")[1].split()[0]
+        assert shape == str((4, *tensor.shape[1:])).replace("(4", "(B"), (name, text)
+        assert dtype == str(tensor.dtype).removeprefix("torch."), (name, text)
+    if "in [0, 1]" in FORMATS[name].split(" -> ")[0]:
+        assert float(s.train_x.min()) >= 0 and float(s.train_x.max()) <= 1
+
+
+def test_every_dataset_documents_its_format():
+    from workbench.data import FORMATS
+
+    assert set(FORMATS) == set(DATASETS)

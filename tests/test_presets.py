@@ -91,3 +91,40 @@ def test_toml_syntax_error_has_line_and_column(tmp_path):
     with pytest.raises(InvalidExperiment) as e:
         presets.load(f)
     assert "line 2" in str(e.value) and "column" in str(e.value)
+
+
+BLOBS = ("import torch\n\nclass Blobs(torch.utils.data.Dataset):\n"
+         "    def __init__(self, n=40):\n        g = torch.Generator().manual_seed(0)\n"
+         "        self.y = torch.randint(0, 2, (n,), generator=g)\n"
+         "        self.x = torch.randn(n, 8, generator=g) + self.y[:, None]\n"
+         "    def __len__(self):\n        return len(self.y)\n"
+         "    def __getitem__(self, i):\n        return self.x[i], int(self.y[i])\n\n"
+         "class Net(torch.nn.Sequential):\n    def __init__(self, input_shape, num_outputs):\n"
+         "        super().__init__(torch.nn.Flatten(), torch.nn.Linear(8, num_outputs))\n")
+
+
+def test_relative_paths_in_a_preset_resolve_against_its_folder(tmp_path, monkeypatch, capsys):
+    from workbench.cli import main
+
+    folder = tmp_path / "project" / "exp"
+    folder.mkdir(parents=True)
+    (folder / "code.py").write_text(BLOBS)
+    preset = folder / "mine.toml"
+    preset.write_text('name = "mine"\n[data]\nname = "custom"\npath = "code.py:Blobs"\n'
+                      'task = "classification"\n[model]\nname = "custom"\npath = "./code.py:Net"\n'
+                      '[train]\nmax_epochs = 1\ndevice = "cpu"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    exp = presets.load(str(preset))
+    assert exp.data.path == f"{folder}/code.py:Blobs" and exp.model.path == f"{folder}/code.py:Net"
+    assert main(["validate", str(preset)]) == 0
+    assert main(["run", str(preset), "--quiet", "--out", str(tmp_path / "run")]) == 0, capsys.readouterr().err
+    # an override's relative path is the current folder's
+    (elsewhere / "other.py").write_text(BLOBS)
+    assert presets.load(str(preset), ["data.path=other.py:Blobs"]).data.path == f"{elsewhere}/other.py:Blobs"
+    # a relative data folder of a file-based set too; module paths stay as they are
+    (elsewhere / "t.csv").write_text("a,b\n1,2\n3,4\n")
+    csv = presets.load("digits-mlp", ["data.name=csv", "data.path=t.csv", "loss.name=MSELoss"])
+    assert csv.data.path == str(elsewhere / "t.csv")
+    assert presets.load(str(preset), ["model.path=pkg.nets:Net"]).model.path == "pkg.nets:Net"

@@ -18,7 +18,9 @@ MODELS = {
                 "        self.fc = torch.nn.Linear(64, 10)\n\n    def forward(self, x):\n"
                 "        return self.helper(x)\n\n    def helper(self, x):\n"
                 "        raise KeyError('broken in forward')\n", 13, "KeyError: 'broken in forward'"),
-    "import": ("import torch\nx = 1 / 0\n", 2, "ZeroDivisionError: division by zero"),
+    # (it defines Net: validate reads the file and refuses a class that is not in it)
+    "import": ("import torch\nx = 1 / 0\n\n\nclass Net(torch.nn.Module):\n    pass\n", 2,
+               "ZeroDivisionError: division by zero"),
     "torch-call": (HEAD + "    def __init__(self, **kw):\n        super().__init__()\n"
                    "        self.fc = torch.nn.Linear(5, 10)\n\n    def forward(self, x):\n"
                    "        return self.fc(x.flatten(1))\n", 10, "mat1 and mat2 shapes cannot be multiplied"),

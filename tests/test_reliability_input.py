@@ -146,7 +146,8 @@ def test_every_problem_is_reported_at_once(tmp_path, monkeypatch, capsys):
 def test_data_file_that_does_not_exist(tmp_path, monkeypatch, capsys):
     args = ["digits-mlp", "data.name=csv", "data.path=nope.csv", "loss.name=MSELoss", "train.device=cpu"]
     status, err = run_cli(["run", *args], tmp_path, monkeypatch, capsys)
-    assert_refused(status, err, "data.path: no file or folder 'nope.csv'", tmp_path)
+    # an override's relative path is the current folder's, written out absolute
+    assert_refused(status, err, f"data.path: no file or folder '{tmp_path / 'nope.csv'}'", tmp_path)
     assert run_cli(["validate", *args], tmp_path, monkeypatch, capsys)[0] == 2
 
 
@@ -156,6 +157,7 @@ def test_data_that_cannot_be_loaded_exits_2(tmp_path, monkeypatch, capsys):
     status, err = run_cli(["run", "digits-mlp", "data.name=csv", "data.path=t.csv", "loss.name=MSELoss",
                            "train.device=cpu"], tmp_path, monkeypatch, capsys)
     assert status == 2 and "run failed (data)" in err and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no run folder
 
 
 def test_out_folder_that_cannot_be_created(tmp_path, monkeypatch, capsys):
@@ -281,3 +283,18 @@ def test_good_preset_name_is_saved_inside_the_folder(tmp_path, small_exp):
     assert path == tmp_path / "presets" / "my-run_2.toml" and presets.load(path) == small_exp
     with pytest.raises(FileExistsError):
         presets.save(small_exp, "my-run_2", folder=tmp_path / "presets")
+
+
+def test_a_truncated_data_file_is_bad_input_and_leaves_no_run_folder(tmp_path, monkeypatch, capsys):
+    """An interrupted download: named, exit 2, no traceback, no run folder (not even status.json)."""
+    import gzip
+
+    (tmp_path / "d").mkdir()
+    idx = bytes([0, 0, 8, 3, 0, 0, 0, 50, 0, 0, 0, 28, 0, 0, 0, 28]) + bytes(range(256)) * 153
+    (tmp_path / "d" / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx)[:2000])
+    (tmp_path / "d" / "train-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 50]) + bytes(50))
+    status, err = run_cli(["run", "digits-mlp", "data.name=mnist", "data.path=d", "train.device=cpu"],
+                          tmp_path, monkeypatch, capsys)
+    assert_refused(status, err, "train-images-idx3-ubyte.gz: ended after", tmp_path)
+    assert "of 39,216 bytes (uncompressed): an interrupted download?" in err
+    assert "bug in workbench" not in err

@@ -52,6 +52,35 @@ def test_values_round_trip_through_their_text():
     assert format_value({"a": 1, "b": "x"}) == '{a = 1, b = "x"}'
 
 
+STRINGS = ["C:\\data", 'say "hi"', "a\nb", "x # y", " padded ", "", "'", '"quoted"', "1", "true",
+           "[1]", "{a = 1}", "tab\there", "del\x7f", "é 😀", "\\u0041", "'''"]
+
+
+def test_any_string_round_trips_through_the_text_of_any_field():
+    from workbench.config import Experiment
+    from workbench.models import MODELS, Custom
+
+    name = field_spec(Experiment, "name", "")
+    kwargs = field_spec(Custom, "kwargs", "model")
+    hidden = field_spec(MODELS["mlp"], "hidden", "model")
+    assert name.is_str and not kwargs.is_str and not hidden.is_str
+    values = [
+        *STRINGS,
+        {"root": "C:\\data", "msg": 'say "hi"', "note": "a\nb # c", "a b": 1, "a.b": [1, "x"],
+         "": {"#": True}, "f": [0.1, 1e-05, float("inf")], "s": STRINGS},
+        ["C:\\data", 'say "hi"', "x # y", [], {}],
+    ]
+    for spec in (name, kwargs, hidden):
+        for value in STRINGS if spec.is_str else values:
+            text = format_value(value, spec)
+            assert parse_text(spec, text) == (True, value), (spec.path, value, text)
+    # a string field shows its text as it is; TOML values quote and escape their strings
+    assert format_value('C:\\data say "hi"', name) == 'C:\\data say "hi"'
+    assert format_value({"root": "C:\\data"}, kwargs) == '{root = "C:\\\\data"}'
+    assert format_value({"a.b": 'say "hi"'}, kwargs) == '{"a.b" = "say \\"hi\\""}'
+    assert format_value("1", kwargs) == '"1"'  # a bare 1 would read back as a number
+
+
 def test_problems_land_on_the_closest_field():
     draft = Draft(presets.load("digits-mlp"))
     draft.set("optimizer.betas", [0.9, 1.5])

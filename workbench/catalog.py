@@ -27,10 +27,10 @@ def _by_name(*choices: Choice) -> dict[str, Choice]:
 
 
 MODELS = _by_name(
-    Choice('mlp', 'multi-layer perceptron on flattened inputs (hidden = [] is linear)', inputs=('image', 'features')),
-    Choice('cnn', 'small LeNet-style convolutional net for images', inputs=('image',)),
+    Choice('mlp', 'multi-layer perceptron on flattened inputs (hidden = [] is linear)', inputs=('image', 'features', 'any')),
+    Choice('cnn', 'small LeNet-style convolutional net for images', inputs=('image', 'any')),
     Choice('embedding', 'user/item embeddings with biases (matrix factorisation), sparse gradients', inputs=('ids',)),
-    Choice('custom', "your own nn.Module: path = 'pkg.module:Class' or 'file.py:Class' (runs its code)", inputs=('image', 'features', 'ids')),
+    Choice('custom', "your own nn.Module: path = 'pkg.module:Class' or 'file.py:Class' (runs its code)", inputs=('image', 'features', 'ids', 'any')),
 )
 
 LOSSES = _by_name(

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate", "list", "watch", "runs")
+COMMANDS = ("run", "validate", "check", "lr-find", "list", "watch", "runs")
 DEFAULT_PRESET = "digits-mlp"
 
 
@@ -38,6 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a preset and print every problem")
     v.add_argument("preset")
     v.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    c = sub.add_parser("check", help="pre-flight: one real batch; shapes, parameters, time, memory",
+                       description="Build the data, model, loss and optimizer of a run, take a few "
+                       "real steps on a throwaway model and print sizes, shapes, parameters, the "
+                       "loss, time per batch, peak memory and the projected epoch and run time. "
+                       "Writes nothing; fails as the run would (exit 2 bad input, 1 the run's error).")
+    c.add_argument("preset")
+    c.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    lf = sub.add_parser("lr-find", help="learning-rate range test drawn in the terminal; prints optimizer.lr=...")
+    lf.add_argument("preset")
+    lf.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    lf.add_argument("--min-lr", type=float, default=1e-7, help="first rate (default 1e-7)")
+    lf.add_argument("--max-lr", type=float, default=10.0, help="last rate (default 10)")
+    lf.add_argument("--steps", type=int, default=100, help="batches, one rate each (default 100)")
     lst = sub.add_parser("list", help="list datasets, models, losses, optimizers or presets")
     lst.add_argument("what", nargs="?", default="all",
                      choices=["all", "datasets", "models", "losses", "optimizers", "presets"])
@@ -58,8 +71,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "validate":
             return cmd_validate(args)
+        if args.command == "check":
+            return cmd_check(args)
         if args.command == "list":
             return cmd_list(args.what)
+        if args.command == "lr-find":
+            return cmd_lr_find(args)
         if args.command == "watch":
             return open_app([], watch=args.run_dir or "latest")
         if args.command == "runs":
@@ -116,9 +133,61 @@ def cmd_validate(args) -> int:
     return EXIT_OK
 
 
+def cmd_check(args) -> int:
+    from .preflight import check
+
+    exp = _load(args.preset, args.overrides)
+    if exp is None:
+        return EXIT_INVALID
+    return check(exp)
+
+
+def cmd_lr_find(args) -> int:
+    """`workbench lr-find`: Smith's range test on a throwaway model; nothing is written."""
+    import shutil
+
+    from . import lrfind
+    from .faults import RunError
+
+    if not (0 < args.min_lr < args.max_lr) or not 5 <= args.steps <= 100_000:
+        _err("lr-find needs 0 < --min-lr < --max-lr and --steps from 5 to 100000")
+        return EXIT_INVALID
+    exp = _load(args.preset, args.overrides)
+    if exp is None:
+        return EXIT_INVALID
+    tty = sys.stdout.isatty()
+
+    def progress(i: int, lr: float, loss: float) -> None:
+        if tty:
+            print(f"\rlr-find: batch {i}/{args.steps}  lr {lr:.3g}  loss {loss:.4g}  ", end="",
+                  flush=True)
+
+    try:
+        result = lrfind.range_test(exp, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps,
+                                   progress=progress)
+    except RunError as e:
+        print("\r", end="") if tty else None
+        _err(f"{e.kind}: {e.message}" + (f" ({e.hint})" if e.hint else ""))
+        return EXIT_INVALID if e.kind in ("data", "config", "checkpoint") else EXIT_FAILED
+    size = shutil.get_terminal_size((100, 30))
+    if tty:
+        print("\r" + " " * min(size.columns - 1, 79) + "\r", end="")
+    print(lrfind.draw(result, min(size.columns, 120), max(15, min(size.lines - 6, 30)), color=tty))
+    print(f"{len(result.lrs)} batches, {result.stop_reason}.")
+    line = result.override()
+    if line is None:
+        _err("no suggestion: the loss did not fall over the range; try a wider --min-lr/--max-lr "
+             "or more --steps")
+        return EXIT_FAILED
+    print(f"steepest descent at lr {result.steepest:.3g}, lowest loss at lr {result.lowest:.3g}; "
+          f"suggested: {result.suggestion:.3g} (the steepest descent, at most a tenth of the lowest)")
+    print(line)
+    return EXIT_OK
+
+
 def cmd_list(what: str) -> int:
     from .catalog import LOSSES, MODELS, OPTIMIZERS
-    from .data import DATASETS
+    from .data import DATASETS, FORMATS
     from .presets import list_presets
 
     def table(title: str, rows: list[tuple[str, ...]]) -> None:
@@ -132,7 +201,9 @@ def cmd_list(what: str) -> int:
 
     if what in ("all", "datasets"):
         w = max(len(d.task) for d in DATASETS.values())
-        table("datasets", [(d.name, f"{d.task:<{w}}", d.description + (f" [needs {d.needs}]" if d.needs else ""))
+        # one line each: the description, what to provide, and what a model receives
+        table("datasets", [(d.name, f"{d.task:<{w}}", d.description + (f" [needs {d.needs}]" if d.needs else "")
+                            + (f"; gives {FORMATS[d.name]}" if d.name in FORMATS else ""))
                            for d in DATASETS.values()])
     if what in ("all", "models"):
         table("models", [(n, m.summary) for n, m in MODELS.items()])
@@ -225,7 +296,7 @@ def cmd_run(args) -> int:
 
 
 def _train(exp, run_dir: Path | None, resume, progress) -> int:
-    from . import distributed, runstatus
+    from . import distributed, runs, runstatus
     from .engine import Control, train
     from .events import RunFailed
 
@@ -247,6 +318,8 @@ def _train(exp, run_dir: Path | None, resume, progress) -> int:
         for sig, handler in old.items():
             signal.signal(sig, handler)
     if isinstance(result, RunFailed):
+        if result.kind == "data" and run_dir is not None and resume is None and not result.run_dir:
+            runs.discard(run_dir)  # bad data, found before anything was written: no run folder
         # data that cannot be loaded (a missing file) and a checkpoint that does not fit its config
         # are bad input, found only when the run starts; nothing was trained
         return EXIT_INVALID if result.kind in ("data", "checkpoint") else EXIT_FAILED

@@ -13,7 +13,6 @@ import difflib
 import math
 import os
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -24,6 +23,7 @@ from .losses import LOSSES, LossConfig
 from .models import MODELS, ModelConfig
 from .optimizers import OPTIMIZERS, OptimizerConfig
 from .problems import InvalidExperiment, Problem
+from .schedulers import SCHEDULERS, EarlyStopping, NoSchedule, SchedulerConfig, metric_mode
 from .tasks import TASKS
 from .typecheck import type_problems
 
@@ -45,14 +45,28 @@ class DataConfig(BaseModel):
     fast_path: bool = Field(True, description="keep in-memory data on the device; index batches")
     samples: int | None = Field(None, ge=10, le=10_000_000, description="size of a generated set")
     noise: float | None = Field(None, ge=0.0, le=100.0, description="noise of a generated set")
-    path: str | None = Field(None, min_length=1, description="file or folder for file-based sets")
+    path: str | None = Field(None, min_length=1, description="file or folder of file-based sets; "
+                             "custom: 'file.py:Class' or 'pkg.module:Class'")
     target: str | None = Field(None, min_length=1, description="target column of a CSV file")
+    task: str | None = Field(None, description="custom: the task of your Dataset's targets")
+    kwargs: dict[str, Any] | None = Field(None, description="custom: keyword arguments for your Dataset")
+    val_kwargs: dict[str, Any] | None = Field(
+        None, description="custom: arguments of a second instance for validation (else val_fraction)")
+    num_outputs: int | None = Field(
+        None, ge=1, le=1_000_000, description="custom: model outputs (else `classes`, else the labels)")
 
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
         if v not in DATASETS:
             raise ValueError(f"unknown dataset {v!r}{_suggest(v, DATASETS)}")
+        return v
+
+    @field_validator("task")
+    @classmethod
+    def _task(cls, v: str | None) -> str | None:
+        if v is not None and v not in TASKS:
+            raise ValueError(f"unknown task {v!r}{_suggest(v, TASKS)} (tasks: {', '.join(TASKS)})")
         return v
 
 
@@ -91,19 +105,33 @@ class Experiment(BaseModel):
     model: ModelConfig = Field(default_factory=lambda: MODELS["mlp"]())
     loss: LossConfig = Field(default_factory=lambda: LOSSES["CrossEntropyLoss"]())
     optimizer: OptimizerConfig = Field(default_factory=lambda: OPTIMIZERS["Adam"]())
+    scheduler: SchedulerConfig = Field(default_factory=NoSchedule)
+    early_stopping: EarlyStopping = EarlyStopping()
     train: TrainConfig = TrainConfig()
 
     def to_dict(self) -> dict:
         """Plain data for TOML (no None values: TOML has no null)."""
         dumped = self.model_dump(mode="json", exclude_none=True)
         raw = {"name": dumped.pop("name"), "description": dumped.pop("description"), **dumped}
-        for section in ("model", "loss", "optimizer"):  # name first, as people write it
+        for section in ("model", "loss", "optimizer", "scheduler"):  # name first, as people write it
             raw[section] = {"name": raw[section].pop("name"), **raw[section]}
         return raw
 
     @property
     def task(self) -> str:
+        """The dataset's task; a custom dataset's is `data.task`."""
+        if self.data.name == "custom":
+            return self.data.task or ""
         return DATASETS[self.data.name].task
+
+    def monitored(self, cfg: BaseModel) -> tuple[str, Literal["min", "max"]]:
+        """(metric, mode) that early stopping or ReduceLROnPlateau watches: the configured metric,
+        else the task's primary validation metric, else val_loss; mode follows the metric."""
+        primary = TASKS[self.task].primary if self.task in TASKS else None
+        default = f"val_{primary}" if primary and self.data.val_fraction > 0 else (
+            "val_loss" if self.data.val_fraction > 0 else "train_loss")
+        metric = getattr(cfg, "monitor", None) or default
+        return metric, getattr(cfg, "mode", None) or metric_mode(metric)
 
 
 SECTIONS: dict[str, type[BaseModel] | dict[str, type[BaseModel]]] = {
@@ -111,6 +139,8 @@ SECTIONS: dict[str, type[BaseModel] | dict[str, type[BaseModel]]] = {
     "model": MODELS,
     "loss": LOSSES,
     "optimizer": OPTIMIZERS,
+    "scheduler": SCHEDULERS,
+    "early_stopping": EarlyStopping,
     "train": TrainConfig,
 }
 
@@ -245,15 +275,18 @@ def cross_check(exp: Experiment) -> list[Problem]:
     """Rules that span sections; each problem names the field to change."""
     problems: list[Problem] = []
     info = DATASETS[exp.data.name]
+    custom = exp.data.name == "custom"
+    task = exp.task
+    problems += _custom_data_problems(exp)
     loss_tasks = catalog.LOSSES[exp.loss.name].tasks
-    if info.task not in loss_tasks:
+    if task and task not in loss_tasks:
         fits = catalog.fitting_datasets(exp.loss.name)
         such = f", such as {fits[0]!r}" if fits else ""
-        losses = ", ".join(catalog.fitting_losses(info.task))
+        losses = ", ".join(catalog.fitting_losses(task))
         problems.append(Problem(
-            "loss.name",
+            "data.task" if custom else "loss.name",
             f"{exp.loss.name} needs a {' or '.join(loss_tasks)} dataset{such}; "
-            f"{info.name!r} is {info.task} (losses that fit it: {losses})",
+            f"{info.name!r} is {task} (losses that fit it: {losses})",
         ))
     if info.path_required and not exp.data.path:
         problems.append(Problem("data.path", f"dataset {info.name!r} reads your files: set data.path ({info.needs})"))
@@ -286,43 +319,99 @@ def cross_check(exp: Experiment) -> list[Problem]:
     if opt.name == "SGD" and opt.nesterov and (opt.momentum <= 0 or opt.dampening != 0):
         problems.append(Problem("optimizer.nesterov", "Nesterov momentum needs momentum > 0 and dampening = 0"))
     weights = getattr(exp.loss, "weight", None) or getattr(exp.loss, "pos_weight", None)
-    if weights is not None and info.num_outputs is not None and len(weights) != info.num_outputs:
+    outputs = exp.data.num_outputs if custom else info.num_outputs
+    if weights is not None and outputs is not None and len(weights) != outputs:
         key = "pos_weight" if exp.loss.name == "BCEWithLogitsLoss" else "weight"
         problems.append(Problem(
-            f"loss.{key}", f"needs {info.num_outputs} values for {info.name!r}, got {len(weights)}"
+            f"loss.{key}", f"needs {outputs} values for {info.name!r}, got {len(weights)}"
         ))
-    problems += path_problems(exp)
-    if info.task not in TASKS:
+    problems += path_problems(exp) + schedule_problems(exp)
+    if not custom and info.task not in TASKS:
         problems.append(Problem("data.name", f"dataset task {info.task!r} is not known"))
     return problems
 
 
-MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+#: the [data] keys that only a custom dataset reads
+CUSTOM_KEYS = ("task", "kwargs", "val_kwargs", "num_outputs")
+
+
+def _custom_data_problems(exp: Experiment) -> list[Problem]:
+    """`data.task` is required for a custom dataset, and the custom keys mean nothing elsewhere."""
+    data = exp.data
+    if data.name == "custom":
+        if data.task is None:
+            return [Problem("data.task", f"a custom dataset needs its task, one of: {', '.join(TASKS)}")]
+        if exp.train.devices > 1:
+            return [Problem("train.devices", "a custom dataset runs in one process for now: "
+                                             "set train.devices = 1")]
+        return []
+    return [Problem(f"data.{key}", f"only a custom dataset (data.name = 'custom') takes {key}; "
+                                   f"{data.name!r} is {DATASETS[data.name].task}")
+            for key in CUSTOM_KEYS if getattr(data, key) is not None]
+
+
+def monitorable(exp: Experiment) -> list[str]:
+    """The metrics an epoch line of this experiment has, for early stopping and plateaus."""
+    task = TASKS.get(exp.task)
+    val = ["val_loss", *(f"val_{m}" for m in (task.metrics if task else ()))]
+    return ["train_loss", *(val if exp.data.val_fraction > 0 else [])]
+
+
+def schedule_problems(exp: Experiment) -> list[Problem]:
+    """A monitored metric the run will not have; momentum cycling on an optimizer without it."""
+    problems = []
+    for section, cfg in (("scheduler", exp.scheduler), ("early_stopping", exp.early_stopping)):
+        monitor = getattr(cfg, "monitor", None)
+        known = monitorable(exp)
+        if monitor is not None and monitor not in known:
+            no_val = monitor.startswith("val_") and exp.data.val_fraction == 0
+            why = " (data.val_fraction = 0: there is no validation set)" if no_val else ""
+            problems.append(Problem(f"{section}.monitor", f"{exp.task} runs have no metric "
+                                    f"{monitor!r}{why}{_suggest(monitor, known)} (choices: "
+                                    f"{', '.join(known)})"))
+    sched = exp.scheduler
+    opt_fields = type(exp.optimizer).model_fields
+    if getattr(sched, "cycle_momentum", False) and "momentum" not in opt_fields \
+            and "betas" not in opt_fields:
+        problems.append(Problem("scheduler.cycle_momentum", f"{sched.name} cycles the momentum, "
+                                f"which {exp.optimizer.name} does not have: set "
+                                "scheduler.cycle_momentum = false, or use SGD, RMSprop or Adam(W)"))
+    if sched.name == "CyclicLR" and sched.base_lr and sched.max_lr and sched.base_lr > sched.max_lr:
+        problems.append(Problem("scheduler.base_lr", f"must be <= max_lr ({sched.max_lr}), got {sched.base_lr}"))
+    if getattr(sched, "base_momentum", 0) > getattr(sched, "max_momentum", 1):
+        problems.append(Problem("scheduler.base_momentum", "must be <= scheduler.max_momentum"))
+    if sched.name == "MultiStepLR" and sorted(set(sched.milestones)) != sched.milestones:
+        problems.append(Problem("scheduler.milestones", f"must rise, without repeats, got {sched.milestones}"))
+    return problems
+
+
 
 
 def path_problems(exp: Experiment) -> list[Problem]:
-    """A custom model file that does not exist. Only looks at the file system: importing would run
-    code. (Data paths are checked by their dataset's loader, which knows what belongs there.)"""
+    """Files that a run would miss, found without running code: a custom model's or dataset's file
+    and the class or function in it (read with `ast`), a data file or folder without the files
+    its dataset reads (their names only; contents are read when the run loads them)."""
+    from .data.files import missing_files
+    from .models import path_problem
+
     problems = []
-    if exp.model.name == "custom":
-        where, sep, attr = exp.model.path.rpartition(":")
-        if not sep or not where or not attr.isidentifier():
-            problems.append(Problem("model.path", f"must look like 'file.py:Class' or 'pkg.module:Class', "
-                                                  f"got {_fmt(exp.model.path)}"))
-        elif where.endswith(".py"):
-            if not Path(os.path.expanduser(where)).is_file():
-                problems.append(Problem("model.path", f"no file {where!r}"))
-        elif not MODULE_RE.match(where):
-            problems.append(Problem("model.path", f"{where!r} is neither a .py file nor a module name"))
+    if exp.model.name == "custom" and (msg := path_problem("model.path", exp.model.path, "Class")):
+        problems.append(Problem("model.path", msg))
+    path = exp.data.path
+    if path is None:
+        return problems
+    if exp.data.name == "custom":
+        if msg := path_problem("data.path", path, "Dataset"):
+            problems.append(Problem("data.path", msg))
+    elif msg := missing_files(exp.data.name, path):
+        problems.append(Problem("data.path", msg))
     return problems
 
 
 def data_path_problems(exp: Experiment) -> list[Problem]:
-    """A data.path that does not exist: checked before a run starts (so that no run folder is made
-    for it), not in `validate`, where it would pre-empt what the dataset's loader says belongs
-    there when the path does exist."""
+    """A data.path that does not exist (`validate` reports it too, with what its dataset needs)."""
     path = exp.data.path
-    if path is not None and not os.path.exists(os.path.expanduser(path)):
+    if path is not None and exp.data.name != "custom" and not os.path.exists(os.path.expanduser(path)):
         return [Problem("data.path", f"no file or folder {path!r}")]
     return []
 

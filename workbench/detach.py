@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import runs
-from .runstatus import STATUS, StatusWriter, effective_state, process_alive, read_status
+from .runstatus import (
+    STATUS, BadStatus, StatusWriter, effective_state, load_status, process_alive, read_status,
+)
 
 if TYPE_CHECKING:
     from .config import Experiment
@@ -140,7 +142,10 @@ def stop_run(run_dir: str | Path, sig: int = signal.SIGTERM) -> int:
     """Signal a running run (SIGTERM: it checkpoints and exits with 130); return the pid signalled.
 
     Under torchrun the launcher is signalled, which passes the signal to every rank."""
-    status = read_status(run_dir)
+    try:
+        status = load_status(Path(run_dir))
+    except BadStatus as e:
+        raise DetachError(f"{run_dir}: {e}") from None
     if not status:
         raise DetachError(f"{run_dir} has no {STATUS}: not a run started by this workbench")
     state = effective_state(status)

@@ -94,7 +94,7 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     sparse = any(getattr(m, "sparse", False) for m in model.modules())  # fused kernels are dense-only
     optimizer = exp.optimizer.build(model.parameters(), fused=exp.train.fused and not sparse)
     generator = torch.Generator().manual_seed(exp.seed)
-    fast = exp.data.fast_path
+    fast = exp.data.fast_path and exp.data.name != "custom"  # a Dataset comes through a DataLoader
     val_generator = torch.Generator().manual_seed(exp.seed)
     # this rank's share of each batch under torchrun; the plain batches in one process
     train_b, val_b = strategy.batches(split, exp.data, generator, val_generator, fast)
@@ -145,7 +145,7 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
     except Exception as e:
         _report_steps(report)
         result = faults.classify(e, job.state if job else {}, exp.data.batch_size, written,
-                                 custom=exp.model.name == "custom")
+                                 custom="custom" in (exp.model.name, exp.data.name))
     finally:
         unwritten = _close(metrics)
         if strategy:

@@ -11,8 +11,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,13 +110,47 @@ def read_toml(path: Path) -> dict:
 
 
 def load(preset: str | Path, overrides: list[str] | None = None) -> Experiment:
-    """Load, apply overrides, validate. Raises InvalidExperiment."""
+    """Load, apply overrides, validate. Raises InvalidExperiment.
+
+    Relative `model.path` and `data.path` in the file resolve against the preset's folder; those of
+    overrides against the current folder (both become absolute, so a run folder's config.toml
+    names the same files from anywhere)."""
     from .config import validate
 
-    raw = read_toml(resolve(str(preset)))
+    raw = read_preset(preset)
     if overrides:
-        raw = apply_overrides(raw, overrides)
+        raw = anchor_paths(apply_overrides(raw, overrides), Path.cwd())
     return validate(raw)
+
+
+def read_preset(preset: str | Path) -> dict:
+    """A preset's plain data, its relative file paths resolved against the preset's folder."""
+    path = resolve(str(preset))
+    return anchor_paths(read_toml(path), path.resolve().parent)
+
+
+def anchor_paths(raw: dict, base: Path) -> dict:
+    """`model.path` and `data.path` made absolute against `base` where they are relative file
+    paths ('file.py:Class' of a custom model or dataset, a data file or folder); module paths
+    ('pkg.module:Class'), absolute and ~ paths are left as they are. Changes `raw` in place."""
+    for section in ("model", "data"):
+        node = raw.get(section)
+        if not isinstance(node, dict) or not isinstance(node.get("path"), str):
+            continue
+        path = node["path"]
+        if node.get("name") == "custom":  # 'where:Name'; only a .py file is a path
+            where, sep, attr = path.rpartition(":")
+            if sep and where.endswith(".py"):
+                node["path"] = f"{_anchor(where, base)}:{attr}"
+        elif section == "data":
+            node["path"] = _anchor(path, base)
+    return raw
+
+
+def _anchor(path: str, base: Path) -> str:
+    if not path or path.startswith("~") or os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(base, path))
 
 
 def parse_value(text: str) -> Any:
@@ -168,24 +200,25 @@ def dumps(exp: Experiment) -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file beside `path`, fsync, rename over it, fsync the folder."""
+    """Write to a temp file beside `path`, fsync, rename over it, fsync the folder.
+
+    The new file gets the old one's permissions, or those a plain open() gives (0o666 less the
+    umask, applied by the kernel as it creates the temp file: the process-wide umask is never
+    read or changed here, so threads writing at the same time cannot race on it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
+        old_mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        old_mode = None
+    fd, tmp = _create_temp(path)
+    try:
         with os.fdopen(fd, "wb") as f:
+            if old_mode is not None:
+                os.fchmod(f.fileno(), old_mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if hook := os.environ.get("WORKBENCH_TEST_SLOW_WRITE"):
-            # test hook only ("SECONDS" or "SECONDS:FILENAME"): widens the window for a SIGKILL
-            # between the written temp file and the rename
-            delay, _, only = hook.partition(":")
-            if not only or only == path.name:
-                time.sleep(float(delay))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -198,6 +231,18 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.close(dfd)
     except OSError:
         pass
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """A new hidden file `.NAME.RANDOM.tmp` beside `path`, opened for writing with mode 0o666."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temp file name beside {path}")
 
 
 def check_name(name: str) -> str:

@@ -11,11 +11,11 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import runs
-from .runstatus import STATUS, effective_state, read_status
+from .runstatus import STATUS, BadStatus, effective_state, load_status, read_status
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,7 +30,7 @@ class RunInfo:
     """One run folder as the listing shows it."""
 
     path: Path
-    state: str  # running | finished | failed | interrupted | stale | unknown
+    state: str  # running | finished | failed | interrupted | stale | unknown | unreadable
     epoch: int  # epochs done
     max_epochs: int
     metrics: dict[str, float]  # the last epoch's losses and metrics
@@ -39,14 +39,41 @@ class RunInfo:
     pid: int | None = None
     host: str | None = None
     world_size: int = 1
-    error: str = ""
+    error: str = ""  # why it failed; for an unreadable one, what is wrong with its status.json
 
 
 def _read_config(run_dir: Path) -> dict:
-    try:
-        return tomllib.loads((run_dir / runs.CONFIG).read_text(encoding="utf-8"))
+    path = run_dir / runs.CONFIG
+    try:  # (is_file: a FIFO of that name would block the reader)
+        return tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except (OSError, ValueError):
         return {}
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _config_max_epochs(config: dict) -> int:
+    train = config.get("train")
+    max_epochs = train.get("max_epochs", 0) if isinstance(train, dict) else 0
+    return max_epochs if _whole(max_epochs) else 0
+
+
+def is_epoch_record(record: object) -> bool:
+    """An epoch line of metrics.jsonl, with the types the writer gives it (others are skipped)."""
+    return (isinstance(record, dict) and "train_loss" in record
+            and all(_number(v) for v in record.values())
+            and _whole(record.get("epoch", 0)) and _whole(record.get("step", 0)))
+
+
+def is_step_record(record: object) -> bool:
+    """A batch line of metrics.jsonl: a whole step and a numeric loss."""
+    return isinstance(record, dict) and _whole(record.get("step")) and _number(record.get("loss"))
 
 
 def _last_epoch_record(path: Path) -> dict | None:
@@ -61,9 +88,9 @@ def _last_epoch_record(path: Path) -> dict | None:
     for line in reversed(lines):
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
-        if isinstance(record, dict) and "train_loss" in record:
+        if is_epoch_record(record):
             return record
     return None
 
@@ -72,25 +99,38 @@ def _epoch_metrics(record: dict) -> dict[str, float]:
     return {k: v for k, v in record.items() if k == "train_loss" or k.startswith("val_")}
 
 
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime if path.is_file() else None
+    except OSError:  # removed since: the folder is being deleted
+        return None
+
+
 def run_info(run_dir: Path) -> RunInfo | None:
     """What a run folder says about its run, or None if it is not a run folder."""
     run_dir = Path(run_dir)
     files = [run_dir / n for n in (STATUS, runs.METRICS, runs.CONFIG, runs.CHECKPOINT)]
-    mtimes = [p.stat().st_mtime for p in files if p.is_file()]
+    mtimes = [t for t in map(_mtime, files) if t is not None]
     if not mtimes:
         return None
-    status = read_status(run_dir)
-    if status is not None:
-        return RunInfo(run_dir, effective_state(status), int(status.get("epoch", 0)),
-                       int(status.get("max_epochs", 0)), dict(status.get("metrics") or {}),
-                       float(status.get("updated") or max(mtimes)),
-                       float(status.get("started") or min(mtimes)), status.get("pid"),
-                       status.get("host"), int(status.get("world_size", 1)),
-                       str(status.get("error", "")))
-    # a folder without a status file (a run from before status files, or an in-app run)
-    max_epochs = int(_read_config(run_dir).get("train", {}).get("max_epochs", 0) or 0)
+    try:
+        status = load_status(run_dir)
+    except BadStatus as e:  # a corrupt or foreign file: say so, and show what the other files say
+        return replace(_from_files(run_dir, mtimes), state="unreadable", error=str(e))
+    if status is None:  # a run from before status files, or an in-app run
+        return _from_files(run_dir, mtimes)
+    return RunInfo(run_dir, effective_state(status), status.get("epoch", 0),
+                   status.get("max_epochs", 0), dict(status.get("metrics") or {}),
+                   status.get("updated") or max(mtimes), status.get("started") or min(mtimes),
+                   status.get("pid"), status.get("host"), status.get("world_size", 1),
+                   status.get("error", ""))
+
+
+def _from_files(run_dir: Path, mtimes: list[float]) -> RunInfo:
+    """A run folder as its config and metrics.jsonl describe it (no status file to ask)."""
+    max_epochs = _config_max_epochs(_read_config(run_dir))
     last = _last_epoch_record(run_dir / runs.METRICS) or {}
-    epoch = int(last.get("epoch", 0))
+    epoch = last.get("epoch", 0)
     if max_epochs and epoch >= max_epochs:
         state = "finished"
     elif (run_dir / runs.CHECKPOINT).is_file():
@@ -126,7 +166,12 @@ def fmt_age(seconds: float) -> str:
 def fmt_metrics(metrics: dict[str, float]) -> str:
     """val_* when there is validation, else train_loss; four significant decimals."""
     keys = [k for k in metrics if k.startswith("val_")] or [k for k in metrics if k == "train_loss"]
-    return "  ".join(f"{k} {metrics[k]:.4f}" for k in keys if isinstance(metrics[k], (int, float)))
+    return "  ".join(f"{k} {metrics[k]:.4f}" for k in keys if _number(metrics[k]))
+
+
+def fmt_last(info: RunInfo) -> str:
+    """The listing's last column: the last metrics, or what is wrong with an unreadable status."""
+    return info.error if info.state == "unreadable" else fmt_metrics(info.metrics)
 
 
 def format_table(infos: list[RunInfo], now: float | None = None) -> str:
@@ -136,7 +181,7 @@ def format_table(infos: list[RunInfo], now: float | None = None) -> str:
     for i in infos:
         state = i.state + (f" x{i.world_size}" if i.world_size > 1 else "")
         epoch = f"{i.epoch}/{i.max_epochs}" if i.max_epochs else str(i.epoch)
-        rows.append((i.path.name, state, epoch, fmt_age(now - i.updated), fmt_metrics(i.metrics)))
+        rows.append((i.path.name, state, epoch, fmt_age(now - i.updated), fmt_last(i)))
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     return "\n".join("  ".join(r[c].ljust(widths[c]) for c in range(4)) + "  " + r[4] for r in rows)
 
@@ -189,7 +234,7 @@ class Snapshot:
 
     run_dir: Path
     state: str
-    status: dict
+    status: dict  # checked (runstatus.load_status); {} without one; {"error": why} if unreadable
     config: dict
     epochs: list[dict] = field(default_factory=list)  # epoch lines of metrics.jsonl, in order
     steps: list[tuple[int, float]] = field(default_factory=list)  # (step, loss) of batch lines
@@ -201,12 +246,12 @@ class Snapshot:
 
     @property
     def max_epochs(self) -> int:
-        return int(self.status.get("max_epochs") or self.config.get("train", {}).get("max_epochs", 0))
+        return int(self.status.get("max_epochs") or _config_max_epochs(self.config))
 
     @property
     def done(self) -> bool:
         """The run will not write any more (until someone resumes it)."""
-        return self.state not in ("running", "unknown")
+        return self.state not in ("running", "unknown", "unreadable")
 
 
 class RunWatcher:
@@ -223,16 +268,18 @@ class RunWatcher:
         # status first: a run that ends between the two reads then still shows its last lines
         info = run_info(self.run_dir)
         status = read_status(self.run_dir) or {}
+        if info and info.state == "unreadable":  # shown as a status that holds only its problem
+            status = {"error": info.error}
         if not self.config:
             self.config = _read_config(self.run_dir)
         restarted, records = self.follower.poll()
         if restarted:
             self.epochs, self.steps = [], []
-        for r in records:
-            if "train_loss" in r:
+        for r in records:  # a line with other types (a foreign or corrupt file) is skipped
+            if is_epoch_record(r):
                 self.epochs.append(r)
-            elif "loss" in r and "step" in r:
-                self.steps.append((int(r["step"]), float(r["loss"])))
+            elif is_step_record(r):
+                self.steps.append((r["step"], float(r["loss"])))
         state = info.state if info else "unknown"
         return Snapshot(self.run_dir, state, status, self.config, list(self.epochs), list(self.steps),
                         restarted)

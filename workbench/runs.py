@@ -133,3 +133,18 @@ def trim_metrics(run_dir: Path, checkpoint: dict) -> None:
     keep = [r for r in read_metrics(run_dir) if isinstance(r, dict) and before(r)]
     text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in keep)
     atomic_write(Path(run_dir) / METRICS, text.encode())
+
+
+def discard(run_dir: Path) -> None:
+    """Remove a new run folder that holds nothing but its status.json: the run failed before it
+    wrote anything (its data could not be loaded), so there is nothing to list or resume."""
+    run_dir = Path(run_dir)
+    try:
+        if {p.name for p in run_dir.iterdir()} - {"status.json"}:
+            return  # something else is in it: keep it all
+        (run_dir / "status.json").unlink(missing_ok=True)
+        run_dir.rmdir()
+        if run_dir.parent == default_root() and not any(run_dir.parent.iterdir()):
+            run_dir.parent.rmdir()  # and runs/, when that leaves it empty
+    except OSError:
+        pass

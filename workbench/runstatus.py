@@ -5,13 +5,20 @@ loop knows nothing about it. It rewrites the file atomically when the run starts
 end, at most every `interval_s` seconds on batch progress, and when the run ends. A reader can
 then tell a live run from one whose process died without saying so (SIGKILL, power loss): the
 file still says "running" but its pid is gone ("stale").
+
+Every reader goes through `load_status`, which checks each field's type in one place: a corrupt or
+foreign file is a `BadStatus` that says what is wrong, never a dict that crashes its reader later.
+A failed write is a warning: the file is a report on the run, never a reason to stop it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
+import stat
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -54,13 +61,96 @@ def process_alive(pid: int, started: str | None = None) -> bool:
     return started is None or fields[19] == started
 
 
-def read_status(run_dir: Path) -> dict | None:
-    """The status file's contents, or None when it is missing or unreadable."""
+class BadStatus(ValueError):
+    """A status.json that is there but is not one a StatusWriter writes; the message says why."""
+
+
+_PID, _WHOLE, _TIME, _TEXT = "a process id", "a whole number", "a time in seconds", "a string"
+#: what each field a StatusWriter writes must hold (a field may be missing: older files lack some)
+FIELDS = {
+    "state": _TEXT, "pid": _PID, "pid_start": _TEXT, "agent_pid": _PID, "host": _TEXT,
+    "world_size": _WHOLE, "epoch": _WHOLE, "max_epochs": _WHOLE, "step": _WHOLE, "batch": _WHOLE,
+    "batches_per_epoch": _WHOLE, "resumes": _WHOLE, "started": _TIME, "updated": _TIME,
+    "device": _TEXT, "error": _TEXT, "metrics": "an object of numbers",
+}
+NULLABLE = ("pid_start",)  # no /proc (macOS): the start time is unknown
+WRITTEN_STATES = ("running", "finished", "failed", "interrupted")
+MAX_STATUS_BYTES = 1 << 20
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"a string ({value[:20]!r})" if value else "an empty string"
+    if isinstance(value, (int, float)):
+        return f"{value!r}"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _fits(kind: str, value: object) -> bool:
+    if kind == _TEXT:
+        return isinstance(value, str)
+    if kind == _TIME:  # an age is computed from it: no NaN, no infinity
+        return _number(value) and math.isfinite(value)  # type: ignore[arg-type]
+    if kind in (_WHOLE, _PID):
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        return whole and (kind == _WHOLE or 0 <= value < 2**31)  # type: ignore[operator]
+    return isinstance(value, dict) and all(_number(v) for v in value.values())  # metrics
+
+
+def check_status(data: object) -> dict[str, Any]:
+    """`data` when it is a status as a StatusWriter writes it; BadStatus saying what is wrong."""
+    if not isinstance(data, dict):
+        raise BadStatus(f"{STATUS} is not a JSON object (it is {_json_kind(data)})")
+    for key, kind in FIELDS.items():
+        if key not in data or (data[key] is None and key in NULLABLE):
+            continue
+        value = data[key]
+        if value is None:
+            raise BadStatus(f"{STATUS}: {key} is null")
+        if not _fits(kind, value):
+            raise BadStatus(f"{STATUS}: {key} is {_json_kind(value)}, not {kind}")
+    if data.get("state", "running") not in WRITTEN_STATES:
+        raise BadStatus(f"{STATUS}: state {data['state']!r} is not one of "
+                        + ", ".join(WRITTEN_STATES))
+    return data
+
+
+def load_status(run_dir: Path) -> dict[str, Any] | None:
+    """A run folder's checked status: None when it has no status file, BadStatus when the file
+    is there but cannot be read or is not a status (a corrupt or foreign file)."""
+    path = Path(run_dir) / STATUS
     try:
-        data = json.loads((Path(run_dir) / STATUS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the reader forever
+            raise BadStatus(f"{STATUS} is not a regular file")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_STATUS_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return data if isinstance(data, dict) else None
+    except OSError as e:
+        raise BadStatus(f"cannot read {STATUS}: {e.strerror or e}") from None
+    if len(raw) > MAX_STATUS_BYTES:
+        raise BadStatus(f"{STATUS} is larger than {MAX_STATUS_BYTES >> 20} MiB")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
+        raise BadStatus(f"{STATUS} is not JSON") from None
+    return check_status(data)
+
+
+def read_status(run_dir: Path) -> dict[str, Any] | None:
+    """The checked status, or None when the file is missing or broken (`load_status` says why)."""
+    try:
+        return load_status(run_dir)
+    except BadStatus:
+        return None
 
 
 def effective_state(status: dict) -> str:
@@ -90,6 +180,7 @@ class StatusWriter:
         self.emit = emit
         self.interval_s = interval_s if interval_s is not None else default_interval()
         self._last = 0.0
+        self._failing = False  # the last write failed (a warning was given)
         pid = os.getpid() if pid is None else pid
         self.status: dict[str, Any] = {
             "state": "running", "pid": pid, "pid_start": process_start(pid),
@@ -106,9 +197,31 @@ class StatusWriter:
         self.status.update(epoch=epoch, max_epochs=max_epochs, step=step)
         self.write()
 
-    def write(self) -> None:
+    def write(self, last: bool = False) -> bool:
+        """Rewrite the file; False when that failed. A failed write (a full disk, a folder gone)
+        never stops the run nor replaces its result: it is reported as a warning, once for each
+        spell of failures, and again when the last write (`last`, the run's end) fails."""
         self.status["updated"] = self._last = time.time()
-        atomic_write(self.path, (json.dumps(self.status, indent=1) + "\n").encode())
+        try:
+            atomic_write(self.path, (json.dumps(self.status, indent=1) + "\n").encode())
+        except OSError as e:
+            if last or not self._failing:
+                then = ("its result stands, but the file may not say so" if last
+                        else "the run goes on, and the file lags behind until a write succeeds")
+                self._warn(f"cannot write {self.path}: {e.strerror or e}; {then}")
+            self._failing = True
+            return False
+        self._failing = False
+        return True
+
+    def _warn(self, message: str) -> None:
+        """Through the run's events when it has a consumer (the terminal, the app), else stderr."""
+        if self.emit is None:
+            print(f"workbench: warning: {message}", file=sys.stderr)
+        else:
+            from .events import Warned
+
+            self.emit(Warned(message))
 
     def __call__(self, event) -> None:
         from .events import BatchEnd, EpochEnd, RunFailed, RunFinished, RunStarted
@@ -132,10 +245,10 @@ class StatusWriter:
             # a stop from the TUI or a signal both leave a checkpoint to resume from
             s.update(state="finished" if event.status == "finished" else "interrupted",
                      epoch=event.epochs_done, step=event.step)
-            self.write()
+            self.write(last=True)
         elif isinstance(event, RunFailed):
             s.update(state="failed", error=f"{event.kind}: {event.message}")
-            self.write()
+            self.write(last=True)
         if self.emit is not None:
             self.emit(event)
 

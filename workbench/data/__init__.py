@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
+from .files import TORCHVISION  # noqa: F401  (re-exported: the message that says what to install)
+
 
 class DataError(Exception):
     """A dataset cannot be loaded; the message says what to install or where to put files."""
@@ -42,6 +44,7 @@ class Loaded:
     standardize_x: bool = False  # z-score features with train-split statistics
     standardize_y: bool = False  # z-score regression targets with train-split statistics
     extra: dict = field(default_factory=dict)  # e.g. num_users / num_items for ids
+    validation: Any = None  # custom data: the val_kwargs instance (then nothing is split off)
 
 
 _SK = "workbench.data.sklearn_sets"
@@ -49,8 +52,7 @@ _GEN = "workbench.data.generated"
 _DER = "workbench.data.derived"
 _VISION = "workbench.data.vision"
 _TABLES = "workbench.data.tables"
-#: torchvision from PyPI imports only beside its matching torch; this pair works together
-TORCHVISION = "pip install torch==2.14.1 torchvision==0.29.1"
+_CUSTOM = "workbench.data.custom"
 
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
@@ -115,7 +117,39 @@ DATASETS: dict[str, DatasetInfo] = {
                     "your CSV file: numeric columns; data.target (default: the last) holds class labels",
                     "features", f"{_TABLES}:csv_classes", None, optional=True, path_required=True,
                     needs="a CSV file with a header row at data.path"),
+        # the user's own torch Dataset; its task is data.task
+        DatasetInfo("custom", "any",
+                    "your torch Dataset class (or a function returning one): path = 'file.py:Class', "
+                    "task, kwargs, val_kwargs; runs your code when a run starts",
+                    "any", f"{_CUSTOM}:load", None, optional=True, path_required=True,
+                    needs="data.path = 'file.py:Class' or 'pkg.module:Class', and data.task"),
     )
+}
+
+
+#: what a model receives from each dataset: a batch's inputs -> targets (B: the batch size).
+#: "standardised": z-scored with the training split's mean and std; images are not normalised.
+FORMATS: dict[str, str] = {
+    "digits": "(B, 1, 8, 8) float32 in [0, 1] -> (B,) int64 class 0..9",
+    "iris": "(B, 4) float32 standardised -> (B,) int64 class 0..2",
+    "wine": "(B, 13) float32 standardised -> (B,) int64 class 0..2",
+    "moons": "(B, 2) float32 standardised -> (B,) int64 class 0..1",
+    "circles": "(B, 2) float32 standardised -> (B,) int64 class 0..1",
+    "spirals": "(B, 2) float32 standardised -> (B,) int64 class 0..2",
+    "breast_cancer": "(B, 30) float32 standardised -> (B,) float32 -1 or +1",
+    "multilabel": "(B, 20) float32 standardised counts -> (B, 5) float32 multi-hot 0/1",
+    "diabetes": "(B, 10) float32 standardised -> (B, 1) float32 standardised",
+    "ratings": "(B, 2) int64 (user id, item id) -> (B, 1) float32 rating, standardised",
+    "counts": "(B, 6) float32 standard normal -> (B,) float32 counts >= 0",
+    "digits-soft": "(B, 1, 8, 8) float32 in [0, 1] -> (B, 10) float32 probabilities (rows sum to 1)",
+    "diabetes-pairs": "(B, 2, 10) float32 standardised pairs -> (B,) float32 -1 or +1",
+    "mnist": "(B, 1, 28, 28) float32 in [0, 1] (pixel / 255, not normalised) -> (B,) int64 class 0..9",
+    "fashion_mnist": "(B, 1, 28, 28) float32 in [0, 1] (pixel / 255, not normalised) -> (B,) int64 class 0..9",
+    "cifar10": "(B, 3, 32, 32) float32 in [0, 1] (pixel / 255, not normalised) -> (B,) int64 class 0..9",
+    "imagefolder": "(B, 3, 32, 32) float32 in [0, 1] RGB, resized -> (B,) int64 class (sorted folder names)",
+    "csv": "(B, F) float32 standardised -> (B, 1) float32 standardised",
+    "csv-classes": "(B, F) float32 standardised -> (B,) int64 class (sorted labels)",
+    "custom": "your items, batched; float64 becomes float32, class targets int64",
 }
 
 
@@ -127,11 +161,18 @@ def load(cfg) -> Loaded:
     """Load the dataset named by a DataConfig (raises DataError with a helpful message)."""
     info = DATASETS[cfg.name]
     module, func = info.loader.split(":")
-    return getattr(import_module(module), func)(cfg)
+    try:
+        return getattr(import_module(module), func)(cfg)
+    except (OSError, EOFError) as e:  # a file the loader did not expect to fail (named by `e`)
+        if not info.optional or cfg.name == "custom":
+            raise
+        raise DataError(f"{cfg.name}: cannot read {cfg.path}: {e}") from None
 
 
 @dataclass
 class Split:
+    """Inputs and targets of each part: tensors, or a custom Dataset's `custom.Column`s."""
+
     train_x: Any
     train_y: Any
     val_x: Any
@@ -144,6 +185,10 @@ def split(data: Loaded, val_fraction: float, seed: int) -> Split:
     """Shuffle with the experiment's seed, hold out `val_fraction`, standardise on the train part."""
     import torch
 
+    from . import custom
+
+    if isinstance(data.x, custom.Column):
+        return custom.split(data, val_fraction, seed)
     n = data.x.shape[0]
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = int(round(n * val_fraction))
@@ -195,16 +240,28 @@ class TensorBatches:
                 yield self.x[i * bs : (i + 1) * bs], self.y[i * bs : (i + 1) * bs]
 
 
-def batches(x, y, cfg, *, train: bool, generator, device, fast: bool):
-    """An iterable of (inputs, targets) batches for one split, following the DataConfig."""
-    import torch
-
-    batch_size = x.shape[0] if (cfg.full_batch and train) else cfg.batch_size
-    batch_size = max(1, min(batch_size, max(1, x.shape[0])))
+def batch_plan(n: int, cfg, train: bool) -> tuple[int, bool, bool]:
+    """(batch_size, shuffle, drop_last) of a split of `n` samples under the DataConfig."""
+    batch_size = n if (cfg.full_batch and train) else cfg.batch_size
+    batch_size = max(1, min(batch_size, max(1, n)))
     shuffle = cfg.shuffle and train
     drop_last = cfg.drop_last and train and not cfg.full_batch
-    if drop_last and x.shape[0] < batch_size:
+    if drop_last and n < batch_size:
         drop_last = False  # never an empty epoch
+    return batch_size, shuffle, drop_last
+
+
+def batches(x, y, cfg, *, train: bool, generator, device, fast: bool):
+    """An iterable of (inputs, targets) batches for one split, following the DataConfig. A custom
+    Dataset's items always come through a DataLoader (see `custom.batches`), whatever `fast` says."""
+    import torch
+
+    from . import custom
+
+    if isinstance(x, custom.Column):
+        return custom.batches(x, cfg, train=train, generator=generator, device=device)
+
+    batch_size, shuffle, drop_last = batch_plan(x.shape[0], cfg, train)
     if fast:
         return TensorBatches(x.to(device), y.to(device), batch_size, shuffle, drop_last, generator)
     from torch.utils.data import DataLoader, TensorDataset

@@ -61,7 +61,13 @@ def _features(header, body, t, path) -> torch.Tensor:
                 f"csv: {path} line {i}, column {header[bad]!r}: {row[bad]!r} is not a number "
                 "(feature columns must be numeric)"
             ) from None
-    return torch.tensor(values, dtype=torch.float32)
+    x = torch.tensor(values, dtype=torch.float32)
+    bad = (~torch.isfinite(x)).nonzero()
+    if len(bad):
+        i, j = int(bad[0, 0]), cols[int(bad[0, 1])]
+        raise DataError(f"csv: {path} line {i + 2}, column {header[j]!r}: {body[i][j]!r} is not a "
+                        "finite number (features must be finite)")
+    return x
 
 
 def _is_number(text: str) -> bool:
@@ -82,6 +88,10 @@ def csv_regression(cfg) -> Loaded:
             "for class labels use the dataset 'csv-classes'"
         )
     y = torch.tensor([float(row[t]) for row in body], dtype=torch.float32).unsqueeze(1)
+    if not bool(torch.isfinite(y).all()):
+        i = int((~torch.isfinite(y[:, 0])).nonzero()[0, 0])
+        raise DataError(f"csv: {path} line {i + 2}: target {header[t]!r} = {body[i][t]!r} is not a "
+                        "finite number")
     return Loaded(x, y, (x.shape[1],), 1, standardize_x=True, standardize_y=True)
 
 

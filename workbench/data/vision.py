@@ -8,76 +8,87 @@ a network; torchvision is only one way to fetch the files.
 
 from __future__ import annotations
 
-import gzip
 import pickle
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import TORCHVISION, DataError, Loaded
+from . import DataError, Loaded
+from .files import (
+    IMAGE_SUFFIXES, cifar_files, cifar_folders, cifar_missing, find, idx_folders,
+    idx_missing,
+)
 
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+INTERRUPTED = "an interrupted download?"
+
+
+def read_file(path: Path) -> tuple[bytes, bool]:
+    """A file's bytes, gunzipped when it ends in .gz, and whether they are complete (a truncated
+    gzip gives what it holds and False); a corrupt gzip or an unreadable file is a DataError."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    if path.suffix != ".gz":
+        return data, True
+    stream = zlib.decompressobj(wbits=31)  # gzip framing
+    try:
+        out = stream.decompress(data)
+    except zlib.error as e:
+        what = "not a gzip file" if data[:2] != b"\x1f\x8b" else f"a corrupt gzip file ({e})"
+        raise DataError(f"{path}: {what}: {INTERRUPTED}") from None
+    return out, stream.eof
 
 
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (gzipped or not) as an array: magic 0 0 dtype ndim, big-endian int32 dims, data."""
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
-        raise DataError(f"{path} is not an IDX file (bad magic number)")
+    raw, complete = read_file(path)
+    gz = " (uncompressed)" if path.suffix == ".gz" else ""
+    if len(raw) >= 4 and (raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES):
+        raise DataError(f"{path} is not an IDX file (bad magic number {raw[:4].hex(' ')})")
+    if len(raw) < 4 or len(raw) < 4 + 4 * raw[3]:
+        if complete:
+            raise DataError(f"{path} is not an IDX file ({len(raw)} bytes, too short for a header)")
+        raise DataError(f"{path}: ended after {len(raw):,} bytes{gz}, inside its header: {INTERRUPTED}")
     ndim = raw[3]
     dims = struct.unpack(f">{ndim}i", raw[4 : 4 + 4 * ndim])
     dtype = np.dtype(IDX_DTYPES[raw[2]])
     count = int(np.prod(dims)) if dims else 1
+    expected = 4 + 4 * ndim + count * dtype.itemsize
+    if len(raw) < expected or not complete:
+        raise DataError(f"{path}: ended after {len(raw):,} of {expected:,} bytes{gz}: {INTERRUPTED}")
+    if len(raw) > expected:
+        raise DataError(f"{path}: {len(raw):,} bytes{gz}, but its header {dims} says {expected:,}")
     body = raw[4 + 4 * ndim :]
-    if len(body) != count * dtype.itemsize:
-        raise DataError(
-            f"{path}: expected {count * dtype.itemsize} bytes of data for shape {dims}, "
-            f"found {len(body)} (a truncated download?)"
-        )
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
-
-
-def _find(folders: list[Path], stem: str) -> Path | None:
-    for folder in folders:
-        for name in (stem, stem + ".gz"):
-            if (folder / name).is_file():
-                return folder / name
-    return None
 
 
 def _idx_set(cfg, what: str, folder: str, class_names: tuple[str, ...]) -> Loaded:
     root = Path(cfg.path).expanduser()
-    folders = [root, root / folder / "raw", root / "raw"]
-    images, labels = (
-        _find(folders, "train-images-idx3-ubyte"),
-        _find(folders, "train-labels-idx1-ubyte"),
-    )
+    folders = idx_folders(root, folder)
+    images, labels = find(folders, "train-images-idx3-ubyte"), find(folders, "train-labels-idx1-ubyte")
     if images is None or labels is None:
-        raise DataError(
-            f"{what}: no IDX files in {root} (looked for train-images-idx3-ubyte and "
-            f"train-labels-idx1-ubyte, optionally .gz, in {', '.join(str(f) for f in folders)}). "
-            f"Put them there, or fetch them with torchvision: {TORCHVISION}, then "
-            f"python -c \"from torchvision.datasets import {folder}; {folder}('{root}', download=True)\""
-        )
-    x, y = [read_idx(images)], [read_idx(labels)]
-    test_x, test_y = (
-        _find(folders, "t10k-images-idx3-ubyte"),
-        _find(folders, "t10k-labels-idx1-ubyte"),
-    )
-    if (
-        test_x is not None and test_y is not None
-    ):  # the test files join the pool that val_fraction splits
-        x.append(read_idx(test_x))
-        y.append(read_idx(test_y))
-    xs, ys = np.concatenate(x), np.concatenate(y)
-    if xs.ndim != 3 or ys.ndim != 1 or len(xs) != len(ys):
-        raise DataError(f"{what}: images {xs.shape} and labels {ys.shape} do not match")
-    if len(ys) and (ys.min() < 0 or ys.max() >= len(class_names)):
-        raise DataError(
-            f"{what}: labels must be 0..{len(class_names) - 1}, found {ys.min()}..{ys.max()}"
-        )
+        raise DataError(idx_missing(what, root, folder))
+    pairs = [(images, labels)]
+    test_x, test_y = find(folders, "t10k-images-idx3-ubyte"), find(folders, "t10k-labels-idx1-ubyte")
+    if test_x is not None and test_y is not None:  # the test files join the pool val_fraction splits
+        pairs.append((test_x, test_y))
+    xs, ys = [], []
+    for image_file, label_file in pairs:
+        x, y = read_idx(image_file), read_idx(label_file)
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise DataError(f"{what}: images {image_file.name} {x.shape} and labels "
+                            f"{label_file.name} {y.shape} do not match")
+        if len(y) and (y.min() < 0 or y.max() >= len(class_names)):
+            raise DataError(f"{label_file}: labels must be 0..{len(class_names) - 1}, "
+                            f"found {y.min()}..{y.max()}")
+        xs.append(x)
+        ys.append(y)
+    xs, ys = np.concatenate(xs), np.concatenate(ys)
     pixels = torch.as_tensor(xs.astype(np.float32) / 255.0).unsqueeze(1)
     return Loaded(
         pixels,
@@ -111,7 +122,7 @@ def fashion_mnist(cfg) -> Loaded:
 
 
 CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-CIFAR_BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+CIFAR_BATCH_BYTES = 10_000 * 3073  # one batch file: 10,000 records of a label byte and 3,072 pixels
 
 
 class _NumpyOnly(pickle.Unpickler):
@@ -133,65 +144,72 @@ class _NumpyOnly(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 
-def _cifar_bin(folder: Path) -> tuple[list, list]:
+def _cifar_labels(f: Path, y: np.ndarray) -> np.ndarray:
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise DataError(f"{f}: labels must be 0..9, found {y.min()}..{y.max()} "
+                        "(is it a CIFAR-10 file? CIFAR-100's records are laid out differently)")
+    return y
+
+
+def _cifar_bin(files: list[Path]) -> tuple[list, list]:
     xs, ys = [], []
-    for name in CIFAR_BATCHES:
-        f = folder / f"{name}.bin"
-        if f.is_file():
-            rec = np.frombuffer(f.read_bytes(), dtype=np.uint8)
-            if rec.size % 3073:
-                raise DataError(f"{f}: size is not a multiple of 3,073-byte records")
-            rec = rec.reshape(-1, 3073)
-            ys.append(rec[:, 0].astype(np.int64))
-            xs.append(rec[:, 1:].reshape(-1, 3, 32, 32))
+    for f in files:
+        raw, _ = read_file(f)
+        if len(raw) < CIFAR_BATCH_BYTES and len(raw) % 3073:
+            raise DataError(f"{f}: ended after {len(raw):,} of {CIFAR_BATCH_BYTES:,} bytes: {INTERRUPTED}")
+        if len(raw) % 3073:
+            raise DataError(f"{f}: {len(raw):,} bytes is not a whole number of 3,073-byte records")
+        rec = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3073)
+        ys.append(_cifar_labels(f, rec[:, 0].astype(np.int64)))
+        xs.append(rec[:, 1:].reshape(-1, 3, 32, 32))
     return xs, ys
 
 
-def _cifar_py(folder: Path) -> tuple[list, list]:
+def _cifar_py(files: list[Path]) -> tuple[list, list]:
     xs, ys = [], []
-    for name in CIFAR_BATCHES:
-        f = folder / name
-        if f.is_file():
-            try:
-                with f.open("rb") as fh:
-                    batch = _NumpyOnly(fh, encoding="bytes").load()
-                data, labels = batch[b"data"], batch[b"labels"]
-            except (pickle.UnpicklingError, KeyError, TypeError, EOFError) as e:
-                raise DataError(f"{f}: not a CIFAR-10 python batch ({e})") from None
-            xs.append(np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32))
-            ys.append(np.asarray(labels, dtype=np.int64))
+    for f in files:
+        try:
+            with f.open("rb") as fh:
+                batch = _NumpyOnly(fh, encoding="bytes").load()
+            data, labels = batch[b"data"], batch[b"labels"]
+            x = np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32)
+            y = np.asarray(labels, dtype=np.int64)
+        except EOFError:
+            raise DataError(f"{f}: ended after {f.stat().st_size:,} bytes, before the end of its "
+                            f"data: {INTERRUPTED}") from None
+        except pickle.UnpicklingError as e:
+            if "truncated" in str(e):
+                raise DataError(f"{f}: ended after {f.stat().st_size:,} bytes, before the end of "
+                                f"its data: {INTERRUPTED}") from None
+            raise DataError(f"{f}: not a CIFAR-10 python batch ({e})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise DataError(f"{f}: not a CIFAR-10 python batch ({type(e).__name__}: {e})") from None
+        except OSError as e:
+            raise DataError(f"cannot read {f}: {e.strerror or e}") from None
+        if len(x) != len(y):
+            raise DataError(f"{f}: {len(x)} images but {len(y)} labels")
+        xs.append(x)
+        ys.append(_cifar_labels(f, y))
     return xs, ys
 
 
 def cifar10(cfg) -> Loaded:
     root = Path(cfg.path).expanduser()
     xs, ys = [], []
-    for folder, reader in (
-        (root / "cifar-10-batches-bin", _cifar_bin),
-        (root / "cifar-10-batches-py", _cifar_py),
-        (root, _cifar_bin),
-    ):
-        if folder.is_dir():
-            xs, ys = reader(folder)
-            if xs:
-                break
+    for folder, kind in cifar_folders(root):
+        files = cifar_files(folder, kind) if folder.is_dir() else []
+        if files:
+            xs, ys = (_cifar_bin if kind == "bin" else _cifar_py)(files)
+            break
     if not xs:
-        raise DataError(
-            f"cifar10: no CIFAR-10 batches in {root} (looked for cifar-10-batches-bin/data_batch_1.bin "
-            f"and cifar-10-batches-py/data_batch_1). Unpack cifar-10-binary.tar.gz or "
-            f"cifar-10-python.tar.gz there, or fetch them with torchvision: {TORCHVISION}, then "
-            f"python -c \"from torchvision.datasets import CIFAR10; CIFAR10('{root}', download=True)\""
-        )
+        raise DataError(cifar_missing(root))
     x, y = np.concatenate(xs), np.concatenate(ys)
-    if y.min() < 0 or y.max() > 9:
-        raise DataError(f"cifar10: labels must be 0..9, found {y.min()}..{y.max()}")
     return Loaded(
         torch.as_tensor(x.astype(np.float32) / 255.0), torch.as_tensor(y), (3, 32, 32), 10, CIFAR10
     )
 
 
 IMAGE_SIZE = 32
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 def imagefolder(cfg) -> Loaded:

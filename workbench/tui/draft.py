@@ -16,6 +16,8 @@ import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import tomli_w
+
 from ..presets import parse_value
 from ..problems import InvalidExperiment, Problem
 
@@ -104,33 +106,49 @@ def section_specs(
     return [field_spec(model, k, section) for k in keys]
 
 
-def format_value(value: Any) -> str:
-    """A value as the user types it: TOML-like (`[128, 64]`, `0.001`, `{a = 1}`)."""
+def format_value(value: Any, spec: FieldSpec | None = None) -> str:
+    """A value as the user types it into `spec`'s field, which `parse_text` reads back unchanged:
+    TOML (`[128, 64]`, `0.001`, `{root = "C:\\data"}`); a string as it is where the field reads
+    it back as itself (a string field always), else as a TOML string."""
     if value is None:
         return ""
+    if isinstance(value, str) and parse_text(spec or _TOML_FIELD, value) == (True, value):
+        return value
+    return _toml(value)
+
+
+def _toml(value: Any) -> str:
+    """A TOML inline value; strings and keys quoted and escaped by tomli_w (`"say \\"hi\\""`)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return tomli_w.dumps({"v": value})[len("v = "):-1]  # 'v = "..."\n': the string's part
     if isinstance(value, float):
-        return repr(value)
+        return repr(value)  # 0.001, 1e-05, inf, nan: TOML floats all
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_quoted(v) for v in value) + "]"
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_quoted(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
-def _quoted(v: Any) -> str:
-    return f'"{v}"' if isinstance(v, str) else format_value(v)
+def _key(key: Any) -> str:
+    """A TOML key: bare where it can be (`lr`), quoted otherwise (`"a.b"`, `"my key"`)."""
+    return tomli_w.dumps({str(key): 0})[: -len(" = 0\n")]
 
 
 def parse_text(spec: FieldSpec, text: str) -> tuple[bool, Any]:
-    """(present, value) for typed text; an empty optional field leaves the key out."""
+    """(present, value) for typed text; an empty optional field leaves the key out. A string
+    field takes the text exactly as typed; others read it as a TOML value (`parse_value`)."""
+    if spec.is_str:
+        return (False, None) if not text and spec.optional else (True, text)
     text = text.strip()
     if not text and spec.optional:
         return False, None
-    if spec.is_str:
-        return True, text
     return True, parse_value(text) if text else text
+
+
+_TOML_FIELD = FieldSpec("", "", "text")  # a field that reads its text as a TOML value
 
 
 class Draft:

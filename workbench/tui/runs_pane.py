@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
 from .. import runs
-from ..runlist import fmt_age, fmt_metrics, list_runs
+from ..runlist import fmt_age, fmt_last, is_epoch_record, list_runs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +39,7 @@ STATE_STYLES = {
     "interrupted": "yellow",
     "stale": "red",
     "unknown": "dim",
+    "unreadable": "red",
 }
 CURVE_COLORS = ("cyan+", "orange+", "green+", "magenta+", "yellow+", "blue+", "red+", "white")
 CURVE_MARKERS = ("braille", "x", "o", "+", "*", "#", "@", "%")  # for NO_COLOR
@@ -107,7 +108,7 @@ class RunsPane(Vertical):
                 Text(state, style=STATE_STYLES.get(i.state, "")),
                 epoch,
                 fmt_age(now - i.updated),
-                fmt_metrics(i.metrics),
+                fmt_last(i),
                 key=str(i.path),
             )
         if current is not None:
@@ -189,7 +190,7 @@ def config_differences(configs: list[dict[str, object]]) -> list[tuple[str, list
 
 
 def epoch_records(run_dir: Path) -> list[dict]:
-    return [r for r in runs.read_metrics(run_dir) if "train_loss" in r]
+    return [r for r in runs.read_metrics(run_dir) if is_epoch_record(r)]
 
 
 class CompareScreen(ModalScreen[None]):

@@ -67,7 +67,7 @@ class FieldRow(Vertical):
                 allow_blank=spec.optional,
                 compact=True,
             )
-        return Input(format_value(value), id=wid, compact=True, select_on_focus=False)
+        return Input(format_value(value, spec), id=wid, compact=True, select_on_focus=False)
 
     def show_problem(self, messages: list[str]) -> None:
         if messages == self._shown:
