@@ -1,5 +1,6 @@
 """The training loop: events and their order, pause/stop, reproducibility, optimizers, run folder."""
 
+import errno
 import json
 import threading
 
@@ -255,3 +256,57 @@ def test_fp16_rollback_leaves_the_scaler_usable():
     assert isinstance(result, events.RunFailed) and result.kind == "diverged", result
     assert "gave up after 3 rollback(s)" in result.message
     assert sum("Rolled back" in e.message for e in evs if isinstance(e, events.Warned)) == 3
+
+
+class FullDisk:
+    """metrics.jsonl on a full disk. "flush": writes are buffered and flushing them fails with
+    ENOSPC, and so does closing, which flushes first as a real file's close does; "close": only the
+    final close fails."""
+
+    def __init__(self, fails_at: str) -> None:
+        self.buffered, self.closed, self.fails_at = 0, False, fails_at
+
+    def write(self, text: str) -> int:
+        self.buffered += len(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.buffered and self.fails_at == "flush":
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.flush()
+            if self.fails_at == "close":
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("fails_at", ["flush", "close"])
+def test_a_full_disk_under_metrics_is_the_runs_result_not_a_traceback(fails_at, small_exp, tmp_path,
+                                                                      monkeypatch):
+    """The run's result survives a metrics.jsonl that cannot be written: "flush", the first epoch's
+    flush fails (the run fails), then closing the file fails again; "close", only the close after a
+    finished run fails. Either way engine.train returns (and emits) a RunFailed, never raises."""
+    def full_disk(self, path):
+        self.path, self.file = path, FullDisk(fails_at)
+
+    monkeypatch.setattr(runs.MetricsLog, "__init__", full_disk)
+    result, evs = run(small_exp, run_dir=tmp_path / "r")
+    assert isinstance(result, events.RunFailed) and evs[-1] is result
+    assert result.kind == "disk" and "No space left on device" in result.message
+    epochs = [e for e in evs if isinstance(e, events.EpochEnd)]
+    if fails_at == "close":  # the run itself finished; the file's last lines are what failed
+        assert len(epochs) == 2 and result.epoch == 2
+        assert "metrics.jsonl" in result.message and "checkpoint is intact" in result.hint
+    else:  # the first epoch's line could not be flushed: the run stopped there
+        assert epochs == [] and "free some space" in result.hint
+
+
+def test_the_loop_reads_on_one_screen():
+    """The epoch/batch loop stays the tutorial's loop: what grows goes into its named parts
+    (strategy, Stepper, Guard, Reporter, Checkpoints), not into it."""
+    import inspect
+
+    lines, _ = inspect.getsourcelines(engine._loop)
+    assert len(lines) <= 60, f"engine._loop is {len(lines)} lines"

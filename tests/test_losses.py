@@ -91,7 +91,7 @@ def test_multilabel_margin_on_the_tutorial_example():
     hot = torch.tensor([[1.0, 0.0, 0.0, 1.0]])
     assert multilabel_indices(hot).tolist() == [[0, 3, -1, -1]]
     task = TASKS["multilabel"]
-    assert task.loss(crit, "MultiLabelMarginLoss", x, hot).item() == pytest.approx(0.45, abs=5e-5)
+    assert task.loss(crit, LOSSES["MultiLabelMarginLoss"](), x, hot).item() == pytest.approx(0.45, abs=5e-5)
 
 
 def test_soft_margin_on_the_tutorial_example():
@@ -101,7 +101,7 @@ def test_soft_margin_on_the_tutorial_example():
     assert crit(x, y).item() == pytest.approx(0.6764, abs=5e-5)
     assert crit(x, y).item() == torch.nn.SoftMarginLoss()(x, y).item()
     task = TASKS["binary"]  # the task passes +-1 targets through untouched
-    assert task.loss(crit, "SoftMarginLoss", x, y).item() == crit(x, y).item()
+    assert task.loss(crit, LOSSES["SoftMarginLoss"](), x, y).item() == crit(x, y).item()
 
 
 def test_seed_loss_arguments_reach_torch():
@@ -135,7 +135,7 @@ def test_regression_losses_equal_torch(name):
     out, y = torch.randn(8, 1), torch.randn(8, 1)
     crit = LOSSES[name]().build()
     assert (
-        TASKS["regression"].loss(crit, name, out, y).item()
+        TASKS["regression"].loss(crit, LOSSES[name](), out, y).item()
         == getattr(torch.nn, name)()(out, y).item()
     )
 
@@ -149,7 +149,7 @@ def test_kldiv_gets_log_probabilities():
     target = torch.tensor([[0.7, 0.2, 0.1], [0.2, 0.3, 0.5]])
     task = TASKS["distribution"]
     cfg = LOSSES["KLDivLoss"](reduction="batchmean")
-    got = task.loss(cfg.build(), "KLDivLoss", logits, target, cfg).item()
+    got = task.loss(cfg.build(), cfg, logits, target).item()
     q = F.softmax(logits, 1)
     by_hand = (target * (target / q).log()).sum(1).mean().item()  # KL(target || model) per sample
     assert got == pytest.approx(by_hand, rel=1e-6) and got > 0
@@ -159,15 +159,14 @@ def test_kldiv_gets_log_probabilities():
     assert torch.nn.KLDivLoss()(probs, tut_target).item() == pytest.approx(-0.3335, abs=5e-5)
     fixed = task.loss(
         torch.nn.KLDivLoss(),
-        "KLDivLoss",
+        LOSSES["KLDivLoss"](reduction="mean"),
         probs.log(),
         tut_target,
-        LOSSES["KLDivLoss"](reduction="mean"),
     )
     assert fixed.item() > 0
     # log_target: the task hands the loss log-targets, and the value is the same divergence
     cfg_log = LOSSES["KLDivLoss"](reduction="batchmean", log_target=True)
-    got_log = task.loss(cfg_log.build(), "KLDivLoss", logits, target, cfg_log).item()
+    got_log = task.loss(cfg_log.build(), cfg_log, logits, target).item()
     assert got_log == pytest.approx(by_hand, rel=1e-5)
 
 
@@ -177,7 +176,7 @@ def test_poisson_gets_log_rates_or_rates(log_input, full):
     out = torch.tensor([0.5, -1.0, 2.0, 0.0])  # the model's output: a log-rate
     y = torch.tensor([1.0, 0.0, 7.0, 3.0])
     cfg = LOSSES["PoissonNLLLoss"](log_input=log_input, full=full)
-    got = TASKS["counts"].loss(cfg.build(), "PoissonNLLLoss", out, y, cfg).item()
+    got = TASKS["counts"].loss(cfg.build(), cfg, out, y).item()
     rate = out.exp()
     torch_value = torch.nn.PoissonNLLLoss(log_input=log_input, full=full)(
         out if log_input else rate, y
@@ -202,7 +201,7 @@ def test_margin_ranking_scores_both_items_of_each_pair():
     s1, s2 = model(x[:, 0]).squeeze(1), model(x[:, 1]).squeeze(1)
     assert torch.allclose(out[:, 0], s1) and torch.allclose(out[:, 1], s2)
     cfg = LOSSES["MarginRankingLoss"](margin=0.3)
-    got = task.loss(cfg.build(), "MarginRankingLoss", out, y, cfg).item()
+    got = task.loss(cfg.build(), cfg, out, y).item()
     assert got == pytest.approx(torch.nn.MarginRankingLoss(margin=0.3)(s1, s2, y).item(), rel=1e-6)
     assert got == pytest.approx((-y * (s1 - s2) + 0.3).clamp_min(0).mean().item(), rel=1e-6)
     correct = task.metric_sums(out, y)["correct"].item()
@@ -212,10 +211,10 @@ def test_margin_ranking_scores_both_items_of_each_pair():
 def test_nll_gets_log_softmax_and_bce_gets_01_targets_on_binary():
     logits = torch.tensor([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
     y = torch.tensor([1, 2])
-    nll = TASKS["classification"].loss(torch.nn.NLLLoss(), "NLLLoss", logits, y).item()
+    nll = TASKS["classification"].loss(torch.nn.NLLLoss(), LOSSES["NLLLoss"](), logits, y).item()
     assert nll == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-6)
     out, pm = torch.tensor([0.3, -2.0, 1.5]), torch.tensor([1.0, -1.0, -1.0])
-    bce = TASKS["binary"].loss(torch.nn.BCEWithLogitsLoss(), "BCEWithLogitsLoss", out, pm).item()
+    bce = TASKS["binary"].loss(torch.nn.BCEWithLogitsLoss(), LOSSES["BCEWithLogitsLoss"](), out, pm).item()
     assert bce == pytest.approx(
         F.binary_cross_entropy_with_logits(out, (pm + 1) / 2).item(), rel=1e-6
     )
@@ -227,7 +226,7 @@ def test_multilabel_indices_and_r_precision():
     torch.manual_seed(0)
     out = torch.randn(3, 4)
     via_task = TASKS["multilabel"].loss(
-        torch.nn.MultiLabelMarginLoss(), "MultiLabelMarginLoss", out, hot
+        torch.nn.MultiLabelMarginLoss(), LOSSES["MultiLabelMarginLoss"](), out, hot
     )
     assert via_task.item() == torch.nn.MultiLabelMarginLoss()(out, multilabel_indices(hot)).item()
     scores = torch.tensor([[0.9, 0.1, 0.8, 0.2], [5.0, 1.0, 2.0, 3.0], [0.0, 0.0, 0.0, 0.0]])

@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from workbench import engine, events, presets, runs
+from workbench.checkpoints import Checkpoints
+from workbench.report import Reporter
 
 # A model that turns bad at a known training forward call: its output becomes NaN ("loss"), or its
 # gradients do while the loss stays finite ("grad"). It keeps a copy of its weights from just before
@@ -115,7 +117,8 @@ def test_rollback_restores_the_weights_of_the_last_checkpoint(nan_exp, tmp_path)
     job = engine.build(exp)
     initial = [p.detach().clone() for p in job.model.parameters()]
     seen = []
-    engine._loop(job, seen.append, engine.Control(), None, 0.0, 0.0, False)
+    report = Reporter(job, seen.append, None, 0.0, 0.0)
+    engine._loop(job, engine.Control(), report, Checkpoints(job, enabled=False))
     model = last_model()
     assert len([e for e in seen if isinstance(e, events.Warned)]) == 1
     # after the rollback the weights restarted from the initial ones: not equal to the step-2 ones

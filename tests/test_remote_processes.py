@@ -134,3 +134,80 @@ def test_two_processes_with_torchrun_match_one_process(tmp_path):
     for a, b in zip(two, one, strict=True):  # every epoch, including the one that was interrupted
         assert abs(a["train_loss"] - b.train_loss) < 1e-5 and abs(a["val_loss"] - b.val_loss) < 1e-5
         assert abs(a["val_accuracy"] - b.metrics["val_accuracy"]) <= 1 / 359 + 1e-9
+
+
+# A model whose loss turns NaN at one training step on rank 1 only; its class keeps its instances.
+NAN_ON_RANK_1 = '''
+import os
+
+import torch
+
+
+class Net(torch.nn.Module):
+    instances = []
+
+    def __init__(self, input_shape, num_outputs, bad_call=3):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(),
+                                       torch.nn.Linear(16, num_outputs))
+        self.calls, self.bad = 0, bad_call
+        Net.instances.append(self)
+
+    def forward(self, x):
+        out = self.net(x)
+        if self.training:
+            self.calls += 1
+            if self.calls == self.bad and os.environ["RANK"] == "1":
+                out = out * float("nan")
+        return out
+'''
+
+# Each rank trains, then writes what it did: its result, its rollbacks, a hash of its final weights.
+RANK_REPORT = '''
+import hashlib, json, os, sys
+
+from workbench import engine, events, faults, presets
+
+rollbacks = []
+real_rollback = faults.rollback
+faults.rollback = lambda *a: rollbacks.append(1) or real_rollback(*a)
+seen = []
+result = engine.train(presets.load("digits-mlp", sys.argv[2:]), seen.append)
+net = sys.modules["workbench_user_nanrank"].Net.instances[-1]
+digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in net.parameters())).hexdigest()
+with open(os.path.join(sys.argv[1], f"rank{os.environ['RANK']}.json"), "w") as f:
+    json.dump({"result": type(result).__name__, "status": getattr(result, "status", None),
+               "message": getattr(result, "message", None), "rollbacks": len(rollbacks),
+               "warned": [e.message for e in seen if isinstance(e, events.Warned)],
+               "weights": digest}, f)
+'''
+
+
+def test_ranks_roll_back_together_when_one_rank_diverges(tmp_path):
+    """Without the gradient check only rank 1 sees its NaN loss; DDP's all-reduce has put NaN into
+    rank 0's gradients too. The ranks agree (one collective) that the step diverged: both roll back
+    and lower the learning rate, and the replicas stay identical."""
+    (tmp_path / "nanrank.py").write_text(NAN_ON_RANK_1)
+    (tmp_path / "rank_report.py").write_text(RANK_REPORT)
+    out = tmp_path / "out"
+    out.mkdir()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "rank_report.py",
+           str(out), "train.max_epochs=1", "train.device=cpu", "train.threads=1", "data.batch_size=64",
+           "model.name=custom", f"model.path={tmp_path / 'nanrank.py'}:Net",
+           "train.check_gradients=false", "train.on_divergence=rollback"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        log = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:  # ranks that wait on each other forever: end the whole group
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+    assert proc.returncode == 0, log
+    for r in ranks:
+        assert (r["result"], r["status"], r["rollbacks"]) == ("RunFinished", "finished", 1), (r, log)
+    assert ranks[0]["weights"] == ranks[1]["weights"]  # the replicas did not drift apart
+    (warned,) = ranks[0]["warned"]  # rank 0 reports: the step diverged on the other rank
+    assert "another process are not finite at step 3 (epoch 1, batch 3)" in warned
+    assert "Rolled back" in warned and "(rollback 1 of at most 3)" in warned

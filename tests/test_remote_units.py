@@ -196,6 +196,7 @@ def test_shards_cover_each_global_batch_once(fast, drop_last, n):
 
     from workbench import data as datamod
     from workbench.config import DataConfig
+    from workbench.strategy import Shard
 
     world, bs = 3, 2
     x = torch.arange(n, dtype=torch.float32).unsqueeze(1)
@@ -208,7 +209,7 @@ def test_shards_cover_each_global_batch_once(fast, drop_last, n):
     for rank in range(world):
         full = datamod.batches(x, y, cfg.model_copy(update={"batch_size": bs * world}), train=True,
                                generator=torch.Generator().manual_seed(0), device="cpu", fast=fast)
-        shard = distributed.Shard(full, rank, world, n, bs * world)
+        shard = Shard(full, rank, world, n, bs * world)
         per_rank.append(list(shard))
         assert len(shard) == len(expect) == len(per_rank[-1])
     for i, (_, gy) in enumerate(expect):
@@ -218,15 +219,57 @@ def test_shards_cover_each_global_batch_once(fast, drop_last, n):
         assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
 
 
-def test_single_process_helpers_are_identities():
+def test_single_process_strategy_is_the_identity():
     import torch
 
+    from workbench.strategy import SingleProcess
+
+    one = SingleProcess(torch.device("cpu"))
     t = torch.tensor(3.0, dtype=torch.float64)
-    assert distributed.global_sum(3.0, 4) == (3.0, 4)
-    assert distributed.reduce_eval(3.0, 4, {"a": t}) == (3.0, 4, {"a": t})
+    assert one.sum(3.0, 4) == (3.0, 4)
+    sums = {"a": t}
+    assert one.sum_tensors(sums) is sums and not one.shares_validation(10)
     model = torch.nn.Linear(2, 2)
-    assert distributed.wrap(model, torch.device("cpu")) is model and distributed.unwrap(model) is model
-    assert distributed.world_size() == 1 and distributed.is_main()
+    assert one.wrap(model) is model and one.unwrap(model) is model
+    assert one.agree(True) is True and one.agree(False) is False
+    assert one.world_size == 1 and one.is_main and distributed.world_size() == 1 and distributed.is_main()
+    assert one.precision.scaler is None and not one.precision.mixed
+
+
+def test_ddp_strategy_in_a_group_of_one(monkeypatch):
+    """DDPStrategy's collectives and sharding, on a gloo group of one process (the two-process
+    runs are in test_remote_processes.py)."""
+    import torch
+    import torch.distributed as dist
+
+    from workbench.presets import load
+    from workbench.strategy import DDPStrategy, Shard
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for k, v in {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": "0", "WORLD_SIZE": "1"}.items():
+        monkeypatch.setenv(k, v)
+    exp = load("digits-mlp", ["train.device=cpu"])
+    ddp = DDPStrategy(torch.device("cpu"), exp)
+    try:
+        assert dist.is_initialized() and ddp.owned and ddp.is_main and (ddp.rank, ddp.world_size) == (0, 1)
+        assert ddp.sum(2.5, 3) == (2.5, 3) and ddp.agree(True) and not ddp.agree(False)
+        sums = ddp.sum_tensors({"b": torch.tensor(2.0), "a": torch.tensor([1.0, 2.0])})
+        assert list(sums) == ["a", "b"] and torch.equal(sums["a"], torch.tensor([1.0, 2.0]))
+        model = torch.nn.Linear(2, 2)
+        wrapped = ddp.wrap(model)
+        assert wrapped is not model and ddp.unwrap(wrapped) is model
+        from workbench import data as datamod
+
+        split = datamod.split(datamod.load(exp.data), exp.data.val_fraction, exp.seed)
+        train, val = ddp.batches(split, exp.data, torch.Generator().manual_seed(0),
+                                 torch.Generator().manual_seed(0), fast=True)
+        assert isinstance(train, Shard) and len(train) == split.train_x.shape[0] // 16
+        assert ddp.shares_validation(split.val_x.shape[0]) and not ddp.shares_validation(0)
+    finally:
+        ddp.teardown()
+    assert not dist.is_initialized() and not ddp.owned
 
 
 def test_resume_with_another_world_size(monkeypatch):
@@ -294,12 +337,11 @@ def test_stop_run_signals_the_run_or_its_torchrun_launcher(tmp_path):
 
 
 def test_lbfgs_is_refused_on_several_processes(monkeypatch):
-    import torch
-
-    from workbench.engine import RunError
+    from workbench import strategy
+    from workbench.faults import RunError
     from workbench.presets import load
 
     monkeypatch.setenv("WORLD_SIZE", "2")
-    exp = load("digits-mlp", ["optimizer.name=LBFGS", "data.full_batch=true"])
+    exp = load("digits-mlp", ["optimizer.name=LBFGS", "data.full_batch=true", "train.device=cpu"])
     with pytest.raises(RunError, match="LBFGS cannot train on several processes"):
-        distributed.setup(torch.device("cpu"), exp)
+        strategy.create(exp)

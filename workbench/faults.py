@@ -7,6 +7,7 @@ frames of a traceback. No Textual import; torch is imported lazily.
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import sys
@@ -51,17 +52,62 @@ def read_step(loss, params: list, check_gradients: bool) -> tuple[float, float]:
     return values[0], worst
 
 
-def guard(value: float, grad_max: float, epoch: int, batch: int, step: int) -> None:
-    """Stop before a non-finite loss or gradient reaches the weights."""
+class Diverged(RunError):
+    """A step whose loss or gradients are not finite: the optimizer must not take it."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__("diverged", message, hint)
+
+
+def divergence(value: float, grad_max: float, epoch: int, batch: int, step: int) -> Diverged | None:
+    """What is wrong with a step whose loss or gradients are not finite; None for a good step."""
+    if math.isfinite(value) and math.isfinite(grad_max):
+        return None
     where = f"at step {step} (epoch {epoch + 1}, batch {batch + 1})"
     if not math.isfinite(value):
-        raise RunError("diverged", f"loss is {value} {where}; the weights were not updated",
-                       "lower optimizer.lr, check the data for NaN/inf, or set "
-                       "train.on_divergence = 'rollback'")
-    if not math.isfinite(grad_max):
-        raise RunError("diverged", f"gradients are not finite {where}; the weights were not updated "
-                       f"(the loss was {value:.6g})",
-                       "lower optimizer.lr, or set train.on_divergence = 'rollback'")
+        return Diverged(f"loss is {value} {where}; the weights were not updated",
+                        "lower optimizer.lr, check the data for NaN/inf, or set "
+                        "train.on_divergence = 'rollback'")
+    return Diverged(f"gradients are not finite {where}; the weights were not updated "
+                    f"(the loss was {value:.6g})",
+                    "lower optimizer.lr, or set train.on_divergence = 'rollback'")
+
+
+def diverged_elsewhere(epoch: int, batch: int, step: int) -> Diverged:
+    """Another rank's step diverged (under torchrun): no rank takes it."""
+    return Diverged(f"the loss or gradients of another process are not finite at step {step} "
+                    f"(epoch {epoch + 1}, batch {batch + 1}); the weights were not updated",
+                    "lower optimizer.lr, check the data for NaN/inf, or set "
+                    "train.on_divergence = 'rollback'")
+
+
+class Guard:
+    """What a diverged step does: stop the run, or (train.on_divergence = "rollback") return to
+    the last good state, the last checkpoint's, with a lower learning rate, at most
+    max_rollbacks times."""
+
+    def __init__(self, model, optimizer, cfg) -> None:
+        self.model, self.optimizer, self.cfg = model, optimizer, cfg
+        self.rollbacks = 0
+        self.good = snapshot(model, optimizer) if cfg.on_divergence == "rollback" else None
+
+    def remember(self) -> None:
+        """Take the state a later rollback returns to (at each checkpoint)."""
+        if self.good is not None:
+            self.good = snapshot(self.model, self.optimizer)
+
+    def roll_back(self, error: RunError) -> str:
+        """Roll back and say so; raise `error` when rollback is off or its count is spent."""
+        if self.good is None:
+            raise error
+        if self.rollbacks >= self.cfg.max_rollbacks:
+            error.message += f"; gave up after {self.rollbacks} rollback(s)"
+            raise error
+        self.rollbacks += 1
+        old, new = rollback(self.model, self.optimizer, self.good, self.cfg.rollback_lr_factor)
+        return (f"{error.message}. Rolled back to the last checkpoint's weights and optimizer "
+                f"state and lowered the learning rate {old:.3g} -> {new:.3g} "
+                f"(rollback {self.rollbacks} of at most {self.cfg.max_rollbacks})")
 
 
 def snapshot(model, optimizer) -> bytes:
@@ -148,6 +194,17 @@ def classify(e: BaseException, state: dict, batch_size, run_dir, custom: bool = 
     if kind == "error":
         hint = (hint + "; " if hint else "") + "this looks like a bug in workbench: please report it"
     return RunFailed(kind, f"{type(e).__name__}: {text}", hint, user_traceback(e), **where)
+
+
+def write_failed(e: OSError, path, state: dict, run_dir) -> RunFailed:
+    """A run folder file that could not be written at the end of a run (a full disk): the run's
+    result, told as a failure instead of a traceback."""
+    what = "no space left on the disk" if e.errno == errno.ENOSPC else "cannot write"
+    return RunFailed("disk" if e.errno == errno.ENOSPC else "io",
+                     f"{what}: {path}: {e.strerror or e}; its last lines may be missing",
+                     "free some space; the checkpoint is intact",
+                     run_dir=str(run_dir) if run_dir else None, epoch=state.get("epoch", 0),
+                     step=state.get("step", 0))
 
 
 def free_device_memory() -> None:

@@ -3,11 +3,16 @@
 The tasks whose targets each accepts, and its summary, are in `catalog.LOSSES`; `build()` imports
 torch only when called. The deprecated `size_average` / `reduce` arguments are deliberately absent,
 and `reduction="none"` is not offered because training needs a scalar loss.
+
+What a loss needs beyond the model's output and the dataset's targets (the tutorial leaves it out
+or gets it wrong) is its own `apply`: log-probabilities for NLLLoss and KLDivLoss, rates or
+log-rates for PoissonNLLLoss, the two scores of a pair for MarginRankingLoss, and targets in the
+form the loss takes, asked of the task ({0, 1} labels, -1-padded label indices).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,9 +36,18 @@ class LossBase(BaseModel):
                 kwargs[key] = torch.tensor(kwargs[key], dtype=torch.float32)
         return getattr(torch.nn, self.name)(**kwargs)  # type: ignore[attr-defined]
 
+    def apply(self, criterion: Any, out: Any, y: Any, task: Any) -> Any:
+        """`criterion(output, target)` in torch's argument order, for the model's output `out` and
+        the `task`'s targets `y`."""
+        return criterion(out, y)
+
     def per_sample(self, value: float, batch_size: int) -> float:
         """The reported loss, per sample, whatever the reduction."""
         return value / batch_size if self.reduction == "sum" else value
+
+    def sample_sum(self, loss: Any, batch_size: int) -> Any:
+        """The batch's loss summed over its samples (a tensor stays a tensor)."""
+        return loss if self.reduction == "sum" else loss * batch_size
 
 
 class CrossEntropyLoss(LossBase):
@@ -53,6 +67,11 @@ class NLLLoss(LossBase):
         None, description="per-class rescaling weights (one per class)"
     )
     ignore_index: int = Field(-100, description="target value that is ignored")
+
+    def apply(self, criterion: Any, out: Any, y: Any, task: Any) -> Any:
+        import torch.nn.functional as F
+
+        return criterion(F.log_softmax(out, dim=1), y)  # the model gives logits
 
 
 class MSELoss(LossBase):
@@ -79,6 +98,9 @@ class PoissonNLLLoss(LossBase):
     full: bool = Field(False, description="add the Stirling approximation term")
     eps: float = Field(1e-8, gt=0.0, le=1.0, description="avoids log(0) when log_input=false")
 
+    def apply(self, criterion: Any, out: Any, y: Any, task: Any) -> Any:
+        return criterion(out if self.log_input else out.exp(), y)  # the model gives log-rates
+
 
 class KLDivLoss(LossBase):
     name: Literal["KLDivLoss"] = "KLDivLoss"
@@ -87,17 +109,27 @@ class KLDivLoss(LossBase):
     )
     log_target: bool = Field(False, description="targets are given as log-probabilities")
 
-    def per_sample(self, value: float, batch_size: int) -> float:
-        return value / batch_size if self.reduction == "sum" else value
+    def apply(self, criterion: Any, out: Any, y: Any, task: Any) -> Any:
+        import torch.nn.functional as F
+
+        # the input is log-probabilities (the tutorial fed probabilities), the target as configured
+        target = y.clamp_min(1e-12).log() if self.log_target else y
+        return criterion(F.log_softmax(out, dim=1), target)
 
 
 class MarginRankingLoss(LossBase):
     name: Literal["MarginRankingLoss"] = "MarginRankingLoss"
     margin: float = Field(0.0, ge=-1e6, le=1e6, description="required score gap")
 
+    def apply(self, criterion: Any, out: Any, y: Any, task: Any) -> Any:
+        return criterion(out[:, 0], out[:, 1], y)  # out: the scores of both items of each pair
+
 
 class MultiLabelMarginLoss(LossBase):
     name: Literal["MultiLabelMarginLoss"] = "MultiLabelMarginLoss"
+
+    def apply(self, criterion: Any, out: Any, y: Any, task: Any) -> Any:
+        return criterion(out, task.label_indices(y))
 
 
 class SoftMarginLoss(LossBase):
@@ -109,6 +141,9 @@ class BCEWithLogitsLoss(LossBase):
     pos_weight: list[Annotated[float, Field(ge=0)]] | None = Field(
         None, description="weight of positive examples, one per label"
     )
+
+    def apply(self, criterion: Any, out: Any, y: Any, task: Any) -> Any:
+        return criterion(out, task.zero_one(y))
 
 
 class MultiLabelSoftMarginLoss(LossBase):

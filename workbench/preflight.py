@@ -146,17 +146,14 @@ def measure(job) -> Report:
     """Take the steps and time them (the job's model and optimizer are changed: use a fresh job)."""
     import torch
 
-    from . import engine, faults
+    from . import engine
     from .config import warnings_for
     from .devices import device_name, device_warnings
 
-    exp, model, opt, device, task = job.exp, job.model, job.optimizer, job.device, job.task
-    precision = job.precision
+    exp, model, device, task = job.exp, job.model, job.device, job.task
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    params = [p for group in opt.param_groups for p in group["params"]]
-    check_grads = exp.train.check_gradients and precision.guards_gradients
-    fast = job.loader == "tensor"
+    stepper = engine.Stepper(job)  # the run's own step: guarded backward, then the optimizer's
     data_times, step_times, losses = [], [], []
     first = None
     model.train()
@@ -167,29 +164,16 @@ def measure(job) -> Report:
             x, y = next(it)
         except StopIteration:
             break
-        if not fast:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x, y = job.on_device(x, y)
         _sync(device)
         t1 = time.perf_counter()
         if first is None:
-            out, layers = _layers(_plain(model), x, task)
+            out, layers = _layers(_plain(job), x, task)
             first = (x, y, out, layers)
-        if type(exp.optimizer).needs_closure:
-            def closure():
-                opt.zero_grad()
-                loss = engine._loss(job, x, y)
-                loss.backward()
-                faults.guard(*faults.read_step(loss, params, check_grads), 0, b, b + 1)
-                return loss
-            value = opt.step(closure).item()
-        else:
-            opt.zero_grad(set_to_none=True)
-            loss = engine._loss(job, x, y)
-            precision.backward(loss)
-            got = faults.read_step(loss, params, check_grads)
-            faults.guard(*got, 0, b, b + 1)
-            value = got[0]
-            precision.step(opt)
+        value, diverged = stepper.backward(x, y, 0, b, b + 1)
+        if diverged:
+            raise diverged  # as a run without rollback stops
+        stepper.step()
         _sync(device)
         t2 = time.perf_counter()
         losses.append(value)
@@ -217,11 +201,9 @@ def measure(job) -> Report:
     )
 
 
-def _plain(model):
+def _plain(job):
     """The module itself, not a DDP wrapper (hooks and eval mode belong on it)."""
-    from . import distributed
-
-    return distributed.unwrap(model)
+    return job.strategy.unwrap(job.model)
 
 
 def _val_times(job) -> list[float]:
@@ -230,7 +212,7 @@ def _val_times(job) -> list[float]:
 
     if not job.split.val_x.shape[0]:
         return []
-    model, task, exp, device = _plain(job.model), job.task, job.exp, job.device
+    model, task, exp, device = _plain(job), job.task, job.exp, job.device
     model.eval()
     times = []
     with torch.no_grad():
@@ -241,7 +223,7 @@ def _val_times(job) -> list[float]:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with job.precision.autocast():
                 out = task.forward(model, x)
-            task.loss(job.criterion, exp.loss.name, out.float(), y, exp.loss)
+            task.loss(job.criterion, exp.loss, out.float(), y)
             task.metric_sums(out, y)
             _sync(device)
             times.append(time.perf_counter() - t0)
@@ -252,13 +234,15 @@ def _val_times(job) -> list[float]:
 def run_check(exp) -> Report | Any:
     """The pre-flight of an experiment: its Report, or the RunFailed a run would end with
     (call off the UI thread: it loads the data and steps the model)."""
-    from . import distributed, engine, faults
+    from . import engine, faults
+    from . import strategy as strategies
     from .events import RunFailed
     from .faults import RunError
 
-    job = None
+    strategy = job = None
     try:
-        job = engine.build(exp)
+        strategy = strategies.create(exp)
+        job = engine.build(exp, strategy=strategy)
         return measure(job)
     except RunError as e:
         return RunFailed(e.kind, e.message, e.hint, e.tb)
@@ -270,7 +254,8 @@ def run_check(exp) -> Report | Any:
             faults.free_device_memory()
         return failed
     finally:
-        distributed.teardown()
+        if strategy is not None:
+            strategy.teardown()
 
 
 def exit_status(result: Report | Any) -> int:

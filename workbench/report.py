@@ -1,0 +1,133 @@
+"""The run as its watchers see it: events and metrics.jsonl lines for steps and epochs, throttled.
+
+Each step's loss waits until a throttle point (every `throttle_s`), then goes out as one BatchEnd
+event carrying every loss since the last one, and as one metrics.jsonl line per step: a fast loop
+never floods the screen, and the file still holds every step. An epoch's end flushes what is left
+and writes the epoch's line before its checkpoint, then announces it (EpochEnd, a new preview).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from .devices import device_name, gpu_memory_gib
+from .events import BatchEnd, EpochEnd, PreviewBatch, RunFinished, RunStarted
+
+PREVIEW_SIZE = 16
+
+
+class Reporter:
+    """Steps and epochs of one run: events for `emit`, lines for `metrics` (a runs.MetricsLog)."""
+
+    def __init__(self, job: Any, emit: Callable[[Any], None], metrics: Any, throttle_s: float,
+                 t0: float) -> None:
+        self.job, self.emit, self.metrics = job, emit, metrics
+        self.throttle_s, self.t0 = throttle_s, t0
+        self.max_epochs, self.per_epoch = job.exp.train.max_epochs, len(job.train_batches)
+        self.losses: list[float] = []  # the steps not reported yet
+        self.steps: list[int] = []
+        self.epoch = self.batch = self.seen = 0  # where the last step was
+        self.start_epoch, self.run_batches, self.train_time, self.epoch_time = 0, 0, 0.0, 0.0
+        self.last_emit = self.epoch_start = time.perf_counter()
+
+    def started(self, start_epoch: int) -> None:
+        """RunStarted, and the preview of the first samples (no predictions yet)."""
+        job = self.job
+        device, task = job.device, job.task
+        self.start_epoch = start_epoch
+        self.emit(RunStarted(str(job.run_dir) if job.run_dir else None, job.exp.name, str(device),
+                             device_name(device), self.max_epochs, start_epoch, self.per_epoch,
+                             job.split.train_x.shape[0], job.split.val_x.shape[0], task.name,
+                             tuple(f"val_{m}" for m in task.metrics), job.loader))
+        self.emit(preview(job, None))
+
+    def epoch_begins(self, epoch: int) -> None:
+        self.epoch, self.batch, self.seen = epoch, -1, 0
+        self.epoch_start = time.perf_counter()
+
+    def step(self, step: int, batch: int, loss: float, seen: int) -> None:
+        """A step's loss (per sample); `seen`: this epoch's samples so far on this rank."""
+        self.losses.append(loss)
+        self.steps.append(step)
+        self.batch, self.seen = batch, seen
+        self.run_batches += 1
+        now = time.perf_counter()
+        if now - self.last_emit >= self.throttle_s:
+            self.last_emit = now
+            self.flush()
+
+    def flush(self) -> None:
+        """The steps not reported yet: their metrics lines and one BatchEnd."""
+        if not self.losses:
+            return
+        now = time.perf_counter()
+        if self.metrics:
+            for s, v in zip(self.steps, self.losses):
+                self.metrics.write({"step": s, "epoch": self.epoch + 1, "loss": v})
+        elapsed = self.train_time + (now - self.epoch_start)
+        rate = self.seen / max(now - self.epoch_start, 1e-9)
+        left = (self.max_epochs - self.epoch) * self.per_epoch - self.batch - 1  # batches
+        eta = elapsed / self.run_batches * left if self.run_batches else None
+        self.emit(BatchEnd(self.epoch + 1, self.steps[-1], self.losses[-1], tuple(self.steps),
+                           tuple(self.losses), self.batch + 1, self.per_epoch, rate, now - self.t0,
+                           eta, gpu_memory_gib(self.job.device)))
+        self.losses.clear()
+        self.steps.clear()
+
+    def batches_done(self) -> None:
+        """The epoch's training is over: report its last steps; its time leaves validation out."""
+        self.flush()
+        self.epoch_time = time.perf_counter() - self.epoch_start
+        self.train_time += self.epoch_time
+
+    def epoch_line(self, done: int, step: int, train_loss: float, seen: int, val_loss: float | None,
+                   val_metrics: dict[str, float]) -> EpochEnd:
+        """The epoch's metrics.jsonl line, written and flushed (before its checkpoint), and the
+        EpochEnd that `epoch_end` announces (after it)."""
+        record: dict[str, Any] = {"epoch": done, "step": step, "train_loss": train_loss}
+        if val_loss is not None:
+            record["val_loss"] = val_loss
+        metrics = {f"val_{k}": v for k, v in val_metrics.items()}
+        record.update(metrics)
+        record["samples_per_s"] = seen / max(self.epoch_time, 1e-9)
+        record["epoch_time_s"] = self.epoch_time
+        if self.metrics:
+            self.metrics.write(record)
+            self.metrics.flush()
+        eta = self.train_time / (done - self.start_epoch) * (self.max_epochs - done)
+        elapsed = time.perf_counter() - self.t0
+        return EpochEnd(done, self.max_epochs, step, train_loss, val_loss, metrics,
+                        record["samples_per_s"], self.epoch_time, elapsed, eta,
+                        gpu_memory_gib(self.job.device))
+
+    def epoch_end(self, event: EpochEnd, model: Any) -> None:
+        """The epoch's EpochEnd, and the preview with the model's predictions."""
+        self.emit(event)
+        self.emit(preview(self.job, model))
+
+    def finished(self, status: str) -> RunFinished:
+        """The run's end: finished, or stopped / interrupted (with a checkpoint to resume from)."""
+        state, run_dir = self.job.state, self.job.run_dir
+        return RunFinished(status, state.get("epoch", 0), state.get("step", 0),
+                           dict(state.get("final", {})), str(run_dir) if run_dir else None,
+                           time.perf_counter() - self.t0)
+
+
+def preview(job: Any, model: Any) -> PreviewBatch:
+    """The first validation (else training) samples, with the model's predictions when given."""
+    import torch
+
+    split = job.split
+    x, y = (split.val_x, split.val_y) if split.val_x.shape[0] else (split.train_x, split.train_y)
+    x, y = x[:PREVIEW_SIZE], y[:PREVIEW_SIZE]
+    pred = None
+    if model is not None:
+        model = job.strategy.unwrap(model)
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            pred = job.task.predict(job.task.forward(model, x.to(job.device))).cpu()
+        model.train(was_training)
+    return PreviewBatch(x.cpu().clone(), y.cpu().clone(), pred, job.state.get("epoch", 0),
+                        job.task.name, job.data.class_names)
