@@ -148,3 +148,17 @@ def test_schedule_steps_per_epoch_or_per_batch_and_on_a_plateau():
     plateau.after_epoch({"val_loss": 1.0})
     plateau.after_epoch({"val_loss": 2.0})
     assert plateau.lr == pytest.approx(0.01)
+
+
+def test_a_plateau_on_a_rising_metric_reduces_only_when_it_stops_rising():
+    import torch
+
+    from workbench.schedulers import Schedule
+
+    exp = validate({"scheduler": {"name": "ReduceLROnPlateau", "patience": 0}})  # val_accuracy
+    plateau = Schedule(exp, torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), 10)
+    for acc in (0.5, 0.6, 0.7):
+        plateau.after_epoch({"val_accuracy": acc})
+    assert plateau.lr == 0.1
+    plateau.after_epoch({"val_accuracy": 0.65})
+    assert plateau.lr == pytest.approx(0.01)

@@ -27,6 +27,7 @@ class Start:
     step: int = 0
     loss_sum: float = 0.0
     seen: int = 0
+    lr: float = 0.0  # the rate at the start of `epoch` (its epoch line's lr, on a mid-epoch resume)
 
     def done_in(self, epoch: int) -> tuple[int, float, int]:
         """(batches to skip, loss sum, samples) of `epoch` that the checkpoint had done."""
@@ -55,7 +56,8 @@ class Checkpoints:
         # the saved sums are over every rank: the main rank alone carries them on
         main = job.strategy.is_main
         return Start(st.get("epoch", 0), st.get("batch", 0), st.get("step", 0),
-                     st.get("loss_sum", 0.0) if main else 0.0, st.get("seen", 0) if main else 0)
+                     st.get("loss_sum", 0.0) if main else 0.0, st.get("seen", 0) if main else 0,
+                     float(st.get("epoch_lr") or job.schedule.lr))
 
     def save(self, epoch: int, batch: int, step: int, loss_sum: float = 0.0, seen: int = 0,
              generator_state: Any = None) -> None:
@@ -78,4 +80,16 @@ class Checkpoints:
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "scaler": job.strategy.precision.state_dict(),
             "world_size": job.strategy.world_size,
+            "scheduler": job.schedule.state_dict(), "early_stopping": job.stopper.state_dict(),
+            "epoch_lr": job.state.get("epoch_lr"),
         })
+
+    def save_best(self, epoch: int) -> None:
+        """best.pt: the model of the best epoch so far, as early stopping judged it."""
+        if not self.enabled:
+            return
+        job, stopper = self.job, self.job.stopper
+        runs.save_checkpoint(job.run_dir, {
+            "model": job.strategy.unwrap(job.model).state_dict(), "config": job.exp.to_dict(),
+            "epoch": epoch, "monitor": stopper.monitor, "value": stopper.best,
+        }, runs.BEST)

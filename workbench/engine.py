@@ -28,6 +28,7 @@ from .devices import device_warnings
 from .events import Paused, Resumed, RunFailed, RunFinished, Warned
 from .faults import RunError
 from .report import Reporter
+from .schedulers import EarlyStopper, Schedule
 from .tasks import TASKS
 
 Emit = Callable[[Any], None]
@@ -51,6 +52,8 @@ class Job:
     loader: str
     run_dir: Path | None = None
     state: dict = field(default_factory=dict)
+    schedule: Any = None  # a schedulers.Schedule: the learning rate's schedule
+    stopper: Any = None  # a schedulers.EarlyStopper
 
     @property
     def device(self) -> Any:
@@ -100,11 +103,21 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     train_b, val_b = strategy.batches(split, exp.data, generator, val_generator, fast)
     job = Job(exp, strategy, model, criterion, optimizer, train_b, val_b, generator,
               TASKS[exp.task], loaded, split, "tensor" if fast else "dataloader", run_dir)
+    # made before the optimizer's state is loaded: a scheduler sets the rates when it is made,
+    # and the checkpoint's optimizer state puts back the rates in effect when it was saved
+    try:
+        job.schedule = Schedule(exp, optimizer, len(train_b))
+    except (ValueError, TypeError) as e:  # torch refuses a combination validate could not see
+        raise RunError("config", f"scheduler {exp.scheduler.name}: {e}",
+                       "change the [scheduler] arguments") from None
+    job.stopper = EarlyStopper(exp)
     if resume:
         try:
             model.load_state_dict(resume["model"])
             optimizer.load_state_dict(resume["optimizer"])
             strategy.precision.load_state_dict(resume.get("scaler"))
+            job.schedule.load_state_dict(resume.get("scheduler"))
+            job.stopper.load_state_dict(resume.get("early_stopping"))
         except (RuntimeError, ValueError, KeyError, TypeError) as e:
             raise RunError("checkpoint", f"the checkpoint does not fit its own config: "
                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
@@ -171,7 +184,7 @@ def _loop(job: Job, control: Control, report: Reporter, checkpoints: Checkpoints
         generator_state = job.generator.get_state()  # this epoch's shuffle, for a mid-epoch resume
         skip, loss_sum, seen = start.done_in(epoch)
         model.train()
-        report.epoch_begins(epoch)
+        report.epoch_begins(epoch, start.lr if epoch == start.epoch and skip else job.schedule.lr)
         for b, (x, y) in enumerate(job.train_batches):
             if b < skip:
                 continue
@@ -191,6 +204,7 @@ def _loop(job: Job, control: Control, report: Reporter, checkpoints: Checkpoints
                 report.emit(Warned(guard.roll_back(diverged)))  # or raises: the run stops
                 continue
             stepper.step()
+            job.schedule.after_step()
             step += 1
             loss = exp.loss.per_sample(value, n)
             loss_sum += loss * n
@@ -205,13 +219,18 @@ def _loop(job: Job, control: Control, report: Reporter, checkpoints: Checkpoints
         done = epoch + 1
         job.state.update(epoch=done, batch=0, step=step)
         ended = report.epoch_line(done, step, train_loss, seen, val_loss, val_metrics)
-        stop = strategy.agree(control.stopped)
-        if stop or done % exp.train.checkpoint_every == 0 or done == max_epochs:
+        job.schedule.after_epoch(ended.values)
+        if job.stopper.update(done, ended.values):  # the same values on every rank: no collective
+            checkpoints.save_best(done)
+        stop, early = strategy.agree(control.stopped), job.stopper.should_stop
+        if stop or early or done % exp.train.checkpoint_every == 0 or done == max_epochs:
             checkpoints.save(done, 0, step)
             guard.remember()  # a rollback returns to the last checkpoint's state
         report.epoch_end(ended, model)
         if stop:
             return report.finished(_reason(control))
+        if early:
+            return report.finished("finished", early_stop=job.stopper.reason(done))
     return report.finished("finished")
 
 

@@ -42,6 +42,7 @@ class BatchEnd:
     elapsed_s: float
     eta_s: float | None
     gpu_memory_gib: float | None = None  # what the run's tensors hold on its CUDA device
+    lr: float | None = None  # the first parameter group's learning rate after the last step
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ class EpochEnd:
     elapsed_s: float
     eta_s: float | None
     gpu_memory_gib: float | None = None
+    lr: float | None = None  # the rate in effect during the epoch (first parameter group)
+
+    @property
+    def values(self) -> dict[str, float]:
+        """The epoch's losses and metrics by their metrics.jsonl names."""
+        out = {"train_loss": self.train_loss, **self.metrics}
+        if self.val_loss is not None:
+            out["val_loss"] = self.val_loss
+        return out
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,9 @@ class RunFinished:
     final: dict[str, float] = field(default_factory=dict)
     run_dir: str | None = None
     elapsed_s: float = 0.0
+    early_stop: str = ""  # why early stopping ended the run ("" when it did not)
+    best_epoch: int | None = None  # with early stopping: the best epoch, kept in best.pt
+    best: dict[str, float] = field(default_factory=dict)  # its monitored metric
 
 
 @dataclass(frozen=True)

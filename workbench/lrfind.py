@@ -56,6 +56,14 @@ def range_test(exp: Any, *, min_lr: float = 1e-7, max_lr: float = 10.0, steps: i
     from . import engine
 
     job = engine.build(exp)
+    try:
+        return _sweep(job, min_lr, max_lr, steps, beta, diverge, progress)
+    finally:
+        job.strategy.teardown()
+
+
+def _sweep(job: Any, min_lr: float, max_lr: float, steps: int, beta: float, diverge: float,
+           progress: Callable[[int, float, float], None] | None) -> RangeTest:
     model, opt = job.model, job.optimizer
     model.train()
     ratio = (max_lr / min_lr) ** (1 / max(1, steps - 1))

@@ -74,12 +74,15 @@ class Progress:
             val = f"  val_loss {event.val_loss:.4f}" if event.val_loss is not None else ""
             extra = f"  {fmt_metrics(event.metrics)}" if event.metrics else ""
             gpu = f"  gpu {event.gpu_memory_gib:.1f} GiB" if event.gpu_memory_gib is not None else ""
+            lr = f"  lr {event.lr:.3g}" if event.lr is not None else ""
             self._line(f"epoch {event.epoch}/{event.max_epochs}  train_loss {event.train_loss:.4f}{val}"
-                       f"{extra}  {event.samples_per_s:,.0f} samples/s  "
+                       f"{extra}{lr}  {event.samples_per_s:,.0f} samples/s  "
                        f"{event.epoch_time_s:.2f}s  ETA {fmt_duration(event.eta_s)}{gpu}")
         elif isinstance(event, RunFinished):
             final = f"  {fmt_metrics(event.final)}" if event.final else ""
             where = f"  run folder: {event.run_dir}" if event.run_dir else ""
+            if event.early_stop:
+                self._line(event.early_stop + (" (its model: best.pt)" if event.run_dir else ""))
             self._line(f"{event.status}: {event.epochs_done} epochs, {event.step} steps in "
                        f"{fmt_duration(event.elapsed_s)}{final}{where}")
         elif isinstance(event, RunFailed):

@@ -27,6 +27,9 @@ class Reporter:
         self.max_epochs, self.per_epoch = job.exp.train.max_epochs, len(job.train_batches)
         self.losses: list[float] = []  # the steps not reported yet
         self.steps: list[int] = []
+        self.lrs: list[float | None] = []  # a step's rate, where a schedule changed it mid-epoch
+        self.schedule = job.schedule
+        self.epoch_lr = self.last_lr = self.schedule.lr if self.schedule else 0.0
         self.epoch = self.batch = self.seen = 0  # where the last step was
         self.start_epoch, self.run_batches, self.train_time, self.epoch_time = 0, 0, 0.0, 0.0
         self.last_emit = self.epoch_start = time.perf_counter()
@@ -42,14 +45,20 @@ class Reporter:
                              tuple(f"val_{m}" for m in task.metrics), job.loader))
         self.emit(preview(job, None))
 
-    def epoch_begins(self, epoch: int) -> None:
+    def epoch_begins(self, epoch: int, lr: float) -> None:
+        """An epoch starts, at learning rate `lr` (the first parameter group's)."""
         self.epoch, self.batch, self.seen = epoch, -1, 0
+        self.epoch_lr = self.last_lr = self.job.state["epoch_lr"] = lr
         self.epoch_start = time.perf_counter()
 
     def step(self, step: int, batch: int, loss: float, seen: int) -> None:
         """A step's loss (per sample); `seen`: this epoch's samples so far on this rank."""
         self.losses.append(loss)
         self.steps.append(step)
+        if self.schedule is not None and self.schedule.per_step:  # the rate the next step takes
+            lr = self.schedule.lr
+            self.lrs.append(lr if lr != self.last_lr else None)
+            self.last_lr = lr
         self.batch, self.seen = batch, seen
         self.run_batches += 1
         now = time.perf_counter()
@@ -63,17 +72,22 @@ class Reporter:
             return
         now = time.perf_counter()
         if self.metrics:
-            for s, v in zip(self.steps, self.losses):
-                self.metrics.write({"step": s, "epoch": self.epoch + 1, "loss": v})
+            lrs = self.lrs or [None] * len(self.steps)
+            for s, v, lr in zip(self.steps, self.losses, lrs):
+                line = {"step": s, "epoch": self.epoch + 1, "loss": v}
+                if lr is not None:  # a schedule stepped per batch changed the rate after this step
+                    line["lr"] = lr
+                self.metrics.write(line)
         elapsed = self.train_time + (now - self.epoch_start)
         rate = self.seen / max(now - self.epoch_start, 1e-9)
         left = (self.max_epochs - self.epoch) * self.per_epoch - self.batch - 1  # batches
         eta = elapsed / self.run_batches * left if self.run_batches else None
         self.emit(BatchEnd(self.epoch + 1, self.steps[-1], self.losses[-1], tuple(self.steps),
                            tuple(self.losses), self.batch + 1, self.per_epoch, rate, now - self.t0,
-                           eta, gpu_memory_gib(self.job.device)))
+                           eta, gpu_memory_gib(self.job.device), self.last_lr))
         self.losses.clear()
         self.steps.clear()
+        self.lrs.clear()
 
     def batches_done(self) -> None:
         """The epoch's training is over: report its last steps; its time leaves validation out."""
@@ -90,6 +104,7 @@ class Reporter:
             record["val_loss"] = val_loss
         metrics = {f"val_{k}": v for k, v in val_metrics.items()}
         record.update(metrics)
+        record["lr"] = self.epoch_lr
         record["samples_per_s"] = seen / max(self.epoch_time, 1e-9)
         record["epoch_time_s"] = self.epoch_time
         if self.metrics:
@@ -99,19 +114,23 @@ class Reporter:
         elapsed = time.perf_counter() - self.t0
         return EpochEnd(done, self.max_epochs, step, train_loss, val_loss, metrics,
                         record["samples_per_s"], self.epoch_time, elapsed, eta,
-                        gpu_memory_gib(self.job.device))
+                        gpu_memory_gib(self.job.device), self.epoch_lr)
 
     def epoch_end(self, event: EpochEnd, model: Any) -> None:
         """The epoch's EpochEnd, and the preview with the model's predictions."""
         self.emit(event)
         self.emit(preview(self.job, model))
 
-    def finished(self, status: str) -> RunFinished:
-        """The run's end: finished, or stopped / interrupted (with a checkpoint to resume from)."""
-        state, run_dir = self.job.state, self.job.run_dir
+    def finished(self, status: str, early_stop: str = "") -> RunFinished:
+        """The run's end: finished (early_stop says why, when early stopping ended it), or stopped
+        / interrupted (with a checkpoint to resume from)."""
+        state, run_dir, stopper = self.job.state, self.job.run_dir, self.job.stopper
+        best = stopper is not None and stopper.on and stopper.best is not None
         return RunFinished(status, state.get("epoch", 0), state.get("step", 0),
                            dict(state.get("final", {})), str(run_dir) if run_dir else None,
-                           time.perf_counter() - self.t0)
+                           time.perf_counter() - self.t0, early_stop,
+                           stopper.best_epoch if best else None,
+                           {stopper.monitor: stopper.best} if best else {})
 
 
 def preview(job: Any, model: Any) -> PreviewBatch:

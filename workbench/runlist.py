@@ -40,6 +40,7 @@ class RunInfo:
     host: str | None = None
     world_size: int = 1
     error: str = ""  # why it failed; for an unreadable one, what is wrong with its status.json
+    best_epoch: int | None = None  # the epoch early stopping kept in best.pt, when it stopped
 
 
 def _read_config(run_dir: Path) -> dict:
@@ -123,7 +124,8 @@ def run_info(run_dir: Path) -> RunInfo | None:
                    status.get("max_epochs", 0), dict(status.get("metrics") or {}),
                    status.get("updated") or max(mtimes), status.get("started") or min(mtimes),
                    status.get("pid"), status.get("host"), status.get("world_size", 1),
-                   status.get("error", ""))
+                   status.get("error", ""),
+                   status.get("best_epoch") if status.get("early_stop") else None)
 
 
 def _from_files(run_dir: Path, mtimes: list[float]) -> RunInfo:
@@ -171,7 +173,10 @@ def fmt_metrics(metrics: dict[str, float]) -> str:
 
 def fmt_last(info: RunInfo) -> str:
     """The listing's last column: the last metrics, or what is wrong with an unreadable status."""
-    return info.error if info.state == "unreadable" else fmt_metrics(info.metrics)
+    if info.state == "unreadable":
+        return info.error
+    early = f"  (stopped early; best epoch {info.best_epoch}: best.pt)" if info.best_epoch else ""
+    return fmt_metrics(info.metrics) + early
 
 
 def format_table(infos: list[RunInfo], now: float | None = None) -> str:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .config import Experiment
 
 CONFIG, METRICS, CHECKPOINT = "config.toml", "metrics.jsonl", "checkpoint.pt"
+BEST = "best.pt"  # the best epoch's model, when early stopping is on
 
 
 def default_root() -> Path:
@@ -76,13 +77,13 @@ def read_metrics(run_dir: Path) -> list[dict]:
     return out
 
 
-def save_checkpoint(run_dir: Path, state: dict) -> None:
+def save_checkpoint(run_dir: Path, state: dict, name: str = CHECKPOINT) -> None:
     """torch.save to memory, then an atomic write: a crash leaves the previous checkpoint."""
     import torch
 
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write(Path(run_dir) / CHECKPOINT, buf.getvalue())
+    atomic_write(Path(run_dir) / name, buf.getvalue())
 
 
 class CheckpointError(Exception):

@@ -72,6 +72,7 @@ FIELDS = {
     "world_size": _WHOLE, "epoch": _WHOLE, "max_epochs": _WHOLE, "step": _WHOLE, "batch": _WHOLE,
     "batches_per_epoch": _WHOLE, "resumes": _WHOLE, "started": _TIME, "updated": _TIME,
     "device": _TEXT, "error": _TEXT, "metrics": "an object of numbers",
+    "early_stop": _TEXT, "best_epoch": _WHOLE, "best": "an object of numbers",
 }
 NULLABLE = ("pid_start",)  # no /proc (macOS): the start time is unknown
 WRITTEN_STATES = ("running", "finished", "failed", "interrupted")
@@ -245,6 +246,10 @@ class StatusWriter:
             # a stop from the TUI or a signal both leave a checkpoint to resume from
             s.update(state="finished" if event.status == "finished" else "interrupted",
                      epoch=event.epochs_done, step=event.step)
+            if event.best_epoch is not None:  # early stopping: the epoch best.pt holds
+                s.update(best_epoch=event.best_epoch, best=dict(event.best))
+            if event.early_stop:
+                s.update(early_stop=event.early_stop)
             self.write(last=True)
         elif isinstance(event, RunFailed):
             s.update(state="failed", error=f"{event.kind}: {event.message}")

@@ -166,11 +166,6 @@ class ReduceLROnPlateau(SchedulerBase):
     min_lr: float = Field(0.0, ge=0.0, le=100.0, description="lowest rate")
     eps: float = Field(1e-8, ge=0.0, le=1.0, description="smallest change of the rate applied")
 
-    def torch_kwargs(self, optimizer: Any, epochs: int, steps_per_epoch: int) -> dict:
-        kwargs = super().torch_kwargs(optimizer, epochs, steps_per_epoch)
-        kwargs.setdefault("mode", "min")  # config.validate fills mode from monitor
-        return kwargs
-
     def periods(self, epochs: int, steps_per_epoch: int) -> int:
         return epochs
 
@@ -215,10 +210,12 @@ class Schedule:
     """The run's scheduler, stepped where its interval says; `lr` is the first group's rate."""
 
     def __init__(self, exp: Any, optimizer: Any, steps_per_epoch: int) -> None:
-        self.cfg, self.optimizer = exp.scheduler, optimizer
+        self.cfg, self.optimizer, self.monitor = exp.scheduler, optimizer, None
+        if self.cfg.monitors:  # the metric and whether it should fall or rise
+            self.monitor, mode = exp.monitored(self.cfg)
+            self.cfg = self.cfg.model_copy(update={"mode": mode})
         self.torch = self.cfg.build(optimizer, exp.train.max_epochs, steps_per_epoch)
         self.per_step = getattr(self.cfg, "interval", "epoch") == "step"
-        self.monitor = exp.monitored(self.cfg)[0] if self.cfg.monitors else None
 
     @property
     def lr(self) -> float:
