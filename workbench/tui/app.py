@@ -1,8 +1,9 @@
 """The workbench screen: pick, edit, train and watch, all from the keyboard.
 
 The app is a thin layer: the `Draft` holds the experiment being edited and validates through
-`config.validate`; the `Runner` runs `engine.train` in a child process (`workbench.child`) and
-hands its events back; the widgets draw. torch is imported only off the UI thread, after the
+`config.validate`; the `Runner` follows a run from its folder (one started here, in a process of
+its own, or any other) and posts its events, which `RunView` routes to the Train and Data panes,
+the status line and the log; the widgets draw. torch is imported only off the UI thread, after the
 first frame (and the form, which is mounted just after it).
 """
 
@@ -25,31 +26,33 @@ from .. import presets, runs
 from ..problems import InvalidExperiment
 from .commands import PresetCommands
 from .draft import Draft, problems_by_field
-from .event_view import EventView
+from . import watching
+from .event_view import RunView
 from .eventlog import line
 from .preset_flows import PresetFlows
-from .runner import PreviewSource, Runner
+from .runner import PreviewSource, Runner, RunEvents
 from .screens import ConfirmScreen, HelpScreen
 from .startup import StartUp
-from .watching import WatchFlows, watch_target
+from .watching import watch_target
 from .widgets.form import Form
 from .widgets.pickers import SECTIONS, Picker
-from .widgets.status import RunStatus, StatusLine
+from .widgets.status import StatusLine
 from .widgets.tabbar import TabBar
 
 if TYPE_CHECKING:
     from textual.widgets import RichLog
 
+    from textual.worker import Worker
+
     from ..config import Experiment
-    from .widgets.plots import EpochPlot, StepPlot
-    from .widgets.preview import PreviewPane
+    from .runs_pane import RunsPane
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
 TABS = ("setup", "train", "data", "log", "runs")
 
 
-class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
+class WorkbenchApp(StartUp, PresetFlows, App[int]):
     """Pick a dataset, model, loss and optimizer; edit; train (here or detached); watch."""
 
     CSS_PATH = "app.tcss"
@@ -99,18 +102,14 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
         self.draft = Draft(exp if exp is not None else {})
         self.runs_root = runs_root
         self.runner = Runner(self)
+        self.run_view = RunView(self)
         self.previews = PreviewSource()
         self.torch_ready = False
         self.ready = False  # the form is filled, plots and runs table mounted (after the 1st frame)
         self._panes_mounted = False
-        self._last_drain = 0.0
-        self._drain_pending = False
         self.log_history: deque[str] = deque(maxlen=5000)
         self._log_backlog: list[Text] | None = []  # lines written before the Log tab is filled
         self._log_view: RichLog | None = None  # the Log tab's view, once mounted
-        self._preview_panes: list[PreviewPane] = []  # mounted after the first frame
-        self.step_plot: StepPlot  # the Train tab's plots, mounted after the first frame too
-        self.epoch_plot: EpochPlot
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -126,8 +125,7 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
                         yield Picker(section, self.draft.name_of(section), dataset)
                 yield Form(self.draft)
             # the other tabs are filled after the first frame (mount_panes)
-            yield Container(Horizontal(id="train-row"), id="train", classes="pane")
-            for tab in TABS[2:]:
+            for tab in TABS[1:]:
                 yield Container(id=tab, classes="pane")
         yield StatusLine(id="status")
         yield Footer(compact=True)
@@ -233,50 +231,61 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
 
     # -- actions ---------------------------------------------------------------------------------
     def action_run(self) -> None:
-        if self.runner.active:
-            self.notify("a run is already going (ctrl+g stops it)", severity="warning")
-            return
-        if self.refused("start", "run"):
-            return
-        exp = self.draft.experiment
-        assert exp is not None
-        try:
-            run_dir = runs.new_run_dir(exp, self.runs_root)
-        except OSError as e:
-            self.log_line(f"cannot create the run folder: {e}", "red")
-            self.notify(f"cannot create the run folder: {e}", severity="error")
-            return
-        if self.watching is not None:
-            self.log_line(f"no longer watching {self.watching}")
-            self.detach_watch()
-        self.step_plot.clear_history()
-        self.epoch_plot.clear_history()
-        try:
-            self.runner.start(exp, run_dir)
-        except OSError as e:
-            self.log_line(f"cannot start the run's process: {e}", "red")
-            self.notify(f"cannot start the run's process: {e}", severity="error")
-            return
-        self.log_line(f"started run in {run_dir}", "bold")
-        self.query_one(StatusLine).set_status(RunStatus("starting", source=str(run_dir.name)))
-        self.show_tab("train")
+        watching.start(self)
 
     def action_pause(self) -> None:
-        if not self.runner.active:
-            self.notify("no run to pause (ctrl+r starts one)", severity="warning")
-            return
-        paused = self.runner.toggle_pause()
-        self.log_line("pausing after the current batch" if paused else "resuming")
+        watching.toggle_pause(self)
 
     def action_stop(self) -> None:
-        if not self.runner.active and self.stop_watched():
-            return
-        if not self.runner.active:
-            self.notify("no run to stop", severity="warning")
-            return
-        self.runner.stop()
-        self.log_line("stopping after the current batch; saving a checkpoint")
-        self.notify("stopping: saving a checkpoint")
+        watching.stop(self)
+
+    def action_run_detached(self) -> None:
+        watching.run_detached(self)
+
+    def action_run_config(self) -> None:
+        watching.open_run_config(self)
+
+    # -- the followed run --------------------------------------------------------------------
+    def attach(self, run_dir: Path | str) -> bool:
+        """Follow a run folder (its events, from the start); False if it is not one."""
+        return watching.attach(self, run_dir)
+
+    @property
+    def watching(self) -> Path | None:
+        """The run folder followed (or last followed), or None."""
+        return self.runner.run_dir
+
+    def on_run_events(self, message: RunEvents) -> None:
+        if message.feed is self.runner.feed:  # (not a late batch of a run no longer followed)
+            self.run_view.show(message.events)
+
+    def on_runs_pane_watch(self, event: RunsPane.Watch) -> None:
+        self.attach(event.run_dir)
+
+    def on_runs_pane_open_config(self, event: RunsPane.OpenConfig) -> None:
+        watching.open_run_config(self, event.run_dir)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised (a run reports its own failures; this is anything else)."""
+        from textual.worker import WorkerState
+
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.log_line(
+                f"{event.worker.name or 'task'} failed: {type(error).__name__}: {error}", "red"
+            )
+            self.notify(
+                f"{type(error).__name__}: {error}", title="error (see Log)", severity="error"
+            )
+
+    def current_experiment(self) -> Experiment | None:
+        """The settings as a valid experiment, or None (D's Setup pane replaces this)."""
+        self.draft.settle()
+        return self.draft.experiment
+
+    def devices(self) -> list[tuple[str, str]]:
+        """The devices the Setup form offers, as (label, value)."""
+        return self.query_one(Form).devices
 
     def action_next_batch(self) -> None:
         self.draft.settle()  # typed ahead of the form's fill: the preset is checked now
@@ -316,7 +325,7 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
     # -- quitting (a worker, so that it can wait for an answer) ------------------------------
     @work(exclusive=True, group="dialog")
     async def quit_flow(self) -> None:
-        if self.runner.active:
+        if self.runner.own_active:
             yes = await self.push_screen_wait(
                 ConfirmScreen(
                     "A run is active. Stop it (a checkpoint is saved) and quit?",
@@ -326,8 +335,7 @@ class WorkbenchApp(StartUp, EventView, WatchFlows, PresetFlows, App[int]):
             )
             if not yes:
                 return
-            self.runner.stop()
-            self.notify("stopping the run, saving a checkpoint…")
+            watching.stop(self)
             await self.runner.wait()
         self.exit(0)
 

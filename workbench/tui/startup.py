@@ -11,7 +11,7 @@ import gc
 from typing import TYPE_CHECKING
 
 from textual import events, work
-from textual.containers import Container, Vertical
+from textual.containers import Container
 
 from .runner import detect_devices
 from .widgets.form import Form
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from ..events import PreviewBatch
     from .draft import Draft
     from .runner import PreviewSource, Runner
-    from .widgets.plots import EpochPlot, StepPlot
-    from .widgets.preview import PreviewPane
 
     _Base = App
 else:
@@ -40,9 +38,6 @@ class StartUp(_Base):
     draft: Draft
     runner: Runner
     previews: PreviewSource
-    step_plot: StepPlot
-    epoch_plot: EpochPlot
-    _preview_panes: list[PreviewPane]
     _log_backlog: list[Text] | None
     _log_view: RichLog | None
     _panes_mounted: bool
@@ -80,8 +75,10 @@ class StartUp(_Base):
         self.call_from_thread(self.show_preview, batch)
 
     def show_preview(self, batch: PreviewBatch) -> None:
-        for pane in self._preview_panes:  # kept: a DOM query per batch took 7% of the UI in a run
-            pane.show(batch)
+        from .run_panes import DataPane, TrainPane
+
+        self.query_one(TrainPane).show_event(batch)
+        self.query_one(DataPane).show_event(batch)
 
     async def on_form_filled(self, event: Form.Filled) -> None:
         gc.freeze()  # what start-up made lives as long as the app: no GC pass need look at it
@@ -109,20 +106,11 @@ class StartUp(_Base):
         self._panes_mounted = True
         from textual.widgets import RichLog
 
+        from .run_panes import DataPane, TrainPane
         from .runs_pane import RunsPane
-        from .widgets.plots import EpochPlot, StepPlot
-        from .widgets.preview import PreviewPane
 
-        self._preview_panes = [
-            PreviewPane(id="preview-train", classes="preview"),
-            PreviewPane(id="preview-data", classes="preview"),
-        ]
-        self.step_plot, self.epoch_plot = StepPlot(id="step-plot"), EpochPlot(id="epoch-plot")
-        await self.query_one("#train-row").mount_all([
-            Vertical(self.step_plot, self.epoch_plot, id="plots"),
-            self._preview_panes[0],
-        ])
-        await self.query_one("#data", Container).mount(self._preview_panes[1])
+        await self.query_one("#train", Container).mount(TrainPane(id="train-row"))
+        await self.query_one("#data", Container).mount(DataPane(id="data-pane"))
         log = RichLog(id="log-view", wrap=True, markup=False, highlight=False, max_lines=5000)
         await self.query_one("#log", Container).mount(log)
         for text in self._log_backlog or []:
