@@ -256,8 +256,14 @@ class WorkbenchApp(StartUp, PresetFlows, App[int]):
         return self.runner.run_dir
 
     def on_run_events(self, message: RunEvents) -> None:
-        if message.feed is self.runner.feed:  # (not a late batch of a run no longer followed)
+        if message.feed is not self.runner.feed:
+            return  # a late batch of a run no longer followed
+        from textual.css.query import NoMatches
+
+        try:
             self.run_view.show(message.events)
+        except NoMatches:  # the app is closing: the widgets have gone
+            pass
 
     def on_runs_pane_watch(self, event: RunsPane.Watch) -> None:
         self.attach(event.run_dir)

@@ -37,7 +37,7 @@ class TrainPane(Horizontal):
 
     def show_event(self, event: Any) -> None:
         """Take in RunStarted (the metric to plot), BatchEnd, EpochEnd and PreviewBatch."""
-        from ...events import BatchEnd, EpochEnd, PreviewBatch, RunStarted
+        from ..events import BatchEnd, EpochEnd, PreviewBatch, RunStarted
 
         if isinstance(event, BatchEnd):
             self.step_plot.add(event.steps, event.losses)
@@ -63,7 +63,7 @@ class DataPane(Vertical):
 
     def show_event(self, event: Any) -> None:
         """Take in a PreviewBatch (other events do not concern this tab)."""
-        from ...events import PreviewBatch
+        from ..events import PreviewBatch
 
         if isinstance(event, PreviewBatch):
             self.preview.show(event)
