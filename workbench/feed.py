@@ -102,6 +102,7 @@ class RunFeed:
         self._told_legacy = False
         self.last_output: list[str] = []  # the last lines the process printed, for a failure
         self.status: dict | None = None  # status.json as last read
+        self._unknown_types: set[str] = set()
 
     @property
     def done(self) -> bool:
@@ -124,10 +125,13 @@ class RunFeed:
         for i, raw in enumerate(lines):
             event = None
             try:
-                event = from_record(json.loads(raw))
-                problem = "" if event is not None else "not an event this workbench knows"
+                record = json.loads(raw)
+                event = from_record(record)
+                problem = "" if event is not None else self._unknown(record)
             except ValueError as e:
                 problem = f"not JSON ({e})"
+            if event is None and not problem:
+                continue
             if problem:
                 out.append(Note(f"{self.run_dir / EVENTS}:{first + i}: skipped a line, {problem}",
                                 "yellow"))
@@ -143,6 +147,17 @@ class RunFeed:
         if gone is not None and not self.finished:
             out.extend(self._ended_without_result(gone))
         return out
+
+    def _unknown(self, record: object) -> str:
+        """Why a JSON line is not an event; "" for a type already reported (a newer workbench's
+        event comes often: it is told once)."""
+        kind = record.get("type") if isinstance(record, dict) else None
+        if not isinstance(kind, str):
+            return "not an event record"
+        if kind in self._unknown_types:
+            return ""
+        self._unknown_types.add(kind)
+        return f"an event this workbench does not know ({kind!r}, from a newer one?)"
 
     def _gone(self) -> str | None:
         """How the run's process ended, when it has ended; None while it runs (or may)."""

@@ -79,6 +79,8 @@ class Runner:
         self.feed: RunFeed | None = None
         self.process: TrainingProcess | None = None
         self.paused = False  # as the run's last Paused / Resumed event says
+        self.started = False  # the followed run's RunStarted was seen (its handlers are set)
+        self._pending: list[int] = []  # signals for a run started here, until it has started
         self._waiting: TrainingProcess | None = None  # a process that has loaded torch
         self._lock = threading.Lock()  # prepare() runs on worker threads too
         self._cancel = threading.Event()
@@ -98,8 +100,8 @@ class Runner:
 
     @property
     def own_active(self) -> bool:
-        """A run this app started is going."""
-        return self.active and self.process is not None
+        """A run this app started is going (its last event not yet seen)."""
+        return self.active and self.process is not None and not (self.feed and self.feed.done)
 
     def prepare(self) -> None:
         """Start a process for the next run now, so that ctrl+r does not wait for torch."""
@@ -127,7 +129,7 @@ class Runner:
     def follow(self, run_dir: Path, process: TrainingProcess | None = None) -> None:
         """Follow a run folder from its start (the events it recorded so far come first)."""
         self.unfollow()
-        self.process, self.paused = process, False
+        self.process, self.paused, self.started, self._pending = process, False, False, []
         self.feed = RunFeed(run_dir, process.exit_code if process is not None else None)
         self._cancel = threading.Event()
         self.worker = self.app.run_worker(
@@ -146,7 +148,7 @@ class Runner:
 
     def _follow(self, feed: RunFeed, cancel: threading.Event) -> None:
         """The worker: poll the feed, post what is new, until the run has ended."""
-        from ..events import BatchEnd, Paused, Resumed
+        from ..events import BatchEnd, Paused, Resumed, RunStarted
 
         worker = get_current_worker()
         interval = FIRST_POLL_S
@@ -165,6 +167,8 @@ class Runner:
                         self.paused = isinstance(event, Paused)
                     if isinstance(event, BatchEnd):
                         interval = POLL_S
+                    if isinstance(event, RunStarted) and not self.started:
+                        self._started()
                 self.app.post_message(RunEvents(feed, coalesce(events)))
             if ended:
                 break
@@ -173,27 +177,43 @@ class Runner:
         if process is not None:
             self.prepare()  # the next run's process (`start` waits while this worker is active)
 
+    def _started(self) -> None:
+        """The run has its signal handlers: send what was asked before."""
+        with self._lock:
+            self.started, pending, self._pending = True, self._pending, []
+        for sig in pending:
+            if self.process is not None and self.process.exit_code() is None:
+                os.kill(self.process.pid, sig)
+
     def signal(self, sig: int) -> int:
-        """Send a signal to the followed run's process (raises DetachError when it cannot)."""
+        """Send a signal to the followed run's process (raises DetachError when it cannot).
+
+        A run started here is signalled by its pid, once it has started (before its handlers are
+        in place a signal would end its process: until its RunStarted the signal waits); any
+        other run through its folder (detach.signal_run: its torchrun launcher, if any)."""
         assert self.run_dir is not None
-        try:
-            return detach.signal_run(self.run_dir, sig)
-        except detach.DetachError:
-            # a run started here that has not written its status yet: its process is known
-            if self.process is None or self.process.exit_code() is not None:
-                raise
+        if self.process is not None and self.process.exit_code() is None:
+            with self._lock:
+                if not self.started:
+                    self._pending.append(sig)
+                    return self.process.pid
             os.kill(self.process.pid, sig)
             return self.process.pid
+        if sig in (signal.SIGUSR1, signal.SIGUSR2):
+            return detach.pause_run(self.run_dir, sig == signal.SIGUSR1)
+        return detach.signal_run(self.run_dir, sig)
 
     def stop(self) -> int:
         """SIGTERM: the run finishes its batch, saves a checkpoint and ends (raises DetachError)."""
         return self.signal(signal.SIGTERM)
 
     def toggle_pause(self) -> bool:
-        """Pause or resume the followed run (raises DetachError); returns True when pausing."""
-        assert self.run_dir is not None
-        pause = not self.paused
-        detach.pause_run(self.run_dir, pause)
+        """Pause (SIGUSR1) or resume (SIGUSR2) the followed run (raises DetachError); returns
+        True when pausing."""
+        with self._lock:  # a pause asked before the run started counts
+            asked = [s for s in self._pending if s in (signal.SIGUSR1, signal.SIGUSR2)]
+        pause = asked[-1] == signal.SIGUSR2 if asked else not self.paused
+        self.signal(signal.SIGUSR1 if pause else signal.SIGUSR2)
         return pause
 
     async def wait(self) -> None:
