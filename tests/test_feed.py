@@ -120,3 +120,14 @@ def test_a_resume_keeps_the_events_up_to_the_checkpoint(tmp_path):
     kept = [events.from_record(json.loads(x)) for x in path.read_text().splitlines()]
     assert kept[:3] == [STARTED, batch(1, 1, 3), epoch(1)]
     assert kept[3].steps == (4,) and kept[3].step == 4 and len(kept) == 4
+
+
+def test_a_backlog_collapses_to_one_update(tmp_path):
+    """A screen that fell behind gets the backlog as one merged BatchEnd (runner.coalesce)."""
+    from workbench.tui.runner import coalesce
+
+    status(tmp_path)
+    write(tmp_path, line(STARTED), *(line(batch(1, s, s)) for s in range(1, 5001)))
+    got = coalesce(RunFeed(tmp_path).poll())
+    assert got[0] == STARTED and len(got) == 2
+    assert got[1].steps == tuple(range(1, 5001)) and got[1].step == 5000

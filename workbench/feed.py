@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .detach import LOG
 from .record import EVENTS, PREVIEW
 from .runstatus import effective_state, read_status
 
-LOG = "run.log"  # (detach.LOG; not imported from there, which imports runs and presets' writers)
 MAX_LINE = 1 << 20  # a "line" longer than this without a newline is not an event being written
+MAX_READ = 4 << 20  # read per poll at most: a long run's log is taken in a few polls, not one
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class _Tail:
         self.offset = 0
         self.inode: int | None = None
         self.lineno = 0  # lines read so far (for messages that name a line)
+        self.at_end = True  # the last read reached the end of the file (as it was then)
         self._partial = b""
 
     def read(self) -> tuple[bool, list[bytes]]:
@@ -71,10 +73,11 @@ class _Tail:
         try:
             with open(self.path, "rb") as f:
                 f.seek(self.offset)
-                data = f.read(st.st_size - self.offset)
+                data = f.read(min(st.st_size - self.offset, MAX_READ))
         except OSError:
             return restarted, []
         self.offset += len(data)
+        self.at_end = self.offset >= st.st_size
         data = self._partial + data
         lines = data.split(b"\n")
         self._partial = lines.pop()  # b"" after a final newline; else a line still being written
@@ -144,7 +147,7 @@ class RunFeed:
         if preview is not None:
             out.insert(next((i for i, e in enumerate(out) if isinstance(e, (RunFinished, RunFailed))),
                             len(out)), preview)
-        if gone is not None and not self.finished:
+        if gone is not None and not self.finished and self.events.at_end:
             out.extend(self._ended_without_result(gone))
         return out
 

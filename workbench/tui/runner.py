@@ -172,7 +172,7 @@ class Runner:
                 self.app.post_message(RunEvents(feed, coalesce(events)))
             if ended:
                 break
-            cancel.wait(interval)
+            cancel.wait(interval if feed.events.at_end else 0.0)  # (a backlog: read on)
         self.paused = False
         if process is not None:
             self.prepare()  # the next run's process (`start` waits while this worker is active)
