@@ -131,3 +131,23 @@ def test_a_backlog_collapses_to_one_update(tmp_path):
     got = coalesce(RunFeed(tmp_path).poll())
     assert got[0] == STARTED and len(got) == 2
     assert got[1].steps == tuple(range(1, 5001)) and got[1].step == 5000
+
+
+def test_an_older_workbench_folder_shows_its_state_once(tmp_path):
+    from workbench.feed import Legacy
+
+    status(tmp_path, state="interrupted")
+    (tmp_path / "metrics.jsonl").write_text('{"epoch": 1, "train_loss": 1.0}\n')
+    feed = RunFeed(tmp_path)
+    (got,) = feed.poll()
+    assert isinstance(got, Legacy) and got.state == "interrupted" and "no event log" in got.text
+    assert feed.done and feed.poll() == []
+
+
+def test_a_run_that_died_before_recording_anything_is_a_failure_with_its_output(tmp_path):
+    """A detached run whose process failed at start: status.json (the launcher's), run.log."""
+    status(tmp_path, pid=2**22 + 12345)
+    (tmp_path / "run.log").write_text("Traceback (most recent call last):\nImportError: boom\n")
+    got = RunFeed(tmp_path).poll()
+    assert [type(e).__name__ for e in got] == ["Output", "Output", "RunFailed"]
+    assert "ImportError: boom" in got[-1].traceback

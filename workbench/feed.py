@@ -102,9 +102,7 @@ class RunFeed:
         self.finished = False  # a RunFinished or RunFailed was seen (or made up)
         self.legacy = False  # a folder from before events.jsonl
         self._preview_stamp: tuple[int, int] | None = None
-        self._told_legacy = False
         self.last_output: list[str] = []  # the last lines the process printed, for a failure
-        self.status: dict | None = None  # status.json as last read
         self._unknown_types: set[str] = set()
 
     @property
@@ -116,6 +114,10 @@ class RunFeed:
         """What happened since the last poll, in order."""
         from .events import RunFailed, RunFinished, from_record
 
+        if self.legacy:
+            return []
+        if self.exit_code is None and not self.events.path.exists() and self._has_files():
+            return self._legacy()  # a folder from an older workbench
         # whether the process is gone is asked before its files are read: a run writes its last
         # event before it exits, so an end seen here with no last event below means it never will
         gone = None if self.finished else self._gone()
@@ -167,9 +169,9 @@ class RunFeed:
         if self.exit_code is not None:
             code = self.exit_code()
             return None if code is None else exit_text(code)
-        status = self.status = read_status(self.run_dir)
-        if status is None:  # none yet (the launcher writes one first), or a very old folder
-            return None if self.events.path.exists() or not self._has_files() else "unknown"
+        status = read_status(self.run_dir)
+        if status is None:  # none yet: a launcher writes one before it starts the run
+            return None
         state = effective_state(status)
         if state == "stale":
             return "its process is gone"
@@ -180,23 +182,21 @@ class RunFeed:
     def _ended_without_result(self, how: str) -> list[Any]:
         from .events import RunFailed
 
-        if not self.events.path.exists() and (self.exit_code is None):
-            # a folder from an older workbench: its state is all there is to show
-            self.legacy = True
-            if self._told_legacy:
-                return []
-            self._told_legacy = True
-            status = self.status or {}
-            state = effective_state(status) if status else how
-            return [Legacy(state, status,
-                           f"{self.run_dir.name} has no event log ({EVENTS}): it was written by an "
-                           "older workbench; only its state (from status.json) can be shown")]
         self.finished = True
         return [RunFailed(
             "error", f"the run's process ended without a result ({how})",
             f"its last output is in {self.run_dir / LOG}; the run folder keeps the last checkpoint "
             f"(workbench run --resume {self.run_dir})",
             "\n".join(self.last_output[-20:]), str(self.run_dir))]
+
+    def _legacy(self) -> list[Any]:
+        """What a folder without events.jsonl but with a run's files shows: its state, once."""
+        self.legacy = True
+        status = read_status(self.run_dir) or {}
+        state = effective_state(status) if status else "unknown"
+        return [Legacy(state, status,
+                       f"{self.run_dir.name} has no event log ({EVENTS}): it was written by an "
+                       "older workbench; only its state (from status.json) can be shown")]
 
     def _has_files(self) -> bool:
         return any((self.run_dir / n).exists() for n in ("metrics.jsonl", "checkpoint.pt"))
