@@ -22,11 +22,11 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer
 
-from .. import presets, runs
+from .. import presets
 from ..problems import InvalidExperiment
+from . import watching
 from .commands import PresetCommands
 from .draft import Draft, problems_by_field
-from . import watching
 from .event_view import RunView
 from .eventlog import line
 from .preset_flows import PresetFlows
@@ -41,7 +41,6 @@ from .widgets.tabbar import TabBar
 
 if TYPE_CHECKING:
     from textual.widgets import RichLog
-
     from textual.worker import Worker
 
     from ..config import Experiment
