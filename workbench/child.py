@@ -84,7 +84,8 @@ def warm_up() -> None:
         importlib.import_module("sklearn.datasets")
     except ImportError:  # reported, with what to install, by the dataset that needs it
         pass
-    importlib.import_module("workbench.engine")
+    for module in ("workbench.engine", "workbench.cli", "workbench.record", "workbench.presets"):
+        importlib.import_module(module)
 
 
 def leave_a_core_to_the_screen() -> None:

@@ -144,11 +144,14 @@ class RunFeed:
             if isinstance(event, (RunFinished, RunFailed)):
                 self.finished = True
             out.append(event)
-        out.extend(self._output())
+        # what the process printed and its preview came before its last event, if that is here
+        extra = self._output()
         preview = self._preview()
         if preview is not None:
-            out.insert(next((i for i, e in enumerate(out) if isinstance(e, (RunFinished, RunFailed))),
-                            len(out)), preview)
+            extra.append(preview)
+        end = next((i for i, e in enumerate(out) if isinstance(e, (RunFinished, RunFailed))),
+                   len(out))
+        out[end:end] = extra
         if gone is not None and not self.finished and self.events.at_end:
             out.extend(self._ended_without_result(gone))
         return out

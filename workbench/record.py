@@ -4,7 +4,8 @@
 - `events.jsonl`: every event but PreviewBatch and Output, one `events.to_record` line each,
   flushed at once (the engine already throttles BatchEnd, which carries every step's loss);
 - `preview.pt`: the latest PreviewBatch as a dict of tensors and plain data, replaced atomically,
-  loadable with `torch.load(..., weights_only=True)`.
+  loadable with `torch.load(..., weights_only=True)`; written by a thread of its own, so that the
+  loop does not wait for the disk (an atomic write syncs it), and before the run's last event.
 It also fills what RunStarted carries for screens (the task's primary metric, the experiment), so
 every run source, `workbench run`, `--detach`, torchrun's rank 0 and the app's runs, says it alike.
 metrics.jsonl stays the source of truth for numbers; these files are for following a run live.
@@ -15,12 +16,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from .presets import atomic_write
 
 EVENTS, PREVIEW = "events.jsonl", "preview.pt"
+_END = object()  # tells the preview writer to stop
 
 
 def primary_metric(task: str) -> str | None:
@@ -51,6 +54,9 @@ class EventRecorder:
             trim_events(path, int(resume.get("epoch", 0)), int(resume.get("step", 0)))
         # opened now: a screen that finds events.jsonl knows this run records its events
         self.file = open(path, "a", encoding="utf-8")
+        self._preview: Any = None  # the newest PreviewBatch not yet written
+        self._wake = threading.Condition()
+        self._writer: threading.Thread | None = None
 
     def __call__(self, event: Any) -> None:
         from .events import Output, PreviewBatch, RunFailed, RunFinished, RunStarted, to_record
@@ -59,8 +65,10 @@ class EventRecorder:
             event = dataclasses.replace(event, primary_metric=primary_metric(event.task),
                                         experiment=self.exp.to_dict())
         if isinstance(event, PreviewBatch):
-            self._write_preview(event)
+            self._queue_preview(event)
         elif not isinstance(event, Output):
+            if isinstance(event, (RunFinished, RunFailed)):
+                self._finish_preview()  # a follower that sees the end has seen the last preview
             self._append(to_record(event))
             if isinstance(event, (RunFinished, RunFailed)):
                 self.close()
@@ -76,15 +84,46 @@ class EventRecorder:
         except (OSError, ValueError):  # a full disk must not fail the run: metrics.jsonl has it
             pass
 
-    def _write_preview(self, batch: Any) -> None:
+    def _queue_preview(self, batch: Any) -> None:
+        with self._wake:
+            self._preview = batch  # an older one not yet written is skipped
+            self._wake.notify()
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_previews, name="preview-writer",
+                                            daemon=True)
+            self._writer.start()
+
+    def _write_previews(self) -> None:
         import torch
 
-        buf = io.BytesIO()
-        torch.save(preview_state(batch), buf)
-        try:
-            atomic_write(self.run_dir / PREVIEW, buf.getvalue())
-        except OSError:
-            pass  # only the screen's preview is missing
+        while True:
+            with self._wake:
+                while self._preview is None:
+                    self._wake.wait()
+                batch = self._preview
+            if batch is _END:
+                return
+            buf = io.BytesIO()
+            torch.save(preview_state(batch), buf)
+            try:
+                atomic_write(self.run_dir / PREVIEW, buf.getvalue())
+            except OSError:
+                pass  # only the screen's preview is missing
+            with self._wake:
+                if self._preview is batch:
+                    self._preview = None
+                self._wake.notify_all()
+
+    def _finish_preview(self) -> None:
+        """Wait for the last preview to be written, and end the writer."""
+        if self._writer is None:
+            return
+        with self._wake:
+            self._wake.wait_for(lambda: self._preview is None, timeout=10)
+            self._preview = _END
+            self._wake.notify_all()
+        self._writer.join(10)
+        self._writer = None
 
     def close(self) -> None:
         try:

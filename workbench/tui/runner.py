@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 PREVIEW_LIMIT = 64
 POLL_S = 0.2  # how often a followed run's folder is read (the screen's updates per second, at most)
 EXIT_GRACE_S = 30.0  # how long a run's process may linger after its last event
-FIRST_POLL_S = 0.03  # until the first batch: ctrl+r to the first point on the plot stays short
+FIRST_POLL_S = 0.01  # until the first batch: ctrl+r to the first point on the plot stays short
 
 
 class RunEvents(Message):
