@@ -150,7 +150,8 @@ def main() -> None:
                         side.turn(args.turn_s)
             finally:
                 for side in sides:
-                    os.kill(side.pid, signal.SIGCONT)  # the app's run ends with its session
+                    os.kill(side.pid, signal.SIGCONT)
+                    os.kill(side.pid, signal.SIGTERM)  # the app's run would outlive the app
                 for proc in procs:
                     proc.kill()
                     proc.wait()

@@ -1,51 +1,71 @@
-"""The app's runs happen in a child process (workbench.child): same results as in process, its
-prints come back as Output, a dead app stops it with a checkpoint, and a crash is reported."""
+"""The app's runs happen in a process of their own (workbench.child) that runs the CLI's run code:
+same results as in process, followed from the run folder (feed.RunFeed) like any run; its prints
+land in run.log and come back as Output; it outlives the app; signals stop and pause it; a
+process that dies is reported."""
 
 import os
 import signal
-import threading
+import subprocess
+import sys
 import time
 
-from workbench import engine, events, presets, runstatus
+from conftest import subprocess_env
+
+from workbench import detach, engine, events, presets, runs, runstatus
 from workbench.child import TrainingProcess
+from workbench.feed import RunFeed
 
 
 def exp_for(*items):
     return presets.load("digits-mlp", ["train.max_epochs=2", "train.device=cpu", *items])
 
 
-def long_run(tmp_path):
-    """A long run followed on a thread: (process, events seen so far, the follower thread); the
-    follower appends the run's result last."""
+def start(run_dir, exp):
     process = TrainingProcess()
-    process.begin(exp_for("train.max_epochs=500").to_dict(), tmp_path / "run")
-    seen: list = []
-    follower = threading.Thread(target=lambda: seen.append(process.follow(seen.append)))
-    follower.start()
-    return process, seen, follower
+    runs.prepare(run_dir, exp)
+    process.begin(run_dir)
+    return process, RunFeed(run_dir, process.exit_code)
 
 
-def wait_for(seen, kind):
-    deadline = time.monotonic() + 60
-    while not any(isinstance(e, kind) for e in seen):
-        assert time.monotonic() < deadline, f"no {kind.__name__}"
+def follow(feed, seen, until, timeout=90):
+    """Poll the feed into `seen` until `until(seen)`."""
+    deadline = time.monotonic() + timeout
+    while not until(seen):
+        assert time.monotonic() < deadline, f"timed out; seen {[type(e).__name__ for e in seen]}"
+        seen.extend(feed.poll())
         time.sleep(0.02)
+    return seen
+
+
+def has(kind):
+    return lambda seen: any(isinstance(e, kind) for e in seen)
+
+
+def ended(seen):
+    return any(isinstance(e, (events.RunFinished, events.RunFailed)) for e in seen)
+
+
+def result(seen):
+    """The run's last event (the output of its last lines may come after it)."""
+    return [e for e in seen if isinstance(e, (events.RunFinished, events.RunFailed))][-1]
 
 
 def test_a_run_in_the_child_matches_the_same_run_in_process(tmp_path):
     exp = exp_for()
     here = engine.train(exp, run_dir=tmp_path / "here")
-    seen = []
-    process = TrainingProcess()
-    process.begin(exp.to_dict(), tmp_path / "child")
-    result = process.follow(seen.append)
-    assert isinstance(result, events.RunFinished) and result.status == "finished"
-    assert result.final == here.final  # same numbers: the speed is not from doing less
+    process, feed = start(tmp_path / "child", exp)
+    seen = follow(feed, [], ended)
+    last = result(seen)
+    assert isinstance(last, events.RunFinished) and last.status == "finished"
+    assert last.final == here.final  # same numbers: the speed is not from doing less
     kinds = [type(e) for e in seen]
-    assert kinds[0] is events.RunStarted and kinds[-1] is events.RunFinished
+    assert kinds[0] is events.RunStarted
     assert events.EpochEnd in kinds and events.BatchEnd in kinds and events.PreviewBatch in kinds
+    started = seen[0]
+    assert started.primary_metric == "val_accuracy" and started.experiment == exp.to_dict()
+    assert process.wait() == 0
     status = runstatus.read_status(tmp_path / "child")  # like `workbench run`, it has a status
-    assert status["state"] == "finished" and status["pid"] not in (0, os.getpid())
+    assert status["state"] == "finished" and status["pid"] == process.pid != os.getpid()
 
 
 def test_a_users_print_comes_back_as_output(tmp_path):
@@ -57,47 +77,64 @@ def test_a_users_print_comes_back_as_output(tmp_path):
         "        return self.fc(x.flatten(1))\n"
     )
     exp = exp_for("train.max_epochs=1", "model.name=custom", f"model.path={model}:Net")
-    seen = []
-    process = TrainingProcess()
-    process.begin(exp.to_dict(), tmp_path / "run")
-    assert isinstance(process.follow(seen.append), events.RunFinished)
+    process, feed = start(tmp_path / "run", exp)
+    seen = follow(feed, [], lambda s: ended(s) and process.exit_code() is not None)
+    seen += feed.poll()
+    assert isinstance(result(seen), events.RunFinished)
     assert "hello from the model" in [e.text for e in seen if isinstance(e, events.Output)]
+    assert "hello from the model" in (tmp_path / "run" / "run.log").read_text()
 
 
-def test_when_the_app_goes_away_the_run_checkpoints_and_ends(tmp_path):
-    process, seen, follower = long_run(tmp_path)
-    wait_for(seen, events.BatchEnd)
-    process.proc.stdin.close()  # what the app's death looks like from the child
-    follower.join(60)
-    assert isinstance(seen[-1], events.RunFinished) and seen[-1].status == "interrupted"
-    assert (tmp_path / "run" / "checkpoint.pt").exists()
-    assert runstatus.read_status(tmp_path / "run")["state"] == "interrupted"
+def test_the_run_outlives_the_app_that_started_it(tmp_path):
+    """The app's process exits (or is killed) after ctrl+r: the run goes on to its end."""
+    run_dir = tmp_path / "run"
+    runs.prepare(run_dir, exp_for())
+    app = (
+        "import sys, time; from workbench.child import TrainingProcess\n"
+        "p = TrainingProcess(); time.sleep(1); p.begin(sys.argv[1]); print(p.pid, flush=True)\n"
+        "import os; os._exit(0)\n"  # no cleanup, as a killed app
+    )
+    out = subprocess.run([sys.executable, "-c", app, str(run_dir)], capture_output=True,
+                         text=True, env=subprocess_env(), timeout=60, check=True)
+    pid = int(out.stdout)
+    assert os.getsid(pid) == pid  # a session of its own: a closing terminal's SIGHUP misses it
+    seen = follow(RunFeed(run_dir), [], ended, timeout=120)
+    assert isinstance(result(seen), events.RunFinished) and result(seen).status == "finished"
 
 
-def test_pause_resume_and_stop_reach_the_child(tmp_path):
-    process, seen, follower = long_run(tmp_path)
-    wait_for(seen, events.BatchEnd)
-    process.pause()
-    assert process.paused
-    wait_for(seen, events.Paused)
-    process.resume()
-    wait_for(seen, events.Resumed)
-    process.stop("stopped")
-    follower.join(60)
-    assert isinstance(seen[-1], events.RunFinished) and seen[-1].status == "stopped"
+def test_pause_resume_and_stop_are_signals_to_the_run(tmp_path):
+    run_dir = tmp_path / "run"
+    process, feed = start(run_dir, exp_for("train.max_epochs=500"))
+    seen = follow(feed, [], has(events.BatchEnd))
+    assert detach.pause_run(run_dir, True) == process.pid
+    follow(feed, seen, has(events.Paused))
+    detach.pause_run(run_dir, False)
+    follow(feed, seen, has(events.Resumed))
+    assert detach.stop_run(run_dir) == process.pid  # SIGTERM, as for any run
+    follow(feed, seen, ended)
+    assert isinstance(result(seen), events.RunFinished) and result(seen).status == "interrupted"
+    assert process.wait() == 130  # the CLI's exit status
+    assert (run_dir / "checkpoint.pt").exists()
+    assert runstatus.read_status(run_dir)["state"] == "interrupted"
+    assert "SIGTERM: finishing the current batch" in (run_dir / "run.log").read_text()
 
 
 def test_a_child_that_dies_is_reported_as_a_failed_run(tmp_path):
-    process, seen, follower = long_run(tmp_path)
-    wait_for(seen, events.BatchEnd)
-    os.kill(process.proc.pid, signal.SIGKILL)
-    follower.join(60)
-    failed = seen[-1]
+    run_dir = tmp_path / "run"
+    process, feed = start(run_dir, exp_for("train.max_epochs=500"))
+    seen = follow(feed, [], has(events.BatchEnd))
+    os.kill(process.pid, signal.SIGKILL)
+    follow(feed, seen, ended)
+    failed = result(seen)
     assert isinstance(failed, events.RunFailed) and failed.kind == "error"
-    assert "killed by SIGKILL" in failed.message and failed.run_dir == str(tmp_path / "run")
+    assert "killed by SIGKILL" in failed.message and failed.run_dir == str(run_dir)
+    assert feed.poll() == [] and feed.done  # said once
 
 
-def test_a_waiting_process_that_gets_no_run_is_discarded(tmp_path):
+def test_a_waiting_process_that_gets_no_run_exits_when_its_input_ends(tmp_path):
+    process = TrainingProcess()
+    process.proc.stdin.close()  # the app is gone
+    assert process.wait(60) == 0  # it ended on its own, not killed
     process = TrainingProcess()
     process.discard()
     assert process.proc.returncode is not None

@@ -3,6 +3,7 @@ finish the current batch, write a checkpoint, flush metrics and exit 130; `--res
 with every epoch and step exactly once, and the same numbers as an uninterrupted run."""
 
 import fcntl
+import io
 import os
 import select
 import signal
@@ -144,3 +145,43 @@ def test_stop_during_validation_still_saves_the_epoch(small_exp, tmp_path):
     assert result.status == "interrupted"
     ckpt = runs.load_checkpoint(tmp_path / "r")
     assert ckpt["epoch"] == 1 and ckpt["batch"] == 0
+
+
+class BlockedStream(io.StringIO):
+    """A terminal whose write is in progress when SIGTERM comes: a second write from inside it
+    raises as CPython's buffered writer does ("reentrant call")."""
+
+    busy = fired = False
+
+    def isatty(self):
+        return False
+
+    def write(self, text):
+        if self.busy:
+            raise RuntimeError("reentrant call inside <_io.BufferedWriter name='<stdout>'>")
+        self.busy = True
+        try:
+            if "epoch 1/" in text and not self.fired:
+                self.fired = True
+                handler = signal.getsignal(signal.SIGTERM)
+                handler(signal.SIGTERM, None)  # the signal lands during this write
+            return super().write(text)
+        finally:
+            self.busy = False
+
+
+def test_a_signal_during_a_write_to_the_terminal_still_stops_with_a_checkpoint(tmp_path):
+    """The handler used to print: inside a write to the same stream that raised "reentrant
+    call", the run was recorded as an error and no checkpoint was written."""
+    from workbench.cli import run_experiment
+    from workbench.progress import Progress
+
+    out = BlockedStream()
+    exp = presets.load("digits-mlp", ["train.max_epochs=3", "train.device=cpu"])
+    code = run_experiment(exp, tmp_path / "r", None, Progress(out=out, err=out))
+    assert out.fired
+    assert code == 130, out.getvalue()
+    assert runs.load_checkpoint(tmp_path / "r")["epoch"] >= 1
+    text = out.getvalue()
+    assert "SIGTERM: finishing the current batch, saving a checkpoint" in text
+    assert "interrupted: " in text and "run failed" not in text

@@ -336,6 +336,50 @@ def test_stop_run_signals_the_run_or_its_torchrun_launcher(tmp_path):
             p.wait()
 
 
+def test_pause_is_refused_where_the_signal_would_end_the_run(tmp_path):
+    """SIGUSR1 ends a process that has no handler for it: a torchrun launcher, or a run by a
+    workbench from before pausing by signal (its folder has no events.jsonl)."""
+    from workbench.detach import DetachError, pause_run
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        status = {"state": "running", "pid": sleeper.pid, "pid_start": process_start(sleeper.pid),
+                  "host": socket.gethostname()}
+        (tmp_path / "status.json").write_text(json.dumps(status))
+        with pytest.raises(DetachError, match="older workbench"):
+            pause_run(tmp_path)
+        (tmp_path / "events.jsonl").write_text("")
+        (tmp_path / "status.json").write_text(json.dumps({**status, "agent_pid": 1}))
+        with pytest.raises(DetachError, match="not available for a torchrun run"):
+            pause_run(tmp_path)
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_an_in_process_run_records_its_events_and_preview(tmp_path):
+    """for_run's recorder: events.jsonl with what a screen needs, and preview.pt."""
+    import torch
+
+    from workbench import events, runstatus
+    from workbench.engine import train
+    from workbench.presets import load
+
+    exp = load("digits-mlp", ["train.max_epochs=1", "train.device=cpu"])
+    seen = []
+    train(exp, runstatus.for_run(tmp_path, seen.append, exp), run_dir=tmp_path)
+    recorded = [events.from_record(json.loads(x))
+                for x in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert recorded == [e for e in seen if not isinstance(e, events.PreviewBatch)]
+    assert recorded[0].primary_metric == "val_accuracy" and recorded[0].experiment == exp.to_dict()
+    assert isinstance(recorded[-1], events.RunFinished)
+    preview = torch.load(tmp_path / "preview.pt", weights_only=True)
+    last = [e for e in seen if isinstance(e, events.PreviewBatch)][-1]
+    assert torch.equal(preview["inputs"], last.inputs)
+    assert torch.equal(preview["predictions"], last.predictions)
+
+
 def test_lbfgs_is_refused_on_several_processes(monkeypatch):
     from workbench import strategy
     from workbench.faults import RunError

@@ -188,11 +188,12 @@ async def test_pause_resume_and_stop(tmp_path):
         await wait_for(
             pilot, lambda: any(type(e).__name__ == "Resumed" for (e,) in status), what="Resumed"
         )
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+g")  # SIGTERM to the run's process, as for any run
         await wait_for(pilot, lambda: not app.runner.active, 30, "the stop")
         await pilot.pause(0.1)
         finished = [e for (e,) in status if isinstance(e, RunFinished)]
-        assert finished and finished[-1].status == "stopped"
+        assert finished and finished[-1].status == "interrupted"
+        assert app.runner.process.exit_code() == 130  # what `workbench run` exits with
         (run_dir,) = (tmp_path / "runs").iterdir()
         assert (run_dir / "checkpoint.pt").exists()
         await pilot.press("ctrl+g")  # nothing to stop: a notice, no crash
@@ -305,3 +306,4 @@ async def test_an_unexpected_error_in_a_worker_is_logged_and_the_app_stays_usabl
         assert app.is_running and not app.runner.active
         await type_into(pilot, "#f-train-max_epochs", "3")
         assert app.draft.experiment.train.max_epochs == 3
+        app.runner.process.proc.kill()  # the run itself went on, unfollowed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 
@@ -10,7 +9,7 @@ from workbench import presets
 from workbench.events import BatchEnd, EpochEnd, PreviewBatch
 from workbench.optimizers import OPTIMIZERS
 from workbench.tui.draft import Draft, field_spec, format_value, parse_text, problems_by_field
-from workbench.tui.runner import EventBuffer, coalesce
+from workbench.tui.runner import coalesce
 from workbench.tui.widgets.pickers import items
 
 
@@ -112,21 +111,3 @@ def test_coalesce_merges_batches_and_keeps_the_newest_preview():
     assert [type(e) for e in out] == [BatchEnd, EpochEnd, BatchEnd, PreviewBatch]
     assert out[0].steps == (1, 2, 3) and out[2].steps == (4, 5)
     assert out[2].step == 5 and out[2].losses == (4.0, 5.0) and out[-1] is p2
-
-
-def test_a_backlog_collapses_to_one_update():
-    buffer = EventBuffer()
-    wakes = []
-
-    def produce():
-        for s in range(1, 10_001):
-            wakes.append(buffer.put(batch(s)))
-
-    threads = [threading.Thread(target=produce) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    (merged,) = coalesce(buffer.drain())
-    assert len(merged.steps) == 20_000 and sum(wakes) == 1  # one message woke the UI
-    assert buffer.drain() == []

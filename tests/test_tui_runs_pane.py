@@ -16,7 +16,7 @@ from tui_helpers import make_app, ready, wait_for
 from workbench import presets, runs
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.runs_pane import CompareScreen, RunsPane, config_differences, flatten
-from workbench.tui.widgets.plots import EpochPlot
+from workbench.tui.widgets.status import StatusLine
 
 
 @pytest.fixture(autouse=True)
@@ -108,7 +108,12 @@ async def test_runs_tab_lists_runs_newest_first_and_enter_watches_one(tmp_path, 
         table.focus()
         table.move_cursor(row=2)  # b-dead
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(app.query_one(EpochPlot).train) == 2, what="watch")
+        # (a folder without events.jsonl, as an older workbench wrote: its state alone is shown)
+        def shown():
+            status = app.query_one(StatusLine).status
+            return status.state == "stale" and status.epoch == 2
+
+        await wait_for(pilot, shown, what="watch")
         assert app.watching == three_runs[1]
         assert app.active_tab == "train"
 

@@ -112,9 +112,9 @@ def test_workbench_in_tmux_runs_and_stops(tmp_path):
         tmux.wait_for("‖ paused", 30)
         tmux.keys("F5")
         tmux.wait_for("run 'digits-mlp' started", 30)  # the log pane
-        tmux.keys("C-g")
-        screen = tmux.wait_for("stopped:", 60)
-        assert "■ stopped" in screen and "run failed" not in screen
+        tmux.keys("C-g")  # SIGTERM to the run's process, as `kill -TERM` would
+        screen = tmux.wait_for("interrupted:", 60)
+        assert "■ interrupted" in screen and "run failed" not in screen
         (run_dir,) = (tmp_path / "runs").iterdir()
         assert (run_dir / "metrics.jsonl").stat().st_size > 0
         assert (run_dir / "checkpoint.pt").exists()

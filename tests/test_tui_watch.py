@@ -48,27 +48,23 @@ def write_status(run_dir: Path, state: str, epoch: int, max_epochs: int = 4, **e
     (run_dir / "status.json").write_text(json.dumps(status))
 
 
-def append_epochs(run_dir: Path, first: int, last: int) -> None:
-    with open(run_dir / runs.METRICS, "a") as f:
-        for e in range(first, last + 1):
-            f.writelines(
-                json.dumps({"step": (e - 1) * 10 + s, "epoch": e, "loss": 2.0 / e}) + "\n"
-                for s in range(1, 11)
-            )
-            f.write(
-                json.dumps(
-                    {
-                        "epoch": e,
-                        "step": e * 10,
-                        "train_loss": 2.0 / e,
-                        "val_loss": 2.5 / e,
-                        "val_accuracy": 0.5 + e / 10,
-                        "samples_per_s": 100.0,
-                        "epoch_time_s": 0.1,
-                    }
-                )
-                + "\n"
-            )
+def append_events(run_dir: Path, first: int, last: int, end: str | None = None) -> None:
+    """What a run records in events.jsonl for epochs first..last (RunStarted with the first)."""
+    from workbench.events import BatchEnd, EpochEnd, RunFinished, RunStarted, to_record
+
+    out = []
+    if first == 1:
+        out.append(RunStarted(str(run_dir), "digits-mlp", "cpu", "CPU", 4, 0, 10, 100, 20,
+                              "classification", ("val_accuracy",), "tensor", "val_accuracy", {}))
+    for e in range(first, last + 1):
+        steps = tuple((e - 1) * 10 + s for s in range(1, 11))
+        out.append(BatchEnd(e, steps[-1], 2.0 / e, steps, (2.0 / e,) * 10, 10, 10, 100.0, 1.0, 1.0))
+        out.append(EpochEnd(e, 4, e * 10, 2.0 / e, 2.5 / e, {"val_accuracy": 0.5 + e / 10}, 100.0,
+                            0.1, e * 0.1, 1.0))
+    if end:
+        out.append(RunFinished(end, last, last * 10, {}, str(run_dir), 1.0))
+    with open(run_dir / "events.jsonl", "a") as f:
+        f.writelines(json.dumps(to_record(ev)) + "\n" for ev in out)
 
 
 def fake_run(tmp_path: Path, max_epochs: int = 4) -> Path:
@@ -84,7 +80,7 @@ def state(app) -> str:
 async def test_watch_follows_a_growing_run_until_it_finishes(tmp_path):
     run_dir = fake_run(tmp_path)
     write_status(run_dir, "running", 1)
-    append_epochs(run_dir, 1, 1)
+    append_events(run_dir, 1, 1)
     app = WorkbenchApp(presets.load("digits-mlp"), runs_root=tmp_path / "runs", watch=run_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
@@ -92,37 +88,63 @@ async def test_watch_follows_a_growing_run_until_it_finishes(tmp_path):
         await wait_for(pilot, lambda: len(epochs.train) == 1, what="first epoch")
         assert app.active_tab == "train"
         assert state(app) == "running"
-        assert epochs.metric == "val_accuracy"
+        assert epochs.metric == "val_accuracy"  # from the run's RunStarted, not its config
         assert len(app.query_one(StepPlot).series) == 10
         line = app.query_one(StatusLine).line(200).plain
         assert "epoch 1/4" in line and "watching r1" in line
-        append_epochs(run_dir, 2, 4)
+        append_events(run_dir, 2, 4, end="finished")
         write_status(run_dir, "finished", 4)
         await wait_for(pilot, lambda: state(app) == "finished", what="finished")
         assert len(epochs.train) == 4 and epochs.train.last[:2] == (4, 0.5)
-        assert app._watch_timer is None  # polling stopped with the run
-        assert "r1: finished" in log_text(app)
+        await wait_for(pilot, lambda: not app.runner.active, what="the follower to end")
+        assert "finished: 4 epochs" in log_text(app)
 
 
-async def test_a_dead_process_shows_as_stale_and_a_resume_restarts_the_curves(tmp_path):
+async def test_a_run_whose_process_died_is_reported_once_as_failed(tmp_path):
     run_dir = fake_run(tmp_path)
     write_status(run_dir, "running", 2, pid=2**22 + 12345)  # no such process
-    append_epochs(run_dir, 1, 2)
+    append_events(run_dir, 1, 2)
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         assert app.attach(run_dir)
-        await wait_for(pilot, lambda: state(app) == "stale", what="stale")
+        await wait_for(pilot, lambda: state(app) == "failed", what="failed")
         assert len(app.query_one(EpochPlot).train) == 2
-        # a resume rewrites metrics.jsonl (a new file): the plots start over from it
-        tmp = run_dir / "m.tmp"
-        tmp.write_text((run_dir / runs.METRICS).read_text().splitlines(True)[0])
-        tmp.replace(run_dir / runs.METRICS)
-        write_status(run_dir, "running", 0)
-        app._watch_timer = app.set_interval(0.1, app._watch_tick)
-        await wait_for(pilot, lambda: "resumed" in log_text(app), what="restart")
+        await wait_for(pilot, lambda: not app.runner.active, what="the follower to end")
+        text = log_text(app)
+        assert text.count("the run's process ended without a result (its process is gone)") == 1
+
+
+async def test_a_resumed_run_starts_its_curves_again(tmp_path):
+    run_dir = fake_run(tmp_path)
+    write_status(run_dir, "running", 2)
+    append_events(run_dir, 1, 2)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        assert app.attach(run_dir)
+        await wait_for(pilot, lambda: len(app.query_one(EpochPlot).train) == 2, what="2 epochs")
+        # a resume rewrites events.jsonl (a new file, up to the checkpoint): the plots start over
+        tmp = run_dir / "e.tmp"
+        tmp.write_text("".join((run_dir / "events.jsonl").read_text().splitlines(True)[:2]))
+        tmp.replace(run_dir / "events.jsonl")
+        await wait_for(pilot, lambda: "the run was resumed" in log_text(app), what="restart")
         assert len(app.query_one(EpochPlot).train) == 0
-        assert len(app.query_one(StepPlot).series) == 1
+        assert len(app.query_one(StepPlot).series) == 10
+
+
+async def test_an_old_run_folder_shows_its_state_and_says_it_has_no_event_log(tmp_path):
+    run_dir = fake_run(tmp_path)
+    write_status(run_dir, "interrupted", 2)
+    (run_dir / runs.METRICS).write_text('{"epoch": 1, "train_loss": 1.0}\n')
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        assert app.attach(run_dir)
+        await wait_for(pilot, lambda: state(app) == "interrupted", what="the state")
+        assert "epoch 2/4" in app.query_one(StatusLine).line(200).plain
+        await wait_for(pilot, lambda: "has no event log" in log_text(app), what="the note")
+        await wait_for(pilot, lambda: not app.runner.active, what="the follower to end")
 
 
 async def test_a_folder_that_is_not_a_run_says_so(tmp_path, capsys):

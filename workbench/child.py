@@ -1,106 +1,83 @@
-"""A training run in its own process, for the app: the screen and the loop stop sharing a GIL.
+"""The app's run process: it loads torch ahead, then runs the CLI's own run code on a run folder.
 
 In one process the UI thread and the training loop take turns on the GIL, and a loop of small
 torch ops waits at every turn (bench/screen_live.py measured epochs 1.2-1.7x as long with the
-screen live as headless). So the app starts each run in a child, `python -m workbench.child FD`:
+screen live as headless). So each run the app starts is a process of its own,
+`python -m workbench.child`, started ahead so that ctrl+r does not wait for torch:
 
-- parent -> child, on the child's stdin, pickled: one job `("run", experiment dict, run folder)`,
-  then commands `("pause",)`, `("resume",)`, `("stop", reason)`. End of input (the app closed or
-  died) stops the run, with a checkpoint, as SIGINT/SIGTERM/SIGHUP do.
-- child -> parent, on the pipe FD: the engine's events, pickled, then `Done(result)`.
-- the child's stdout and stderr (user code's prints, warnings, a crash) come back as `Output` lines.
+- it imports torch (and what a first batch needs) while it waits;
+- the app makes the run folder, writes its config.toml, and writes the folder's path as one line on
+  the process's stdin; the end of stdin before that line (the app closed) ends the process;
+- the process then points its stdout and stderr at RUN_DIR/run.log and runs `cli.run_experiment`,
+  as `workbench run` does: the same status.json, events.jsonl and preview.pt, the same signals
+  (SIGTERM stops with a checkpoint, SIGUSR1/SIGUSR2 pause and resume) and exit status.
 
-The child imports torch before it reads its job, so the app keeps one waiting (`TrainingProcess`
-started ahead) and a run starts without the ~2 s import. The run folder gets a status.json, as
-`workbench run` writes, so `workbench runs` lists the app's runs with their process.
+It runs in a session of its own and no longer reads its stdin once it has a run: the run outlives
+the app, and the app follows it from its folder like any other (feed.RunFeed).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import pickle
-import signal
 import subprocess
 import sys
-import threading
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
 
-from .events import Output, RunFailed, RunFinished
-
-#: how long a stopped run may take to checkpoint and exit before it is killed
+#: how long a stopped run may take to checkpoint and exit before `wait` gives up on it
 EXIT_GRACE_S = 30.0
-
-
-@dataclass(frozen=True)
-class Done:
-    """The last message of a run: what `engine.train` returned."""
-
-    result: RunFinished | RunFailed
 
 
 # -- the child -------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    events = os.fdopen(int(argv[0]), "wb")
-    commands = sys.stdin.buffer
-    from .control import Control
-
-    control, running = Control(), False
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if not running:
-            os._exit(0)  # no run yet: nothing to save
-        control.stop("interrupted")  # finish the batch, checkpoint, end
-
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None:
-            signal.signal(sig, on_signal)
     warm_up()  # before the job arrives: that is what the waiting is for
-
-    from .config import InvalidExperiment, validate
-    from .engine import train
-    from .runstatus import for_run
-
-    try:
-        _, raw, run_dir = pickle.load(commands)
-    except (EOFError, pickle.UnpicklingError):
+    line = sys.stdin.readline()
+    if not line.strip():
         return 0  # the app closed without a run for this process
-    running, lock = True, threading.Lock()
+    run_dir = Path(line.strip())
+    _redirect(run_dir / "run.log")
+    from . import runs
+    from .cli import EXIT_INVALID, _load, run_experiment
 
-    def send(message: Any) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        with lock:
-            try:
-                events.write(data)
-                events.flush()
-            except (BrokenPipeError, ValueError):
-                control.stop("interrupted")  # nobody is listening any more: checkpoint, end
-
-    try:
-        exp = validate(raw)
-    except InvalidExperiment as e:  # the app validated it; a custom model's file may have gone
-        send(Done(RunFailed("config", "; ".join(str(p) for p in e.problems))))
-        return 0
-    threading.Thread(target=_follow, args=(commands, control), daemon=True).start()
+    exp = _load(str(run_dir / runs.CONFIG), [])  # the app validated it; a model's file may be gone
+    if exp is None:
+        return EXIT_INVALID
     if exp.train.threads == 0:
         leave_a_core_to_the_screen()
-    result = train(exp, for_run(Path(run_dir), send, exp), control, run_dir=run_dir)
-    send(Done(result))
-    events.close()
+    # a data failure's folder is removed by the app, once it has read the failure from it
+    return run_experiment(exp, run_dir, None, Notes(), discard=False)
+
+
+class Notes:
+    """The run's progress, as the app's runs show it: events reach the screen from the run folder,
+    so only the notes (a signal's) are printed, to run.log."""
+
+    def __call__(self, event: object) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        print(text, flush=True)
+
+
+def _redirect(log: Path) -> None:
+    """stdout and stderr (the user's prints, warnings, a crash) appended to the run's log; stdin
+    from /dev/null (the app that wrote to it may go)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)  # not a normal exit: the thread reading commands holds stdin's lock
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.dup2(null, 0)
+    os.close(fd)
+    os.close(null)
 
 
 def warm_up() -> None:
     """What a run's first batch would otherwise wait for, done while the process waits for its job
     (bench/run_start.py: ctrl+r to the first batch took 2.1-2.4 s with torch alone loaded):
     torch; torch._dynamo, which torch.optim imports when the first optimizer is made (~1-2 s
-    here); scikit-learn, which the built-in datasets use (~1 s)."""
+    here); scikit-learn, which the built-in datasets use (~1 s); the run code."""
     import torch
 
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -108,6 +85,8 @@ def warm_up() -> None:
         importlib.import_module("sklearn.datasets")
     except ImportError:  # reported, with what to install, by the dataset that needs it
         pass
+    for module in ("workbench.engine", "workbench.cli", "workbench.record", "workbench.presets"):
+        importlib.import_module(module)
 
 
 def leave_a_core_to_the_screen() -> None:
@@ -124,146 +103,59 @@ def leave_a_core_to_the_screen() -> None:
         torch.set_num_threads(min(torch.get_num_threads(), cores - 1))
 
 
-def _follow(commands: BinaryIO, control: Any) -> None:
-    """Apply the parent's commands; the end of its input (the app is gone) stops the run."""
-    while True:
-        try:
-            command = pickle.load(commands)
-        except Exception:  # EOF, or a broken pipe: the parent is gone
-            control.stop("interrupted")
-            return
-        if command[0] == "pause":
-            control.pause()
-        elif command[0] == "resume":
-            control.resume()
-        elif command[0] == "stop":
-            control.stop(command[1])
-
-
 # -- the parent --------------------------------------------------------------------------------
 class TrainingProcess:
-    """A child process that has loaded torch and waits for one run; `Control`'s interface."""
+    """A process that has loaded torch and waits for one run folder."""
 
     def __init__(self) -> None:
-        read_fd, write_fd = os.pipe()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "workbench.child", str(write_fd)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,),
-                env=env,
-            )
-        finally:
-            os.close(write_fd)
-        self.events = os.fdopen(read_fd, "rb")
-        self.output: deque[str] = deque(maxlen=20)
-        self.run_dir = Path()
-        self._lock = threading.Lock()
-        self._paused = False
+        from .detach import package_env
 
-    # Control's interface, as the app uses it
-    def pause(self) -> None:
-        self._paused = True
-        self._send(("pause",))
-
-    def resume(self) -> None:
-        self._paused = False
-        self._send(("resume",))
-
-    def stop(self, reason: str = "stopped") -> None:
-        self._paused = False
-        self._send(("stop", reason))
+        self.run_dir: Path | None = None
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench.child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # until it has a run.log, it has nothing to say
+            stderr=subprocess.DEVNULL,
+            env={**package_env(), "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,  # no terminal's hangup or ctrl+c reaches the run
+        )
 
     @property
-    def paused(self) -> bool:
-        return self._paused
+    def pid(self) -> int:
+        return self.proc.pid
 
-    def _send(self, message: tuple) -> None:
-        with self._lock:
-            try:
-                pickle.dump(message, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                self.proc.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                pass  # the child has ended; `follow` reports its end
-
-    def begin(self, raw: dict, run_dir: Path) -> None:
-        """Hand the child its run (before any command: it reads the run first)."""
+    def begin(self, run_dir: Path) -> None:
+        """Hand the process its run folder (config.toml written); raises OSError if it is gone."""
         self.run_dir = Path(run_dir)
-        self._send(("run", raw, str(run_dir)))
-
-    def follow(self, emit: Callable[[Any], None]) -> RunFinished | RunFailed:
-        """Pass the run's events and output to `emit` until the child ends (blocks)."""
-        reader = threading.Thread(target=self._read_output, args=(emit,), daemon=True)
-        reader.start()
-        result = None
-        while True:
-            try:
-                message = pickle.load(self.events)
-            except Exception:  # EOF: the child has exited
-                break
-            if isinstance(message, Done):
-                result = message.result
-            else:
-                emit(message)
-        code = self.wait()
-        reader.join(timeout=2)
-        if result is None:
-            result = RunFailed(
-                "error",
-                f"the training process ended without a result ({_exit_text(code)})",
-                "its last output is above in the Log; the run folder keeps the last checkpoint",
-                "\n".join(self.output),
-                str(self.run_dir) if self.run_dir.exists() else None,
-            )
-            emit(result)
-        return result
-
-    def _read_output(self, emit: Callable[[Any], None]) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            text = raw.decode(errors="replace").rstrip()
-            self.output.append(text)
-            emit(Output(text))
-
-    def wait(self) -> int:
+        assert self.proc.stdin is not None
         try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            return self.proc.wait(EXIT_GRACE_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+            self.proc.stdin.write(f"{Path(run_dir).resolve()}\n".encode())
+            self.proc.stdin.flush()
         finally:
-            self.events.close()
+            self.proc.stdin.close()  # it reads no more; it lives on without us
+
+    def exit_code(self) -> int | None:
+        """None while the process runs; its exit status (negative: the signal) once it ended."""
+        return self.proc.poll()
+
+    def wait(self, timeout: float = EXIT_GRACE_S) -> int | None:
+        """Its exit status, or None when it still runs after `timeout` seconds."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def discard(self) -> None:
         """End a process that never got a run (it holds nothing worth saving)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout, self.events):
-            try:
-                f.close()
-            except (OSError, AttributeError):
-                pass
-
-
-def _exit_text(code: int) -> str:
-    if code < 0:
         try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()  # alone, this ends it once it has warmed up
+        except OSError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.kill()  # now: the app that quits should not wait for a torch import
+        self.proc.wait()
 
 
 if __name__ == "__main__":
-    # run as the module workbench.child, not __main__, so that the parent can unpickle `Done`
-    from workbench.child import main as child_main
-
-    sys.exit(child_main())
+    sys.exit(main())

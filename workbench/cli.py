@@ -292,38 +292,107 @@ def cmd_run(args) -> int:
         except OSError as e:
             _err(f"cannot create the run folder: {e}")
             return EXIT_INVALID
-    return _train(exp, run_dir, resume, Progress(quiet=args.quiet))
+    return run_experiment(exp, run_dir, resume, Progress(quiet=args.quiet))
 
 
-def _train(exp, run_dir: Path | None, resume, progress) -> int:
+def run_experiment(exp, run_dir: Path | None, resume, progress, *, discard: bool = True) -> int:
+    """Train `exp` into `run_dir` (recording status.json, events.jsonl and preview.pt), showing
+    the events on `progress`; returns the exit status. `workbench run` and the app's run process
+    (child.py) both run through here, with the same signals: SIGINT, SIGTERM and SIGHUP stop after
+    the current batch with a checkpoint (exit 130); SIGUSR1 pauses and SIGUSR2 resumes."""
     from . import distributed, runs, runstatus
     from .engine import Control, train
     from .events import RunFailed
 
     control = Control()
-
-    def on_signal(signum, frame):
-        name = signal.Signals(signum).name
-        progress.note(f"{name}: finishing the current batch, saving a checkpoint")
-        control.stop("interrupted")
-
-    old = {}
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None:
-            old[sig] = signal.signal(sig, on_signal)
+    signals = RunSignals(control, progress.note)
     try:
-        emit = runstatus.for_run(run_dir, progress, exp, resume, distributed.env_world_size())
-        result = train(exp, emit, control, run_dir=run_dir, resume=resume)
+        signals.install()
+        recorded = runstatus.for_run(run_dir, signals.wrap(progress), exp, resume,
+                                     distributed.env_world_size())
+        result = train(exp, recorded, control, run_dir=run_dir, resume=resume)
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        signals.uninstall()
     if isinstance(result, RunFailed):
-        if result.kind == "data" and run_dir is not None and resume is None and not result.run_dir:
+        if discard and result.kind == "data" and run_dir is not None and resume is None \
+                and not result.run_dir:
             runs.discard(run_dir)  # bad data, found before anything was written: no run folder
         # data that cannot be loaded (a missing file) and a checkpoint that does not fit its config
         # are bad input, found only when the run starts; nothing was trained
         return EXIT_INVALID if result.kind in ("data", "checkpoint") else EXIT_FAILED
     return EXIT_INTERRUPTED if result.status == "interrupted" else EXIT_OK
+
+
+class RunSignals:
+    """Signal handlers for a run that only take note: a handler runs between two bytecodes of the
+    main thread, maybe inside a write to stdout (printing there raised "reentrant call" and failed
+    the run) or inside the Control's own locks. So a handler queues what was asked, a thread
+    applies it to the Control at once, and the note is printed with the next event."""
+
+    STOP = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self, control, note) -> None:
+        import collections
+        import threading
+
+        self.control, self.note = control, note
+        self.asked: collections.deque[tuple[str, str]] = collections.deque()  # appends are atomic
+        self.notes: collections.deque[str] = collections.deque()
+        self._wake = threading.Event()
+        self._done = False
+        self._old: dict = {}
+        self._thread = threading.Thread(target=self._apply, name="run-signals", daemon=True)
+
+    def handler(self, signum, frame) -> None:
+        name = signal.Signals(signum).name
+        if name in self.STOP:
+            self.asked.append(("stop", name))
+            self.notes.append(f"{name}: finishing the current batch, saving a checkpoint")
+        else:
+            self.asked.append(("pause" if name == "SIGUSR1" else "resume", name))
+        self._wake.set()  # (Event.set's lock is taken by no one else: the thread only waits)
+
+    def install(self) -> None:
+        for name in (*self.STOP, "SIGUSR1", "SIGUSR2"):
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                self._old[sig] = signal.signal(sig, self.handler)
+        self._thread.start()
+
+    def uninstall(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._done = True
+        self._wake.set()
+        self._thread.join(5)
+        self._apply_asked()
+        self._print_notes()
+
+    def _apply(self) -> None:
+        while not self._done:
+            self._wake.wait()
+            self._wake.clear()
+            self._apply_asked()
+
+    def _apply_asked(self) -> None:
+        while self.asked:
+            what, _ = self.asked.popleft()
+            if what == "stop":
+                self.control.stop("interrupted")
+            else:
+                getattr(self.control, what)()
+
+    def _print_notes(self) -> None:
+        while self.notes:
+            self.note(self.notes.popleft())
+
+    def wrap(self, show):
+        """`show` (the progress) after any note a signal left."""
+        def shown(event) -> None:
+            self._print_notes()
+            show(event)
+
+        return shown
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,7 @@ class DetachError(Exception):
     """A detached run cannot be started or stopped; the message says why."""
 
 
-def _package_env() -> dict:
+def package_env() -> dict:
     """The child imports the same workbench as this process, wherever it is installed from."""
     env = dict(os.environ)
     here = str(Path(__file__).resolve().parent.parent)
@@ -53,7 +53,7 @@ def command(args: list[str], devices: int = 1) -> list[str]:
 def _spawn(run_dir: Path, cmd: list[str]) -> int:
     with open(run_dir / LOG, "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=os.getcwd(), env=_package_env(), start_new_session=True)
+                                cwd=os.getcwd(), env=package_env(), start_new_session=True)
     return proc.pid
 
 
@@ -142,6 +142,25 @@ def stop_run(run_dir: str | Path, sig: int = signal.SIGTERM) -> int:
     """Signal a running run (SIGTERM: it checkpoints and exits with 130); return the pid signalled.
 
     Under torchrun the launcher is signalled, which passes the signal to every rank."""
+    return signal_run(run_dir, sig)
+
+
+def pause_run(run_dir: str | Path, pause: bool = True) -> int:
+    """Pause (SIGUSR1) or resume (SIGUSR2) a running run between batches; return the pid.
+
+    Not under torchrun: its launcher does not pass these signals on (it would end instead)."""
+    if not (Path(run_dir) / "events.jsonl").exists():  # (record.EVENTS)
+        raise DetachError(f"{run_dir} was started by an older workbench, which a pause signal "
+                          "would end; ctrl+g stops it with a checkpoint")
+    status = read_status(run_dir) or {}
+    if status.get("agent_pid") or int(status.get("world_size") or 1) > 1:
+        raise DetachError("pause is not available for a torchrun run (its launcher does not pass "
+                          "SIGUSR1/SIGUSR2 to the ranks); ctrl+g stops it with a checkpoint")
+    return signal_run(run_dir, signal.SIGUSR1 if pause else signal.SIGUSR2)
+
+
+def signal_run(run_dir: str | Path, sig: int) -> int:
+    """Send `sig` to a running run's process (its torchrun launcher, if any); return the pid."""
     try:
         status = load_status(Path(run_dir))
     except BadStatus as e:

@@ -3,10 +3,14 @@
 They are frozen dataclasses holding plain Python data (and, for previews, CPU tensors that
 the engine no longer uses), so a UI may keep them without touching the running job.
 Order of a run: RunStarted, PreviewBatch?, (BatchEnd* EpochEnd)*, then RunFinished or RunFailed.
+
+`to_record` / `from_record` turn them into JSON-able dicts and back: that is how a run writes them
+to its folder's events.jsonl and how a screen reads them from it (feed.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +29,9 @@ class RunStarted:
     task: str
     metric_names: tuple[str, ...]
     loader: str  # "tensor" (in-memory fast path) or "dataloader"
+    # what a screen needs that only the run knows; filled by the run's recorder (record.py)
+    primary_metric: str | None = None  # e.g. "val_accuracy": the epoch plot's right axis
+    experiment: dict | None = None  # the run's config, as Experiment.to_dict() gives it
 
 
 @dataclass(frozen=True)
@@ -131,3 +138,34 @@ class RunFailed:
 
 Event = (RunStarted | BatchEnd | EpochEnd | PreviewBatch | Paused | Resumed | Warned | Output
          | RunFinished | RunFailed)
+
+
+#: the events a run folder's events.jsonl holds, by their "type" (PreviewBatch goes to preview.pt,
+#: Output to run.log)
+RECORDED = {cls.__name__: cls for cls in (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, Warned,
+                                          RunFinished, RunFailed)}
+
+
+def to_record(event: Event) -> dict:
+    """The event as a JSON-able dict with its class name under "type" (tuples become lists)."""
+    return {"type": type(event).__name__, **dataclasses.asdict(event)}
+
+
+def from_record(record: dict) -> Event | None:
+    """The event a `to_record` dict describes; None for an unknown type or fields that do not fit
+    (a run folder written by a newer workbench), so a reader skips it rather than crash."""
+    cls = RECORDED.get(record.get("type")) if isinstance(record, dict) else None
+    if cls is None:
+        return None
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in record.items():
+        if key not in names:
+            continue  # a field a newer workbench added
+        if isinstance(value, list) and "tuple" in str(names[key].type):
+            value = tuple(value)
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError:  # a field it needs is missing
+        return None

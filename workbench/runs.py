@@ -136,14 +136,19 @@ def trim_metrics(run_dir: Path, checkpoint: dict) -> None:
     atomic_write(Path(run_dir) / METRICS, text.encode())
 
 
+#: what a run writes about itself before it has trained anything (the app writes config.toml)
+BOOKKEEPING = ("status.json", "events.jsonl", "run.log", "preview.pt", CONFIG)
+
+
 def discard(run_dir: Path) -> None:
-    """Remove a new run folder that holds nothing but its status.json: the run failed before it
+    """Remove a new run folder that holds nothing but its bookkeeping: the run failed before it
     wrote anything (its data could not be loaded), so there is nothing to list or resume."""
     run_dir = Path(run_dir)
     try:
-        if {p.name for p in run_dir.iterdir()} - {"status.json"}:
+        if {p.name for p in run_dir.iterdir()} - set(BOOKKEEPING):
             return  # something else is in it: keep it all
-        (run_dir / "status.json").unlink(missing_ok=True)
+        for name in BOOKKEEPING:
+            (run_dir / name).unlink(missing_ok=True)
         run_dir.rmdir()
         if run_dir.parent == default_root() and not any(run_dir.parent.iterdir()):
             run_dir.parent.rmdir()  # and runs/, when that leaves it empty

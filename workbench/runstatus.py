@@ -260,13 +260,15 @@ class StatusWriter:
 
 def for_run(run_dir: Path | None, emit: Callable[[Any], None], exp, resume: dict | None = None,
             world_size: int = 1) -> Callable[[Any], None]:
-    """`emit` wrapped in a StatusWriter that wrote the first status (`emit` itself without a folder)."""
+    """`emit` wrapped in the run folder's recorders: an EventRecorder (events.jsonl, preview.pt)
+    around a StatusWriter that wrote the first status (`emit` itself without a folder)."""
     if run_dir is None:
         return emit
+    from .record import EventRecorder
     writer = StatusWriter(run_dir, emit, world_size=world_size)
     old = read_status(run_dir) if resume else None
     if old and old.get("started"):  # a resumed run keeps its start time, and counts the resumes
         writer.status.update(started=old["started"], resumes=int(old.get("resumes", 0)) + 1)
     resume = resume or {}
     writer.start(int(resume.get("epoch", 0)), exp.train.max_epochs, int(resume.get("step", 0)))
-    return writer
+    return EventRecorder(run_dir, writer, exp, resume)

@@ -2,8 +2,10 @@
 
 The app holds the keys and routes messages between the tabs, each a widget that owns its state:
 `SetupPane` the experiment being edited (a `Draft`, validated through `config.validate`), its
-pickers and form; `LogPane` the log; `RunsPane` the run folders. The `Runner` runs `engine.train`
-in a child process (`workbench.child`) and hands its events back.
+pickers and form; `TrainPane` and `DataPane` the followed run's plots and previews; `LogPane` the
+log; `RunsPane` the run folders. The `Runner` follows a run from its folder (one started here, in
+a process of its own, or any other: `feed.RunFeed`) and posts its events, which `RunView` routes
+to the panes, the status line and the log.
 
 The first frame shows the pickers, the tabs, the status line and the footer. Just after it the
 form fills (`SetupPane.Ready`, once the draft is settled); then the hidden tabs' widgets are
@@ -22,37 +24,39 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
-from textual.containers import Container, Horizontal, Vertical
+from textual.containers import Container
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer
 
-from .. import presets, runs
+from .. import presets
 from ..problems import InvalidExperiment
-from . import keys
+from . import keys, watching
 from .commands import PresetCommands
-from .event_view import EventView
+from .event_view import RunView
 from .eventlog import line
 from .log_pane import LogPane
 from .messages import LogLine, Problems
-from .runner import PreviewSource, Runner, detect_devices
+from .runner import PreviewSource, Runner, RunEvents, detect_devices
 from .screens import ConfirmScreen, HelpScreen
 from .setup_pane import SetupPane
-from .watching import WatchFlows, watch_target
-from .widgets.status import RunStatus, StatusLine
+from .watching import watch_target
+from .widgets.status import StatusLine
 from .widgets.tabbar import TabBar
 
 if TYPE_CHECKING:
+    from textual.worker import Worker
+
     from ..config import Experiment
     from ..events import PreviewBatch
     from .draft import Draft
-    from .widgets.plots import EpochPlot, StepPlot
-    from .widgets.preview import PreviewPane
+    from .run_panes import DataPane, TrainPane
+    from .runs_pane import RunsPane
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
 
 
-class WorkbenchApp(EventView, WatchFlows, App[int]):
+class WorkbenchApp(App[int]):
     """Pick a dataset, model, loss and optimizer; edit; train (here or detached); watch."""
 
     CSS_PATH = "app.tcss"
@@ -70,20 +74,16 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
         self.watch_dir = watch
         self.runs_root = runs_root
         self.runner = Runner(self)
+        self.run_view = RunView(self)
         self.previews = PreviewSource()
         self.torch_ready = False
         self.ready = False  # the form is filled, plots and runs table mounted (after the 1st frame)
         # the tabs that own their state; kept, not queried (a log line is written per event)
         self._setup = SetupPane(exp if exp is not None else {}, id="setup", classes="pane")
         self._log = LogPane(id="log", classes="pane")
-        # EventView's
-        self._last_drain = 0.0
-        self._drain_pending = False
         # the Train and Data tabs' widgets, mounted after the first frame (mount_panes)
         self._panes_mounted = False
-        self._preview_panes: list[PreviewPane] = []
-        self.step_plot: StepPlot
-        self.epoch_plot: EpochPlot
+        self._run_panes: list[TrainPane | DataPane] = []
 
     @property
     def draft(self) -> Draft:
@@ -99,7 +99,7 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
         with ContentSwitcher(initial="setup", id="tabs"):
             yield self._setup
             # the other tabs are filled after the first frame (mount_panes)
-            yield Container(Horizontal(id="train-row"), id="train", classes="pane")
+            yield Container(id="train", classes="pane")
             yield Container(id="data", classes="pane")
             yield self._log
             yield Container(id="runs", classes="pane")
@@ -138,20 +138,12 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
         if self._panes_mounted:
             return
         self._panes_mounted = True
+        from .run_panes import DataPane, TrainPane
         from .runs_pane import RunsPane
-        from .widgets.plots import EpochPlot, StepPlot
-        from .widgets.preview import PreviewPane
 
-        self._preview_panes = [
-            PreviewPane(id="preview-train", classes="preview"),
-            PreviewPane(id="preview-data", classes="preview"),
-        ]
-        self.step_plot, self.epoch_plot = StepPlot(id="step-plot"), EpochPlot(id="epoch-plot")
-        await self.query_one("#train-row").mount_all([
-            Vertical(self.step_plot, self.epoch_plot, id="plots"),
-            self._preview_panes[0],
-        ])
-        await self.query_one("#data", Container).mount(self._preview_panes[1])
+        self._run_panes = [TrainPane(id="train-row"), DataPane(id="data-pane")]
+        await self.query_one("#train", Container).mount(self._run_panes[0])
+        await self.query_one("#data", Container).mount(self._run_panes[1])
         await self._log.fill()
         await self.query_one("#runs", Container).mount(RunsPane(self.runs_root, id="runs-pane"))
 
@@ -186,17 +178,18 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
 
     def _preview_worker(self, exp: Experiment) -> None:
         from ..data import DataError
+        from ..faults import RunError
 
         try:
             batch = self.previews.next_batch(exp)
-        except DataError as e:
+        except (DataError, RunError) as e:  # RunError: the user's own Dataset raised
             self.call_from_thread(self.log_line, f"preview: {e}", "red")
             return
         self.call_from_thread(self.show_preview, batch)
 
     def show_preview(self, batch: PreviewBatch) -> None:
-        for pane in self._preview_panes:  # kept: a DOM query per batch took 7% of the UI in a run
-            pane.show(batch)
+        for pane in self._run_panes:  # kept: a DOM query per batch took 7% of the UI in a run
+            pane.show_event(batch)
 
     # -- routing ---------------------------------------------------------------------------------
     def log_line(self, message: str, style: str = "") -> None:
@@ -253,50 +246,19 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
 
     # -- actions ---------------------------------------------------------------------------------
     def action_run(self) -> None:
-        if self.runner.active:
-            self.notify("a run is already going (ctrl+g stops it)", severity="warning")
-            return
-        if self.refused("start", "run"):
-            return
-        exp = self.current_experiment()
-        assert exp is not None
-        try:
-            run_dir = runs.new_run_dir(exp, self.runs_root)
-        except OSError as e:
-            self.log_line(f"cannot create the run folder: {e}", "red")
-            self.notify(f"cannot create the run folder: {e}", severity="error")
-            return
-        if self.watching is not None:
-            self.log_line(f"no longer watching {self.watching}")
-            self.detach_watch()
-        self.step_plot.clear_history()
-        self.epoch_plot.clear_history()
-        try:
-            self.runner.start(exp, run_dir)
-        except OSError as e:
-            self.log_line(f"cannot start the run's process: {e}", "red")
-            self.notify(f"cannot start the run's process: {e}", severity="error")
-            return
-        self.log_line(f"started run in {run_dir}", "bold")
-        self.query_one(StatusLine).set_status(RunStatus("starting", source=str(run_dir.name)))
-        self.show_tab("train")
+        watching.start(self)
 
     def action_pause(self) -> None:
-        if not self.runner.active:
-            self.notify("no run to pause (ctrl+r starts one)", severity="warning")
-            return
-        paused = self.runner.toggle_pause()
-        self.log_line("pausing after the current batch" if paused else "resuming")
+        watching.toggle_pause(self)
 
     def action_stop(self) -> None:
-        if not self.runner.active and self.stop_watched():
-            return
-        if not self.runner.active:
-            self.notify("no run to stop", severity="warning")
-            return
-        self.runner.stop()
-        self.log_line("stopping after the current batch; saving a checkpoint")
-        self.notify("stopping: saving a checkpoint")
+        watching.stop(self)
+
+    def action_run_detached(self) -> None:
+        watching.run_detached(self)
+
+    def action_run_config(self) -> None:
+        watching.open_run_config(self)
 
     def action_save(self) -> None:
         self._setup.save_flow()
@@ -325,6 +287,49 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
     def action_tab(self, tab: str) -> None:
         self.show_tab(tab)
 
+    # -- the followed run ------------------------------------------------------------------------
+    def attach(self, run_dir: Path | str) -> bool:
+        """Follow a run folder (its events, from the start); False if it is not one."""
+        return watching.attach(self, run_dir)
+
+    @property
+    def watching(self) -> Path | None:
+        """The run folder followed (or last followed), or None."""
+        return self.runner.run_dir
+
+    def devices(self) -> list[tuple[str, str]]:
+        """The devices the Setup form offers, as (label, value)."""
+        return self._setup.devices
+
+    def on_run_events(self, message: RunEvents) -> None:
+        if message.feed is not self.runner.feed:
+            return  # a late batch of a run no longer followed
+        from textual.css.query import NoMatches
+
+        try:
+            self.run_view.show(message.events)
+        except NoMatches:  # the app is closing: the widgets have gone
+            pass
+
+    def on_runs_pane_watch(self, event: RunsPane.Watch) -> None:
+        self.attach(event.run_dir)
+
+    def on_runs_pane_open_config(self, event: RunsPane.OpenConfig) -> None:
+        watching.open_run_config(self, event.run_dir)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised (a run reports its own failures; this is anything else)."""
+        from textual.worker import WorkerState
+
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.log_line(
+                f"{event.worker.name or 'task'} failed: {type(error).__name__}: {error}", "red"
+            )
+            self.notify(
+                f"{type(error).__name__}: {error}", title="error (see Log)", severity="error"
+            )
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(keys.help_keys()))
 
@@ -336,7 +341,7 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
     # -- quitting (a worker, so that it can wait for an answer) ------------------------------
     @work(exclusive=True, group="dialog")
     async def quit_flow(self) -> None:
-        if self.runner.active:
+        if self.runner.own_active:
             yes = await self.push_screen_wait(
                 ConfirmScreen(
                     "A run is active. Stop it (a checkpoint is saved) and quit?",
@@ -346,8 +351,7 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
             )
             if not yes:
                 return
-            self.runner.stop()
-            self.notify("stopping the run, saving a checkpoint…")
+            watching.stop(self)
             await self.runner.wait()
         self.exit(0)
 

@@ -1,95 +1,79 @@
-"""How the screen shows a run's engine events: a mixin of `WorkbenchApp`.
+"""How the screen shows the followed run's events: the Train and Data tabs, the status line, the log.
 
-Events arrive from the runner's thread into a buffer; the UI drains it at most DRAIN_HZ times a
-second (the screen's CPU time is taken from the run's cores), coalesced, and hands each event to
-the status line, the plots, the preview and the log.
+`RunView.show` takes each batch the runner posts (`runner.RunEvents`): the same events whether the
+run was started here, detached, or in another terminal. It reaches the panes it routes to through
+the app's query and the app's routing API only (`write_log`, `log_line`, `show_tab`, `notify`).
 """
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.worker import Worker, WorkerState
-
-from ..tasks import TASKS
 from .eventlog import event_lines
-from .runner import EngineEvents, coalesce
-from .widgets.status import StatusLine
+from .widgets.status import RunStatus, StatusLine
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    _Base = App
-else:
-    _Base = object
 
-DRAIN_HZ = 5  # engine events shown per second, at most (a backlog collapses into one update)
+class RunView:
+    """Routes a followed run's events to the widgets that show them."""
 
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.source = ""  # "watching RUN" for a run this app did not start
 
-class EventView(_Base):
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A run that ended shows its last events now; a worker that raised (a run reports its
-        own failures; this is anything else) is reported."""
-        if event.worker.name == "train" and event.state in (
-            WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED
-        ):
-            self.drain_events()
-        if event.state == WorkerState.ERROR:
-            error = event.worker.error
-            self.log_line(
-                f"{event.worker.name or 'task'} failed: {type(error).__name__}: {error}", "red"
-            )
-            self.notify(
-                f"{type(error).__name__}: {error}", title="error (see Log)", severity="error"
-            )
+    def begin(self, run_dir: Path, own: bool) -> None:
+        """A new run is followed: clear the curves, say where its numbers come from."""
+        from .run_panes import TrainPane
 
-    def on_engine_events(self, message: EngineEvents) -> None:
-        # at most DRAIN_HZ updates a second: each costs CPU that a run on every core would miss
-        wait = self._last_drain + 1 / DRAIN_HZ - time.monotonic()
-        if wait > 0:
-            if not self._drain_pending:
-                self._drain_pending = True
-                self.set_timer(wait, self.drain_events)
-            return
-        self.drain_events()
+        self.source = "" if own else f"watching {Path(run_dir).name}"
+        self.app.query_one(TrainPane).clear()
+        self.app.query_one(StatusLine).set_status(
+            RunStatus("starting" if own else "unknown", source=self.source or Path(run_dir).name))
 
-    def drain_events(self) -> None:
-        """Show every event waiting in the runner's buffer, coalesced."""
-        self._drain_pending = False
-        self._last_drain = time.monotonic()
-        for event in coalesce(self.runner.buffer.drain()):
-            self.show_event(event)
-
-    def show_event(self, event: Any) -> None:
+    def show(self, events: list[Any]) -> None:
         # imported after the first frame (the events' dataclasses took 3% of it)
-        from ..events import (
-            BatchEnd, EpochEnd, Paused, PreviewBatch, Resumed, RunFailed, RunFinished, RunStarted
-        )
+        from ..events import PreviewBatch, RunFailed, RunFinished
+        from ..feed import Legacy, Note, Restarted
+        from .run_panes import DataPane, TrainPane
 
-        status = self.query_one(StatusLine)
-        if isinstance(event, PreviewBatch):
-            self.show_preview(event)
-            return
-        if isinstance(event, (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished, RunFailed)):
-            status.update_event(event)
-        if isinstance(event, BatchEnd):
-            self.step_plot.add(event.steps, event.losses)
-        elif isinstance(event, EpochEnd):
-            self.epoch_plot.add(event)
-        elif isinstance(event, RunStarted):
-            primary = TASKS[event.task].primary if event.task in TASKS else None
-            self.epoch_plot.set_metric(f"val_{primary}" if primary else None)
-        for text in event_lines(event):
-            self.write_log(text)
-        if isinstance(event, RunFinished):
-            self.notify(f"run {event.status} after {event.epochs_done} epochs", title="run")
-        elif isinstance(event, RunFailed):
-            self.notify(
-                f"{event.message}\n{event.hint}".strip(),
-                title="run failed (see Log)",
-                severity="error",
-                timeout=8,
-            )
-            self.show_tab("log")
+        app = self.app
+        status, train = app.query_one(StatusLine), app.query_one(TrainPane)
+        for event in events:
+            if isinstance(event, Restarted):
+                train.clear()
+                app.log_line("the run was resumed: its curves start again from the checkpoint")
+            elif isinstance(event, Note):
+                app.log_line(event.text, event.style)
+            elif isinstance(event, Legacy):
+                status.set_status(file_status(event.status, event.state, self.source))
+                app.log_line(event.text, "dim")
+            elif isinstance(event, PreviewBatch):
+                train.show_event(event)
+                app.query_one(DataPane).show_event(event)
+            else:
+                status.update_event(event)
+                train.show_event(event)
+                for text in event_lines(event):
+                    app.write_log(text)
+                if isinstance(event, RunFinished):
+                    app.notify(f"run {event.status} after {event.epochs_done} epochs", title="run")
+                elif isinstance(event, RunFailed):
+                    app.notify(f"{event.message}\n{event.hint}".strip(),
+                               title="run failed (see Log)", severity="error", timeout=8)
+                    app.show_tab("log")
 
+
+def file_status(st: dict, state: str, source: str) -> RunStatus:
+    """The status line for a run known only from its status.json (an older workbench's run)."""
+    started, updated = st.get("started"), st.get("updated")
+    elapsed = float(updated) - float(started) if started and updated else None
+    world = int(st.get("world_size") or 1)
+    device = st.get("device") or None
+    if device and world > 1:
+        device = f"{device} x{world}"
+    detail = str(st.get("error", "")).split(":", 1)[0] if state == "failed" else ""
+    return RunStatus(state, detail, device, "", st.get("epoch"), st.get("max_epochs") or None,
+                     st.get("step"), None, elapsed, None, source=source)

@@ -1,55 +1,51 @@
-"""The bridge between the UI thread and a run: a thread worker follows the run's process, whose
-events land in a buffer.
+"""The bridge between the screen and a run: one follower for every run, wherever it was started.
 
-The run itself is a child process (`workbench.child`): the screen and the loop do not share a GIL.
-The worker passes its events to `emit`. Events go into an `EventBuffer`; the first event into
-an empty buffer posts one `EngineEvents` message, and the UI drains everything at once, coalesced
-(`coalesce`): consecutive BatchEnds merge into one, only the newest PreviewBatch survives. So
-however fast the loop runs, the UI does one update per drain and a backlog collapses to the
-newest state. Everything here that imports torch (data loading for the preview, device detection)
-runs off the UI thread.
+A run records its events in its folder; `feed.RunFeed` reads what is new there. `Runner.follow`
+polls it on a thread worker (about 5 times a second) and posts each batch of new events to the app
+as one `RunEvents` message, coalesced (`coalesce`): consecutive BatchEnds merge into one, only the
+newest PreviewBatch survives, so however fast the loop runs the screen does one update per poll.
+A run started here (`Runner.start`) is handed to a process that has loaded torch ahead
+(`child.TrainingProcess`) and then followed exactly as a watched run folder is. Stop and pause are
+signals to the run's process, whoever started it (detach.signal_run). Everything here that
+imports torch (data loading for the preview, device detection) runs off the UI thread.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import threading
-from functools import partial
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.message import Message
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from .. import detach, runs
+from ..feed import RunFeed
 
 if TYPE_CHECKING:
+    from ..child import TrainingProcess
     from ..config import Experiment
     from ..events import PreviewBatch
 
 #: most samples a preview batch carries to the UI (a full-batch preview would be the whole set)
 PREVIEW_LIMIT = 64
+POLL_S = 0.2  # how often a followed run's folder is read (the screen's updates per second, at most)
+EXIT_GRACE_S = 30.0  # how long a run's process may linger after its last event
+FIRST_POLL_S = 0.01  # until the first batch: ctrl+r to the first point on the plot stays short
 
 
-class EngineEvents(Message):
-    """Events are waiting in the runner's buffer."""
+class RunEvents(Message):
+    """New events of the followed run, in order, coalesced."""
 
-
-class EventBuffer:
-    """A thread-safe list of events; `put` says whether it was empty (time to wake the UI)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._events: list[Any] = []
-
-    def put(self, event: Any) -> bool:
-        with self._lock:
-            self._events.append(event)
-            return len(self._events) == 1
-
-    def drain(self) -> list[Any]:
-        with self._lock:
-            events, self._events = self._events, []
-        return events
+    def __init__(self, feed: RunFeed, events: list[Any]) -> None:
+        super().__init__()
+        self.feed = feed
+        self.events = events
 
 
 def coalesce(events: list[Any]) -> list[Any]:
@@ -74,81 +70,171 @@ def coalesce(events: list[Any]) -> list[Any]:
 
 
 class Runner:
-    """One training run at a time, in its own process (`child.TrainingProcess`), followed on a
-    thread worker; the process doubles as the run's `Control` (pause, resume, stop)."""
+    """Follows one run folder at a time, and keeps a process waiting for the next run started
+    here. `process` is the followed run's process when this app started it."""
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.buffer = EventBuffer()
         self.worker: Worker | None = None
-        self.control: Any = None
-        self.run_dir: Path | None = None
-        self._waiting: Any = None  # a process that has loaded torch and waits for a run
+        self.feed: RunFeed | None = None
+        self.process: TrainingProcess | None = None
+        self.paused = False  # as the run's last Paused / Resumed event says
+        self.started = False  # the followed run's RunStarted was seen (its handlers are set)
+        self._pending: list[int] = []  # signals for a run started here, until it has started
+        self._waiting: TrainingProcess | None = None  # a process that has loaded torch
         self._lock = threading.Lock()  # prepare() runs on worker threads too
+        self._cancel = threading.Event()
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The folder of the run followed (or last followed)."""
+        return self.feed.run_dir if self.feed is not None else None
 
     @property
     def active(self) -> bool:
+        """Following a run that has not ended yet."""
         return self.worker is not None and self.worker.state in (
             WorkerState.PENDING,
             WorkerState.RUNNING,
         )
 
     @property
-    def paused(self) -> bool:
-        return self.active and self.control is not None and self.control.paused
+    def own_active(self) -> bool:
+        """A run this app started is going (its last event not yet seen)."""
+        return self.active and self.process is not None and not (self.feed and self.feed.done)
 
     def prepare(self) -> None:
         """Start a process for the next run now, so that ctrl+r does not wait for torch."""
         from ..child import TrainingProcess
 
         with self._lock:
-            if self._waiting is None or self._waiting.proc.poll() is not None:
+            if self._waiting is None or self._waiting.exit_code() is not None:
                 self._waiting = TrainingProcess()
 
     def start(self, exp: Experiment, run_dir: Path) -> None:
-        """Start the run (raises OSError when no process can be started)."""
+        """Write the run folder's config and hand it to the waiting process, then follow it
+        (raises OSError when no process can be started or the config not written)."""
         self.prepare()
         with self._lock:
-            self.control, self._waiting = self._waiting, None
-        self.control.begin(exp.to_dict(), run_dir)
-        self.run_dir = run_dir
+            process, self._waiting = self._waiting, None
+        assert process is not None
+        try:
+            runs.prepare(run_dir, exp)
+            process.begin(run_dir)
+        except OSError:
+            process.discard()
+            raise
+        self.follow(run_dir, process)
+
+    def follow(self, run_dir: Path, process: TrainingProcess | None = None) -> None:
+        """Follow a run folder from its start (the events it recorded so far come first)."""
+        self.unfollow()
+        self.process, self.paused, self.started, self._pending = process, False, False, []
+        self.feed = RunFeed(run_dir, process.exit_code if process is not None else None)
+        self._cancel = threading.Event()
         self.worker = self.app.run_worker(
-            partial(self._follow, self.control),
-            name="train",
-            group="train",
+            lambda feed=self.feed, cancel=self._cancel: self._follow(feed, cancel),
+            name="train" if process is not None else "watch",
+            group="follow",
             thread=True,
             exit_on_error=False,
         )
 
-    def _follow(self, process: Any) -> Any:
-        result = process.follow(self.emit)
-        self.prepare()  # the next run's process (`start` waits while this worker is active)
-        return result
+    def unfollow(self) -> None:
+        """Stop following (the run itself goes on)."""
+        self._cancel.set()
+        if self.worker is not None:
+            self.worker.cancel()
 
-    def emit(self, event: Any) -> None:
-        """Called on the worker's threads."""
-        if self.buffer.put(event):
-            self.app.post_message(EngineEvents())
+    @staticmethod
+    def _discard_if_bad_data(feed: RunFeed, process: TrainingProcess | None) -> None:
+        """A run of this app whose data could not be loaded leaves no folder, as `workbench run`
+        leaves none: it is removed once its failure has been read (and shown)."""
+        from ..events import RunFailed
+
+        last = feed.last_event
+        if process is not None and isinstance(last, RunFailed) and last.kind == "data" \
+                and not last.run_dir:
+            runs.discard(feed.run_dir)
+
+    def _follow(self, feed: RunFeed, cancel: threading.Event) -> None:
+        """The worker: poll the feed, post what is new, until the run has ended."""
+        from ..events import BatchEnd, Paused, Resumed, RunStarted
+
+        worker = get_current_worker()
+        interval = FIRST_POLL_S
+        process = self.process
+        done_at = 0.0
+        while not (cancel.is_set() or worker.is_cancelled):
+            # a run started here is followed until its process has exited too (quitting waits
+            # for that); one that lingers after its last event is left to itself
+            done_at = done_at or (time.monotonic() if feed.done else 0.0)
+            ended = feed.done and (process is None or process.exit_code() is not None
+                                   or time.monotonic() - done_at > EXIT_GRACE_S)
+            events = feed.poll()  # once more after the end: the last lines the process printed
+            if events:
+                for event in events:
+                    if isinstance(event, (Paused, Resumed)):
+                        self.paused = isinstance(event, Paused)
+                    if isinstance(event, BatchEnd):
+                        interval = POLL_S
+                    if isinstance(event, RunStarted) and not self.started:
+                        self._started()
+                self.app.post_message(RunEvents(feed, coalesce(events)))
+            if ended:
+                self._discard_if_bad_data(feed, process)
+                break
+            cancel.wait(interval if feed.events.at_end else 0.0)  # (a backlog: read on)
+        self.paused = False
+        if process is not None:
+            self.prepare()  # the next run's process (`start` waits while this worker is active)
+
+    def _started(self) -> None:
+        """The run has its signal handlers: send what was asked before."""
+        with self._lock:
+            self.started, pending, self._pending = True, self._pending, []
+        for sig in pending:
+            if self.process is not None and self.process.exit_code() is None:
+                os.kill(self.process.pid, sig)
+
+    def signal(self, sig: int) -> int:
+        """Send a signal to the followed run's process (raises DetachError when it cannot).
+
+        A run started here is signalled by its pid, once it has started (before its handlers are
+        in place a signal would end its process: until its RunStarted the signal waits); any
+        other run through its folder (detach.signal_run: its torchrun launcher, if any)."""
+        assert self.run_dir is not None
+        if self.process is not None and self.process.exit_code() is None:
+            with self._lock:
+                if not self.started:
+                    self._pending.append(sig)
+                    return self.process.pid
+            os.kill(self.process.pid, sig)
+            return self.process.pid
+        if sig in (signal.SIGUSR1, signal.SIGUSR2):
+            return detach.pause_run(self.run_dir, sig == signal.SIGUSR1)
+        return detach.signal_run(self.run_dir, sig)
+
+    def stop(self) -> int:
+        """SIGTERM: the run finishes its batch, saves a checkpoint and ends (raises DetachError)."""
+        return self.signal(signal.SIGTERM)
 
     def toggle_pause(self) -> bool:
-        """Pause or resume; returns True when now paused."""
-        if self.control.paused:
-            self.control.resume()
-            return False
-        self.control.pause()
-        return True
-
-    def stop(self) -> None:
-        if self.control is not None:
-            self.control.stop("stopped")
+        """Pause (SIGUSR1) or resume (SIGUSR2) the followed run (raises DetachError); returns
+        True when pausing."""
+        with self._lock:  # a pause asked before the run started counts
+            asked = [s for s in self._pending if s in (signal.SIGUSR1, signal.SIGUSR2)]
+        pause = asked[-1] == signal.SIGUSR2 if asked else not self.paused
+        self.signal(signal.SIGUSR1 if pause else signal.SIGUSR2)
+        return pause
 
     async def wait(self) -> None:
         if self.worker is not None:
             await self.worker.wait()
 
     def close(self) -> None:
-        """On the app's exit: end the waiting process (an active run was stopped by then, or
-        ends with a checkpoint when its input closes)."""
+        """On the app's exit: stop following and end the waiting process (a run goes on)."""
+        self.unfollow()
         with self._lock:
             waiting, self._waiting = self._waiting, None
         if waiting is not None:

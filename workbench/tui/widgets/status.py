@@ -71,13 +71,15 @@ class StatusLine(Static):
         self._show()
 
     def update_event(self, event: object) -> None:
-        """Take in a RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished or RunFailed."""
+        """Take in a RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished or RunFailed
+        (the source shown, e.g. "watching RUN", stays)."""
         from ...events import BatchEnd, EpochEnd, Paused, Resumed, RunFailed, RunFinished, RunStarted
 
         s = self.status
         if isinstance(event, RunStarted):
             self.status = RunStatus("running", "", event.device, event.device_name,
-                                    event.start_epoch, event.max_epochs, 0, None, 0.0, None)
+                                    event.start_epoch, event.max_epochs, 0, None, 0.0, None,
+                                    source=s.source)
         elif isinstance(event, BatchEnd):
             s.state = "running" if s.state in ("idle", "running") else s.state
             s.epoch, s.step = event.epoch, event.step
