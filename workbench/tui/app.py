@@ -309,7 +309,8 @@ class WorkbenchApp(EventView, WatchFlows, App[int]):
 
     def on_setup_pane_checked(self, event: SetupPane.Checked) -> None:
         if not self.runner.active and self.watching is None:  # the status line is free
-            self.query_one(StatusLine).set_status(RunStatus("idle", source=event.summary))
+            for status in self.query(StatusLine):  # (none once the app is closing)
+                status.set_status(RunStatus("idle", source=event.summary))
 
     def action_next_batch(self) -> None:
         exp = self.current_experiment()  # typed ahead of the form's fill: checked now

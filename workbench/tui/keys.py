@@ -21,9 +21,9 @@ BINDINGS: list[Binding] = [
     Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
     # last, so that at 60 columns the footer drops it rather than f1 (whose screen lists it)
     Binding("ctrl+y", "run_detached", "Detach", priority=True, id="run-detached"),
+    Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
     # not in the footer: at 80 columns it has no room left after ctrl+y (f1 lists it)
     Binding("f8", "check", "Check", show=False, priority=True, id="check"),
-    Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
     *(
         Binding(f"f{i + 2}", f"tab('{t}')", t.title(), show=False, id=f"tab-{t}")
         for i, t in enumerate(TABS)
