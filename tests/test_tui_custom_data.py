@@ -160,3 +160,22 @@ def test_the_start_preset_resolves_its_paths_against_its_folder(tmp_path, monkey
     assert app_module.run_app(str(preset)) == 0
     (app,) = started
     assert app.draft.raw["data"]["path"] == f"{folder / 'blobs.py'}:Blobs"
+
+
+def test_a_new_dataset_keeps_a_path_only_where_it_means_the_same():
+    from workbench.tui.draft import Draft
+
+    draft = Draft(presets.load("digits-mlp"))
+    draft.switch("data", "mnist")
+    draft.set("data.path", "/data/mnist")
+    draft.switch("data", "fashion_mnist")  # a folder of IDX files for both
+    assert draft.get("data.path") == "/data/mnist"
+    draft.switch("data", "custom")  # a folder is not a 'file.py:Class'
+    assert draft.get("data.path") is None
+    draft.set("data.path", "my.py:Set")
+    draft.set("data.task", "regression")
+    draft.switch("data", "csv")
+    assert draft.get("data.path") is None and draft.get("data.task") is None
+    draft.set("data.target", "y")
+    draft.switch("data", "iris")
+    assert "target" not in draft.raw["data"] and draft.validate() == []

@@ -35,8 +35,7 @@ COMMON = {
 }
 #: sections whose class is picked by name (the pickers); the form shows all of their arguments
 PICKED = ("optimizer", "loss", "model")
-#: sections whose class is picked in the form, by a `name` field that restarts the section
-SWITCHED = ("scheduler",)
+#: the hint of a section's `name` field, where the class is picked in the form (the schedule)
 HINTS = {"scheduler": "torch.optim.lr_scheduler class; none: a constant lr"}
 #: [data] keys that only some datasets read: a file-based set's path, a custom Dataset's keys
 PATH_KEYS = ("path",)
