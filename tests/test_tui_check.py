@@ -49,6 +49,8 @@ async def test_f8_checks_the_settings_off_the_ui_thread_and_shows_the_report(tmp
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app.screen.is_modal)
         assert not app._setup.checking
+        await type_into(pilot, "#f-optimizer-lr", "0.01")  # other settings: the summary goes
+        await wait_for(pilot, lambda: not app.query_one(StatusLine).status.source, what="clear")
 
 
 async def test_f8_is_refused_while_the_settings_have_problems(tmp_path):

@@ -45,7 +45,8 @@ class SetupPane(Container):
 
     @dataclass
     class Checked(Message):
-        """The pre-flight passed; `summary` is its one line (shapes, params, times, memory)."""
+        """The pre-flight passed: `summary` is its one line (shapes, params, times, memory); ""
+        once the settings it checked have changed."""
 
         summary: str
 
@@ -57,6 +58,7 @@ class SetupPane(Container):
         super().__init__(id=id, classes=classes)
         self.draft = Draft(start)
         self.checking = False  # a pre-flight is running (one at a time)
+        self._checked_summary = False  # a check's summary is out, for the settings as they were
 
     def compose(self) -> ComposeResult:
         dataset, task = self.draft.name_of("data"), self._custom_task()
@@ -100,7 +102,10 @@ class SetupPane(Container):
 
     # -- validation ------------------------------------------------------------------------------
     def revalidate(self) -> None:
-        """Validate the draft and show each problem next to its field or picker."""
+        """Validate the draft (it changed) and show each problem next to its field or picker."""
+        if self._checked_summary:  # the last check's figures are for other settings now
+            self._checked_summary = False
+            self.post_message(self.Checked(""))
         self._show(self.draft.validate())
 
     def _show(self, problems: list[Problem]) -> None:
@@ -192,6 +197,7 @@ class SetupPane(Container):
                 self.log_line(text, "bold" if text is lines[0] else "")
             self.app.push_screen(MessageScreen(lines[0], lines[1:], bullet=""))
             self.post_message(self.Checked(result.summary()))
+            self._checked_summary = True
         elif result is not None:  # a RunFailed: what the run would have met, said as a run's is
             self.log_line(f"check failed ({result.kind}): {result.message}", "bold red")
             if result.hint:
