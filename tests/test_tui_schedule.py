@@ -11,11 +11,12 @@ from workbench import presets
 from workbench.schedulers import SCHEDULERS, EarlyStopping
 from workbench.tui.draft import Draft
 from workbench.tui.screens import SaveNameScreen
-from workbench.tui.widgets.form import Form
+from workbench.tui.widgets.form import FieldRow, Form
 
 
 def section_keys(app, section: str) -> list[str]:
-    return [s.key for s in app.query_one(Form).specs[section]]
+    """The keys of the rows mounted in a section of the form (after a rebuild, the new ones)."""
+    return [row.spec.key for row in app.query_one(f"#form-{section}").query(FieldRow)]
 
 
 async def choose(pilot, selector: str, value) -> None:
