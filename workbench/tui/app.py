@@ -266,6 +266,14 @@ class WorkbenchApp(App[int]):
     def action_load(self) -> None:
         self._setup.load_flow()
 
+    def action_check(self) -> None:
+        self._setup.preflight()
+
+    def on_setup_pane_checked(self, event: SetupPane.Checked) -> None:
+        if not self.runner.active and self.watching is None:  # the status line is free
+            for status in self.query(StatusLine):  # (none once the app is closing)
+                status.set_status(RunStatus("idle", source=event.summary))
+
     def action_next_batch(self) -> None:
         exp = self.current_experiment()  # typed ahead of the form's fill: checked now
         if exp is None:
@@ -366,7 +374,7 @@ def run_app(preset: str | None, watch: str | None = None) -> int:
             print(f"workbench: {problem}", file=sys.stderr)
             return 2
     try:  # a file that is missing or not TOML stops here; its values are checked in the app
-        raw = presets.read_toml(presets.resolve(preset or DEFAULT_PRESET))
+        raw = presets.read_preset(preset or DEFAULT_PRESET)  # paths: against the preset's folder
     except InvalidExperiment as e:
         for p in e.problems:
             print(f"workbench: {p}", file=sys.stderr)

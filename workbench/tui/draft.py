@@ -14,6 +14,7 @@ import copy
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import tomli_w
@@ -34,6 +35,13 @@ COMMON = {
 }
 #: sections whose class is picked by name (the pickers); the form shows all of their arguments
 PICKED = ("optimizer", "loss", "model")
+#: the hint of a section's `name` field, where the class is picked in the form (the schedule)
+HINTS = {"scheduler": "torch.optim.lr_scheduler class; none: a constant lr"}
+#: [data] keys that only some datasets read: a file-based set's path, a custom Dataset's keys
+PATH_KEYS = ("path",)
+CUSTOM_KEYS = ("task", "kwargs", "val_kwargs", "num_outputs")
+CSV_KEYS = ("target",)
+CUSTOM_PATH_HINT = "'file.py:Class' or 'pkg.module:Class'; its code runs when a run starts"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class FieldSpec:
     optional: bool = False  # None is allowed (an empty input leaves the key out)
     is_str: bool = False  # the text is taken verbatim, not parsed as a TOML value
     hint: str = ""  # description and bounds
+    switches: bool = False  # a section's class name: picking one restarts the section (`switch`)
 
     @property
     def section(self) -> str:
@@ -97,6 +106,49 @@ def field_spec(model: type[BaseModel], key: str, section: str) -> FieldSpec:
     if typing.get_origin(annotation) is Literal:
         return FieldSpec(path, key, "choice", typing.get_args(annotation), optional, hint=hint)
     return FieldSpec(path, key, "text", optional=optional, is_str=annotation is str, hint=hint)
+
+
+def data_keys(name: str) -> tuple[str, ...]:
+    """The [data] keys the form shows for a dataset: the keys of its files (a custom Dataset's
+    path, task and arguments), then the loader's."""
+    from ..data import DATASETS
+
+    info = DATASETS.get(name)
+    own: tuple[str, ...] = PATH_KEYS if info is not None and info.path_required else ()
+    if name == "custom":
+        own += CUSTOM_KEYS
+    elif name.startswith("csv"):
+        own += CSV_KEYS
+    return own + COMMON["data"]
+
+
+def data_specs(name: str) -> list[FieldSpec]:
+    """The data section's fields, their hints said for this dataset; `task` is a choice of the
+    tasks (a plain string in the schema)."""
+    from dataclasses import replace
+
+    from ..config import DataConfig
+    from ..data import DATASETS
+    from ..tasks import TASKS
+
+    out = []
+    for spec in section_specs("data", DataConfig, data_keys(name)):
+        hint = spec.hint.removeprefix("custom: ")
+        if spec.key == "path":
+            hint = (CUSTOM_PATH_HINT if name == "custom" else DATASETS[name].needs) or hint
+        if spec.key == "task":
+            spec = replace(spec, kind="choice", choices=tuple(TASKS))
+        out.append(replace(spec, hint=hint))
+    return out
+
+
+def switched_specs(section: str, classes: dict[str, type[BaseModel]], name: str) -> list[FieldSpec]:
+    """A section whose class is chosen in the form: its `name` (a choice), then that class's
+    arguments."""
+    hint = HINTS.get(section, "")
+    pick = FieldSpec(f"{section}.name", "name", "choice", tuple(classes), hint=hint, switches=True)
+    cls = classes.get(name)
+    return [pick, *(section_specs(section, cls) if cls is not None else [])]
 
 
 def section_specs(
@@ -211,7 +263,7 @@ class Draft:
     def switch(self, section: str, name: str) -> None:
         """Pick a class for a section; a new class starts from its own defaults (no leftovers)."""
         if section == "data":
-            self.set("data.name", name)
+            self._switch_data(name)
             return
         if self.name_of(section) == name:
             return
@@ -219,11 +271,27 @@ class Draft:
 
         self.raw[section] = {"name": name, **_defaults(SECTIONS[section][name])}  # type: ignore[index]
 
+    def _switch_data(self, name: str) -> None:
+        """A new dataset keeps the loader's settings; keys that only the old one read go, and so
+        does a path that means something else to the new one (a file.py:Class, a data folder)."""
+        old = self.name_of("data")
+        self.set("data.name", name)
+        keep = set(data_keys(name))
+        if (old == "custom") != (name == "custom"):
+            keep -= set(PATH_KEYS)
+        for key in (*PATH_KEYS, *CUSTOM_KEYS, *CSV_KEYS):
+            if key not in keep:
+                self.set(f"data.{key}", None, present=False)
+
     def validate(self) -> list[Problem]:
+        """Validate the draft; relative paths typed into it resolve against the current folder,
+        as a CLI override's do (the experiment holds them absolute, so a run folder's config and
+        a saved preset name the same files from anywhere)."""
         from ..config import data_path_problems, validate
+        from ..presets import anchor_paths
 
         try:
-            exp = validate(copy.deepcopy(self.raw))
+            exp = validate(anchor_paths(copy.deepcopy(self.raw), Path.cwd()))
         except InvalidExperiment as e:
             self.experiment, self.problems = None, e.problems
         else:
@@ -234,16 +302,20 @@ class Draft:
     def specs(self) -> dict[str, list[FieldSpec]]:
         """Form sections for the current picks: title -> fields."""
         from ..config import SECTIONS, Experiment
+        from ..schedulers import SCHEDULERS, EarlyStopping
 
         out: dict[str, list[FieldSpec]] = {
             "train": section_specs("train", SECTIONS["train"], COMMON["train"])  # type: ignore[arg-type]
             + section_specs("", Experiment, COMMON[""]),
-            "data": section_specs("data", SECTIONS["data"], COMMON["data"]),  # type: ignore[arg-type]
+            "data": data_specs(self.name_of("data")),
         }
         for section in PICKED:
             cls = SECTIONS[section].get(self.name_of(section))  # type: ignore[union-attr]
             if cls is not None:
                 out[section] = section_specs(section, cls)
+            if section == "optimizer":  # the schedule drives the optimizer's rate: shown under it
+                out["scheduler"] = switched_specs("scheduler", SCHEDULERS, self.name_of("scheduler"))
+        out["early_stopping"] = section_specs("early_stopping", EarlyStopping)
         return out
 
 

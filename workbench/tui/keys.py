@@ -22,6 +22,8 @@ BINDINGS: list[Binding] = [
     # last, so that at 60 columns the footer drops it rather than f1 (whose screen lists it)
     Binding("ctrl+y", "run_detached", "Detach", priority=True, id="run-detached"),
     Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
+    # not in the footer: at 80 columns it has no room left after ctrl+y (f1 lists it)
+    Binding("f8", "check", "Check", show=False, priority=True, id="check"),
     *(
         Binding(f"f{i + 2}", f"tab('{t}')", t.title(), show=False, id=f"tab-{t}")
         for i, t in enumerate(TABS)
@@ -38,6 +40,8 @@ HELP: dict[str, str] = {
     "run_detached": "start the settings as a detached run (its own process, outlives this "
     "window; torchrun when train.devices > 1) and watch it",
     "run_config": "load the watched run's config.toml into Setup",
+    "check": "pre-flight of the current settings (workbench check): one real batch forward, "
+    "backward and step; shapes, parameters, time per batch, memory, projected epoch and run",
     "help": "this screen",
     "quit": "quit (asks first while a run is active, then stops it cleanly)",
 }

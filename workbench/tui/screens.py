@@ -82,18 +82,19 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class MessageScreen(ModalScreen[None]):
-    """A title and a list of lines (e.g. the problems of a preset); any of enter/escape closes."""
+    """A title and a list of lines (e.g. the problems of a preset, bulleted, or a report, as it is
+    laid out: `bullet=""`); any of enter/escape closes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "dismiss", "Close")]
 
-    def __init__(self, title: str, lines: list[str]) -> None:
+    def __init__(self, title: str, lines: list[str], bullet: str = "• ") -> None:
         super().__init__(classes="dialog-screen")
-        self.title_text, self.lines = title, lines
+        self.title_text, self.lines, self.bullet = title, lines, bullet
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="message") as box:
             box.border_title = self.title_text
-            yield Static(Text("\n".join(f"• {line}" for line in self.lines)))
+            yield Static(Text("\n".join(f"{self.bullet}{line}" for line in self.lines)))
             yield Label("enter closes", classes="dim")
 
 

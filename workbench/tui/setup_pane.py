@@ -5,14 +5,18 @@ next to its field or picker. It also saves and loads presets (ctrl+s, ctrl+o, th
 each flow is a worker, so that it can wait for a dialog's answer; saving never overwrites silently,
 and loading a broken preset shows its problems and keeps the current experiment.
 
+It runs the pre-flight (`workbench check`, f8) on the current settings in a thread worker (it
+loads the data and steps the model: torch), and shows the report in a dialog and the Log.
+
 What it has to say elsewhere (a log line, problems to tell) it posts as `messages.LogLine` and
 `messages.Problems`; `SetupPane.Ready` says once that the form is filled and the draft settled.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -29,6 +33,8 @@ from .widgets.pickers import SECTIONS, Picker
 
 if TYPE_CHECKING:
     from ..config import Experiment
+    from ..events import RunFailed
+    from ..preflight import Report
 
 
 class SetupPane(Container):
@@ -37,6 +43,13 @@ class SetupPane(Container):
     class Ready(Message):
         """The form is filled and the draft settled (once, just after the first frame)."""
 
+    @dataclass
+    class Checked(Message):
+        """The pre-flight passed: `summary` is its one line (shapes, params, times, memory); ""
+        once the settings it checked have changed."""
+
+        summary: str
+
     def __init__(
         self, start: Experiment | dict, *, id: str | None = None, classes: str | None = None
     ) -> None:
@@ -44,13 +57,15 @@ class SetupPane(Container):
         fills: `Draft.settle` loads pydantic, which the first frame does without)."""
         super().__init__(id=id, classes=classes)
         self.draft = Draft(start)
+        self.checking = False  # a pre-flight is running (one at a time)
+        self._checked_summary = False  # a check's summary is out, for the settings as they were
 
     def compose(self) -> ComposeResult:
-        dataset = self.draft.name_of("data")
+        dataset, task = self.draft.name_of("data"), self._custom_task()
         with Horizontal(id="setup-row"):
             with Vertical(id="pickers"):
                 for section in SECTIONS:
-                    yield Picker(section, self.draft.name_of(section), dataset)
+                    yield Picker(section, self.draft.name_of(section), dataset, task)
             yield Form(self.draft)  # its rows are mounted just after the first frame
 
     # -- what the rest of the app asks ------------------------------------------------------------
@@ -87,7 +102,10 @@ class SetupPane(Container):
 
     # -- validation ------------------------------------------------------------------------------
     def revalidate(self) -> None:
-        """Validate the draft and show each problem next to its field or picker."""
+        """Validate the draft (it changed) and show each problem next to its field or picker."""
+        if self._checked_summary:  # the last check's figures are for other settings now
+            self._checked_summary = False
+            self.post_message(self.Checked(""))
         self._show(self.draft.validate())
 
     def _show(self, problems: list[Problem]) -> None:
@@ -101,9 +119,14 @@ class SetupPane(Container):
             )
 
     def refresh_pickers(self) -> None:
-        dataset = self.draft.name_of("data")
+        dataset, task = self.draft.name_of("data"), self._custom_task()
         for picker in self.query(Picker):
-            picker.update_choice(self.draft.name_of(picker.section), dataset)
+            picker.update_choice(self.draft.name_of(picker.section), dataset, task)
+
+    def _custom_task(self) -> str:
+        """A custom dataset's task (`data.task`), by which the loss picker judges fit."""
+        task = self.draft.get("data.task")
+        return task if isinstance(task, str) and self.draft.name_of("data") == "custom" else ""
 
     # -- the form and the pickers ----------------------------------------------------------------
     def on_form_filled(self, event: Form.Filled) -> None:
@@ -119,18 +142,70 @@ class SetupPane(Container):
     @on(Form.Edited)
     def _edited(self, event: Form.Edited) -> None:
         event.stop()
+        if event.path == "data.task":
+            self.refresh_pickers()  # the losses that fit custom data follow its task
         self.revalidate()
 
     @on(Picker.Picked)
-    async def _picked(self, event: Picker.Picked) -> None:
+    @on(Form.Switched)
+    async def _picked(self, event: Picker.Picked | Form.Switched) -> None:
+        """A class picked for a section (a picker, or the schedule's name in the form): the
+        section restarts from its defaults; a dataset brings the fields of its own keys."""
         event.stop()
         if event.name == self.draft.name_of(event.section):
             return
         self.draft.switch(event.section, event.name)
-        if event.section != "data":
-            await self.query_one(Form).rebuild((event.section,))
+        await self.query_one(Form).rebuild((event.section,))
         self.refresh_pickers()
         self.revalidate()
+
+    # -- the pre-flight: f8 ----------------------------------------------------------------------
+    def preflight(self) -> None:
+        """`workbench check` on the current settings, off the UI thread; refused while they have
+        problems (as a run is)."""
+        if self.checking:
+            self.notify("a check is already running", severity="warning")
+            return
+        problems = self.check()
+        if problems:
+            self.post_message(Problems.refusal(problems, "check", "check"))
+            return
+        exp = self.current_experiment()
+        assert exp is not None
+        self.checking = True
+        self.log_line(f"checking {exp.name!r}: one real batch forward, backward and step…")
+        self.notify("one real batch forward, backward and step…", title="checking")
+        self._preflight_worker(exp)
+
+    @work(thread=True, name="check", group="check", exit_on_error=False)
+    def _preflight_worker(self, exp: Experiment) -> None:
+        from ..preflight import run_check
+
+        result = None
+        try:
+            result = run_check(exp)
+        finally:  # an error it did not expect is reported as any worker's (WorkbenchApp)
+            self.app.call_from_thread(self._checked, result)
+
+    def _checked(self, result: Report | RunFailed | Any) -> None:
+        from ..preflight import Report
+
+        self.checking = False
+        if isinstance(result, Report):
+            lines = result.lines()
+            for text in lines:
+                self.log_line(text, "bold" if text is lines[0] else "")
+            self.app.push_screen(MessageScreen(lines[0], lines[1:], bullet=""))
+            self.post_message(self.Checked(result.summary()))
+            self._checked_summary = True
+        elif result is not None:  # a RunFailed: what the run would have met, said as a run's is
+            self.log_line(f"check failed ({result.kind}): {result.message}", "bold red")
+            if result.hint:
+                self.log_line(f"hint: {result.hint}", "yellow")
+            if result.traceback and result.kind in ("user_code", "error"):
+                self.log_line(result.traceback.rstrip(), "red")
+            self.notify(f"{result.message}\n{result.hint}".strip(), title="check failed (see Log)",
+                        severity="error", timeout=8)
 
     # -- presets: ctrl+s, ctrl+o and the command palette ------------------------------------------
     def log_line(self, message: str, style: str = "") -> None:

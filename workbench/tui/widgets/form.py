@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from ..draft import Draft, FieldSpec, format_value, parse_text
+from ..draft import COMMON, PICKED, Draft, FieldSpec, format_value, parse_text
 
 TITLES = {
     "train": "training",
@@ -31,6 +31,8 @@ TITLES = {
     "optimizer": "optimizer",
     "loss": "loss",
     "model": "model",
+    "scheduler": "scheduler",
+    "early_stopping": "early stopping",
 }
 
 
@@ -93,12 +95,11 @@ class FormSection(Vertical):
         self._set_title()
 
     def _set_title(self) -> None:
-        name = (
-            self.draft.name_of(self.section)
-            if self.section in ("optimizer", "loss", "model")
-            else ""
-        )
-        self.border_title = f"{TITLES[self.section]}: {name}" if name else TITLES[self.section]
+        name = self.draft.name_of(self.section) if self.section in PICKED else ""
+        title = TITLES[self.section]
+        if self.section == "data" and any(s.key not in COMMON["data"] for s in self.specs):
+            title, name = "data", self.draft.name_of("data")  # the dataset's own keys come first
+        self.border_title = f"{title}: {name}" if name else title
 
     def compose(self) -> ComposeResult:
         for spec in self.specs:
@@ -124,6 +125,13 @@ class Form(VerticalScroll):
 
     class Filled(Message):
         """The rows are mounted (once, just after the first frame)."""
+
+    @dataclass
+    class Switched(Message):
+        """A class was picked in a section's `name` field (the schedule): restart the section."""
+
+        section: str
+        name: str
 
     def __init__(self, draft: Draft) -> None:
         super().__init__(id="form")
@@ -173,8 +181,11 @@ class Form(VerticalScroll):
         return {row.spec.path: row for row in self.query(FieldRow)}
 
     async def rebuild(self, sections: tuple[str, ...] | None = None) -> None:
-        """Regenerate sections (all by default) from the draft, e.g. after a switch or a load."""
+        """Regenerate sections (all by default) from the draft, e.g. after a switch or a load;
+        the field that had focus keeps it where it is still there."""
         await self._filled.wait()  # the fill reads the draft too: rebuild after it, never during
+        focused = self.app.focused
+        refocus = focused.id if focused is not None and self in focused.ancestors else None
         self.specs = specs = self.draft.specs()
         self._loading = True
         try:
@@ -188,6 +199,9 @@ class Form(VerticalScroll):
                         await section.rebuild(specs.get(section.section, []))
         finally:
             self._loading = False
+        if refocus:  # a rebuilt section's editors are new widgets: focus the same field's
+            for widget in self.query(f"#{refocus}"):
+                widget.focus()
 
     def set_devices(self, devices: list[tuple[str, str]]) -> None:
         """Offer the devices torch found (called once torch has loaded)."""
@@ -207,6 +221,9 @@ class Form(VerticalScroll):
         if row is None or self._loading:
             return
         if self.draft.get(row.spec.path) == value and present:
+            return
+        if row.spec.switches and present:  # the pane switches the class and rebuilds the section
+            self.post_message(self.Switched(row.spec.section, str(value)))
             return
         self.draft.set(row.spec.path, value, present)
         self.post_message(self.Edited(row.spec.path))

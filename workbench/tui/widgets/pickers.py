@@ -36,9 +36,11 @@ class Item:
     unfit: str = ""  # why it does not fit the current dataset, "" when it does
 
 
-def items(section: str, dataset: str) -> list[Item]:
-    """The choices of a section, marked against `dataset`."""
+def items(section: str, dataset: str, task: str = "") -> list[Item]:
+    """The choices of a section, marked against `dataset` (and `task`, a custom dataset's
+    `data.task`: until it is chosen, no loss is marked)."""
     info = DATASETS.get(dataset)
+    data_task = info.task if info is not None and dataset != "custom" else task
     if section == "data":
         return [
             Item(d.name, f"{d.task}: {d.description}", f"needs {d.needs}" if d.needs else "")
@@ -56,11 +58,13 @@ def items(section: str, dataset: str) -> list[Item]:
         out = []
         for name, choice in LOSSES.items():
             unfit = ""
-            if info and info.task not in choice.tasks:
+            if data_task and data_task not in choice.tasks:
                 fits = fitting_datasets(name)
                 such = f", e.g. {fits[0]!r}" if fits else ""
+                needs = f"needs a {' or '.join(choice.tasks)} dataset"
                 unfit = (
-                    f"needs a {' or '.join(choice.tasks)} dataset{such}; {dataset!r} is {info.task}"
+                    f"{needs}; data.task is {data_task}" if dataset == "custom"
+                    else f"{needs}{such}; {dataset!r} is {data_task}"
                 )
             out.append(Item(name, choice.summary, unfit))
         return out
@@ -137,9 +141,9 @@ class Picker(Vertical, can_focus=False):
         section: str
         name: str
 
-    def __init__(self, section: str, chosen: str, dataset: str) -> None:
+    def __init__(self, section: str, chosen: str, dataset: str, task: str = "") -> None:
         super().__init__(id=f"pick-{section}", classes="picker")
-        self.section, self.chosen, self.dataset = section, chosen, dataset
+        self.section, self.chosen, self.dataset, self.data_task = section, chosen, dataset, task
         self.border_title = f"{TITLES[section]}: {chosen}"
         self._shown: list[str] = []
 
@@ -150,7 +154,7 @@ class Picker(Vertical, can_focus=False):
     def _options(self) -> list[Option]:
         return [
             Option(prompt(i, i.name == self.chosen), id=i.name)
-            for i in items(self.section, self.dataset)
+            for i in items(self.section, self.dataset, self.data_task)
         ]
 
     @property
@@ -168,11 +172,12 @@ class Picker(Vertical, can_focus=False):
             names.index(self.chosen) if self.chosen in names else (0 if names else None)
         )
 
-    def update_choice(self, chosen: str, dataset: str) -> None:
-        """Re-mark the list for a new choice or dataset, keeping the cursor where it was."""
-        if (chosen, dataset) == (self.chosen, self.dataset):
+    def update_choice(self, chosen: str, dataset: str, task: str = "") -> None:
+        """Re-mark the list for a new choice, dataset or custom data's task, keeping the cursor
+        where it was."""
+        if (chosen, dataset, task) == (self.chosen, self.dataset, self.data_task):
             return
-        self.chosen, self.dataset = chosen, dataset
+        self.chosen, self.dataset, self.data_task = chosen, dataset, task
         self.border_title = f"{TITLES[self.section]}: {chosen}"
         ol = self.option_list
         keep = ol.highlighted
