@@ -22,6 +22,8 @@ BINDINGS: list[Binding] = [
     # last, so that at 60 columns the footer drops it rather than f1 (whose screen lists it)
     Binding("ctrl+y", "run_detached", "Detach", priority=True, id="run-detached"),
     Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
+    # not in the footer: at 80 columns it would push out f1 (whose screen lists it)
+    Binding("f9", "lr_find", "LR find", show=False, priority=True, id="lr-find"),
     *(
         Binding(f"f{i + 2}", f"tab('{t}')", t.title(), show=False, id=f"tab-{t}")
         for i, t in enumerate(TABS)
@@ -38,6 +40,8 @@ HELP: dict[str, str] = {
     "run_detached": "start the settings as a detached run (its own process, outlives this "
     "window; torchrun when train.devices > 1) and watch it",
     "run_config": "load the watched run's config.toml into Setup",
+    "lr_find": "LR range test on the current settings (a throwaway model, nothing saved); "
+    "its plot offers the suggested optimizer.lr for the form",
     "help": "this screen",
     "quit": "quit (asks first while a run is active, then stops it cleanly)",
 }

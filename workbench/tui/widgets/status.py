@@ -64,6 +64,7 @@ class StatusLine(Static):
                  classes: str | None = None, disabled: bool = False) -> None:
         super().__init__("", name=name, id=id, classes=classes, disabled=disabled)
         self.status = RunStatus()
+        self.note = ""  # something else under way (the LR finder's progress), after the state
 
     def on_mount(self) -> None:
         self._show()
@@ -114,11 +115,18 @@ class StatusLine(Static):
         self.status = status
         self._show()
 
+    def set_note(self, note: str) -> None:
+        """Show `note` after the state ("" removes it)."""
+        self.note = note
+        self._show()
+
     def fields(self) -> list[Text]:
         """The line's fields, most important first."""
         s = self.status
         glyph, style = STATES.get(s.state, ("?", ""))
         out = [Text(f"{glyph} {s.state}" + (f" ({s.detail})" if s.detail else ""), style=style)]
+        if self.note:
+            out.append(Text(self.note, style="bold"))
         if s.device:
             out.append(Text(_device(s)))
         if s.epoch is not None and s.max_epochs:
