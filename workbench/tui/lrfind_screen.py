@@ -116,7 +116,7 @@ class CurvePlot(Static):
             self.update(Text(draw(self.result, width, height, color=False)))
 
 
-class LRFindScreen(ModalScreen["float | None"]):
+class LRFindScreen(ModalScreen[float | None]):
     """The range test's curve with its suggestion; "Use" returns the rate, Close/escape None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
