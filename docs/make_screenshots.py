@@ -3,7 +3,8 @@
     PYTHONPATH=. python docs/make_screenshots.py
 
 Each shot opens the app on the offline default (digits-mlp) in a headless terminal of the given
-size; the Train shots first run a few epochs (in a temporary folder) so that the plots have data.
+size; the Train shots first run a few epochs (in a temporary folder) so that the plots have data,
+with a cosine schedule so that the falling learning rate shows (epoch plot's title, status line).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ SHOTS = [  # file, size, epochs to run first (0: none), tab
 async def shoot(filename: str, size: tuple[int, int], epochs: int, tab: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["WORKBENCH_PRESETS"] = str(Path(tmp) / "presets")
-        exp = presets.load("digits-mlp", [f"train.max_epochs={epochs or 20}"])
+        schedule = ["scheduler.name=CosineAnnealingLR"] if epochs else []
+        exp = presets.load("digits-mlp", [f"train.max_epochs={epochs or 20}", *schedule])
         app = WorkbenchApp(exp, runs_root=Path(tmp) / "runs")
         async with app.run_test(size=size) as pilot:
             deadline = time.monotonic() + 120

@@ -30,6 +30,7 @@ async def test_f1_help_lists_every_key(tmp_path):
             "ctrl+y",
             "f7",
             "f8",
+            "f9",
         ]
         await pilot.press("ctrl+r")  # the app's keys wait while a dialog is open
         assert app.runner.worker is None

@@ -3,6 +3,7 @@ tests of StepPlot / EpochPlot fed with real engine events at 60x20, 80x24 and 16
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -251,6 +252,22 @@ async def test_epoch_plot_shows_train_val_and_the_metric_on_the_right():
         assert "val_accuracy" not in text_of(plot)
         plot.clear_history()
         assert len(plot.train) == 0 and not plot.metrics
+
+
+async def test_epoch_plot_title_carries_the_learning_rate():
+    app = Plots()
+    async with app.run_test(size=(80, 24)) as pilot:
+        plot = app.query_one(EpochPlot)
+        plot.add(dataclasses.replace(epoch_event(1), lr=0.001))
+        await settle(pilot, plot)
+        assert "loss by epoch · lr 0.001" in text_of(plot)
+        plot.add(dataclasses.replace(epoch_event(2), lr=0.0005))
+        plot.add(epoch_event(3))  # no rate recorded (an older run): the last one stays
+        await settle(pilot, plot)
+        assert "lr 0.0005" in text_of(plot)
+        plot.clear_history()
+        await settle(pilot, plot)
+        assert "lr" not in text_of(plot).splitlines()[0]
 
 
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (160, 50)])

@@ -240,3 +240,28 @@ async def test_ctrl_y_starts_a_detached_run_and_ctrl_g_stops_it(tmp_path):
         await wait_for(pilot, lambda: state(app) == "interrupted", timeout=60, what="interrupted")
         assert (run_dir / runs.CHECKPOINT).is_file()
         assert "SIGTERM" in log_text(app)
+
+
+async def test_a_watched_runs_learning_rate_shows_on_the_status_line_and_the_train_tab(tmp_path):
+    from workbench.events import BatchEnd, EpochEnd, RunStarted, to_record
+
+    run_dir = fake_run(tmp_path)
+    write_status(run_dir, "running", 2)
+    out = [RunStarted(str(run_dir), "digits-mlp", "cpu", "CPU", 4, 0, 10, 100, 20,
+                      "classification", ("val_accuracy",), "tensor", "val_accuracy", {})]
+    for e, lr in ((1, 0.001), (2, 0.0005)):  # a StepLR halving the rate each epoch
+        steps = tuple((e - 1) * 10 + s for s in range(1, 11))
+        out.append(BatchEnd(e, steps[-1], 2.0 / e, steps, (2.0 / e,) * 10, 10, 10, 100.0, 1.0, 1.0,
+                            lr=lr))
+        out.append(EpochEnd(e, 4, e * 10, 2.0 / e, 2.5 / e, {"val_accuracy": 0.5 + e / 10}, 100.0,
+                            0.1, e * 0.1, 1.0, lr=lr))
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(to_record(ev)) + "\n" for ev in out))
+    app = WorkbenchApp(presets.load("digits-mlp"), runs_root=tmp_path / "runs", watch=run_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        epochs = app.query_one(EpochPlot)
+        await wait_for(pilot, lambda: len(epochs.train) == 2, what="two epochs")
+        line = app.query_one(StatusLine).line(78).plain
+        assert "epoch 2/4" in line and "lr 0.0005" in line
+        await wait_for(pilot, lambda: "loss by epoch · lr 0.0005" in epochs.render().plain,
+                       what="the rate in the epoch plot's title")

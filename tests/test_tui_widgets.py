@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -248,8 +249,25 @@ async def test_status_line_drops_fields_from_the_right_when_narrow(width):
     full = status.line(500).plain
     shown = line.strip().removesuffix("…")
     assert full.startswith(shown[: len(shown) - 1])  # a prefix: only the right end was dropped
-    if width >= 80:
-        assert "ETA" not in line or "elapsed" in line  # fields go in order, from the right
+    if width >= 80:  # what matters most comes first: the time left before step and speed
+        assert "epoch 3/10" in line and "ETA 2:10" in line
+
+
+async def test_status_line_shows_the_learning_rate_at_80_columns():
+    status = StatusLine(id="status")
+    app = Holder(status)
+    async with app.run_test(size=(80, 3)) as pilot:
+        status.update_event(STARTED)
+        status.update_event(dataclasses.replace(BATCH, lr=0.001))
+        await pilot.pause()
+        line = screen_text(app).splitlines()[0]
+        assert "epoch 3/10" in line and "ETA 2:10" in line and "lr 0.001" in line
+        # an epoch's rate (a schedule stepped per epoch) replaces it; a batch without one keeps it
+        status.update_event(EpochEnd(3, 10, 270, 0.4, 0.45, {}, 12000.0, 2.0, 70.0, 140.0,
+                                     lr=0.0005))
+        status.update_event(BATCH)
+        await pilot.pause()
+        assert "lr 0.0005" in screen_text(app).splitlines()[0]
 
 
 def test_a_picker_item_wraps_as_textual_would():

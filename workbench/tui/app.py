@@ -240,6 +240,14 @@ class WorkbenchApp(App[int]):
         """Load a preset file (the command palette's); a broken one changes nothing."""
         self._setup.load_preset(path)
 
+    async def set_setting(self, path: str, value: object) -> None:
+        """Set one Setup field as if typed (e.g. the LR finder's optimizer.lr) and validate."""
+        await self._setup.set_value(path, value)
+
+    def status_note(self, note: str) -> None:
+        """A note on the status line beside the run's state (the LR finder's progress)."""
+        self.query_one(StatusLine).set_note(note)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # while a dialog is open, the app's keys wait (the dialog has its own)
         return not isinstance(self.screen, ModalScreen)
@@ -291,6 +299,11 @@ class WorkbenchApp(App[int]):
             exclusive=True,
             exit_on_error=False,
         )
+
+    def action_lr_find(self) -> None:
+        from . import lrfind_screen
+
+        lrfind_screen.start(self)
 
     def action_tab(self, tab: str) -> None:
         self.show_tab(tab)

@@ -24,6 +24,8 @@ BINDINGS: list[Binding] = [
     Binding("f7", "run_config", "Run config", show=False, priority=True, id="run-config"),
     # not in the footer: at 80 columns it has no room left after ctrl+y (f1 lists it)
     Binding("f8", "check", "Check", show=False, priority=True, id="check"),
+    # not in the footer: at 80 columns it would push out f1 (whose screen lists it)
+    Binding("f9", "lr_find", "LR find", show=False, priority=True, id="lr-find"),
     *(
         Binding(f"f{i + 2}", f"tab('{t}')", t.title(), show=False, id=f"tab-{t}")
         for i, t in enumerate(TABS)
@@ -42,6 +44,8 @@ HELP: dict[str, str] = {
     "run_config": "load the watched run's config.toml into Setup",
     "check": "pre-flight of the current settings (workbench check): one real batch forward, "
     "backward and step; shapes, parameters, time per batch, memory, projected epoch and run",
+    "lr_find": "LR range test on the current settings (a throwaway model, nothing saved); "
+    "its plot offers the suggested optimizer.lr for the form",
     "help": "this screen",
     "quit": "quit (asks first while a run is active, then stops it cleanly)",
 }

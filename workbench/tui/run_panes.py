@@ -17,7 +17,7 @@ from .widgets.preview import PreviewPane
 
 
 class TrainPane(Horizontal):
-    """The loss by step, losses and the primary metric by epoch, and the latest preview."""
+    """The loss by step, losses, the primary metric and the lr by epoch, and the latest preview."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -41,6 +41,7 @@ class TrainPane(Horizontal):
 
         if isinstance(event, BatchEnd):
             self.step_plot.add(event.steps, event.losses)
+            self.epoch_plot.set_lr(event.lr)  # a per-step schedule moves it within an epoch
         elif isinstance(event, EpochEnd):
             self.epoch_plot.add(event)
         elif isinstance(event, PreviewBatch):

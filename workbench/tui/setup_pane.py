@@ -100,6 +100,12 @@ class SetupPane(Container):
         form.set_devices(form.devices)
         self.revalidate()
 
+    async def set_value(self, path: str, value: object) -> None:
+        """Set one field as if typed (the LR finder's rate): the draft, its section, validation."""
+        self.draft.set(path, value)
+        await self.query_one(Form).rebuild((path.split(".")[0],))
+        self.revalidate()
+
     # -- validation ------------------------------------------------------------------------------
     def revalidate(self) -> None:
         """Validate the draft (it changed) and show each problem next to its field or picker."""

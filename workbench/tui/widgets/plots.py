@@ -1,5 +1,8 @@
 """Live loss plots: training loss by step (raw and smoothed) and train/val loss by epoch.
 
+The epoch plot's title carries the learning rate in effect (`EpochPlot.set_lr`), so a schedule
+shows on the Train tab without a third plot squeezing the two at 80x24.
+
 Both keep their history on the widget in a `StepSeries`, which summarises itself into a bounded
 number of buckets, and redraw on a timer only when something changed, so a fast loop never
 replots per batch and a redraw costs the same at 1k or 1M steps (bench/plot_cost.py measures it).
@@ -189,9 +192,11 @@ class EpochPlot(LivePlot):
         self.val = StepSeries(capacity=512, smoothing=0.0)
         self.metrics: dict[str, StepSeries] = {}  # every metric seen, so set_metric can switch
         self.metric: str | None = None
+        self.lr: float | None = None  # the rate in effect, shown in the title
 
     def add(self, event: EpochEnd) -> None:
         """Record one finished epoch (NaN or missing values leave a gap)."""
+        self.set_lr(event.lr)
         x = [event.epoch]
         self.train.add(x, [_num(event.train_loss)])
         self.val.add(x, [_num(event.val_loss)])
@@ -204,7 +209,23 @@ class EpochPlot(LivePlot):
         self.train.clear()
         self.val.clear()
         self.metrics.clear()
+        self.set_lr(None, keep=False)
         self._dirty = True
+
+    def set_lr(self, lr: float | None, keep: bool = True) -> None:
+        """Show `lr` in the title (None keeps the last one, unless `keep` is False)."""
+        if lr is None and keep:
+            return
+        if self.title_text(lr) != self.title_text(self.lr):
+            self._dirty = True  # the title is drawn with the chart
+        self.lr = lr
+        if self.is_mounted:
+            self.plt.title(self.title_text(lr))
+
+    @staticmethod
+    def title_text(lr: float | None) -> str:
+        """"loss by epoch", with the learning rate when known: "loss by epoch · lr 0.0005"."""
+        return "loss by epoch" + (f" · lr {lr:.3g}" if lr is not None else "")
 
     def set_metric(self, name: str | None) -> None:
         """Which metric to draw on the right axis (e.g. "val_accuracy"); None for none."""
@@ -215,7 +236,7 @@ class EpochPlot(LivePlot):
                 self._label_axes()
 
     def set_titles(self) -> None:
-        self.plt.title("loss by epoch")
+        self.plt.title(self.title_text(self.lr))
         self.plt.xlabel("epoch")
         self._label_axes()
 

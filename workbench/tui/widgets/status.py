@@ -1,4 +1,4 @@
-"""The status line: state, device, epoch i/N, step, samples/s, elapsed and ETA on one line.
+"""The status line: state, device, epoch i/N, ETA, lr, step, samples/s and elapsed on one line.
 
 It keeps the latest value of each field from the engine's events and lays them out for its width,
 dropping fields from the right when the terminal is narrow. GPU memory comes in the run's events
@@ -45,6 +45,7 @@ class RunStatus:
     eta_s: float | None = None
     source: str = ""  # e.g. "watching RUN": where the numbers come from, when not this process
     gpu_memory_gib: float | None = None  # on a CUDA device, as the run's process reports it
+    lr: float | None = None  # the first parameter group's learning rate, as the run reports it
 
 
 class StatusLine(Static):
@@ -63,6 +64,7 @@ class StatusLine(Static):
                  classes: str | None = None, disabled: bool = False) -> None:
         super().__init__("", name=name, id=id, classes=classes, disabled=disabled)
         self.status = RunStatus()
+        self.note = ""  # something else under way (the LR finder's progress), after the state
 
     def on_mount(self) -> None:
         self._show()
@@ -85,10 +87,12 @@ class StatusLine(Static):
             s.epoch, s.step = event.epoch, event.step
             s.samples_per_s, s.elapsed_s, s.eta_s = event.samples_per_s, event.elapsed_s, event.eta_s
             s.gpu_memory_gib = event.gpu_memory_gib
+            s.lr = event.lr if event.lr is not None else s.lr
         elif isinstance(event, EpochEnd):
             s.epoch, s.max_epochs, s.step = event.epoch, event.max_epochs, event.step
             s.samples_per_s, s.elapsed_s, s.eta_s = event.samples_per_s, event.elapsed_s, event.eta_s
             s.gpu_memory_gib = event.gpu_memory_gib
+            s.lr = event.lr if event.lr is not None else s.lr
         elif isinstance(event, Paused):
             s.state, s.step = "paused", event.step
         elif isinstance(event, Resumed):
@@ -111,23 +115,33 @@ class StatusLine(Static):
         self.status = status
         self._show()
 
+    def set_note(self, note: str) -> None:
+        """Show `note` after the state ("" removes it)."""
+        self.note = note
+        self._show()
+
     def fields(self) -> list[Text]:
         """The line's fields, most important first."""
         s = self.status
         glyph, style = STATES.get(s.state, ("?", ""))
         out = [Text(f"{glyph} {s.state}" + (f" ({s.detail})" if s.detail else ""), style=style)]
+        if self.note:
+            out.append(Text(self.note, style="bold"))
         if s.device:
             out.append(Text(_device(s)))
         if s.epoch is not None and s.max_epochs:
             out.append(Text(f"epoch {s.epoch}/{s.max_epochs}"))
+        if s.state in ("running", "paused") and s.eta_s is not None:
+            # before step and speed: at 80 columns the time left matters more than those
+            out.append(Text(f"ETA {fmt_duration(s.eta_s)}"))
+        if s.lr is not None:
+            out.append(Text(f"lr {s.lr:.3g}"))
         if s.step is not None:
             out.append(Text(f"step {s.step:,}"))
         if s.samples_per_s:
             out.append(Text(f"{s.samples_per_s:,.0f} samples/s"))
         if s.elapsed_s is not None:
             out.append(Text(f"elapsed {fmt_duration(s.elapsed_s)}"))
-        if s.state in ("running", "paused") and s.eta_s is not None:
-            out.append(Text(f"ETA {fmt_duration(s.eta_s)}"))
         if s.source:
             out.append(Text(s.source, style="dim"))
         if s.state == "idle":
