@@ -60,11 +60,12 @@ def presets(draw):
         raw = {k: dict(v) if isinstance(v, dict) else v for k, v in BASE.items()}
         for _ in range(draw(st.integers(min_value=0, max_value=3))):
             section = draw(st.sampled_from(sorted(SECTION_KEYS)))
-            key = draw(st.sampled_from(sorted(raw[section]) + SECTION_KEYS[section]))
-            old = raw[section].get(key)
+            table = raw.setdefault(section, {})  # the preset leaves out [scheduler] and others
+            key = draw(st.sampled_from(sorted(table) + SECTION_KEYS[section]))
+            old = table.get(key)
             same_kind = (st.booleans() if isinstance(old, bool) else st.integers(1, 300) if isinstance(old, int)
                          else st.floats(0.0, 1.0) if isinstance(old, float) else plausible)
-            raw[section][key] = draw(st.one_of(same_kind, plausible))
+            table[key] = draw(st.one_of(same_kind, plausible))
         return raw
     raw = dict(draw(st.lists(sections(), max_size=5)))
     raw.update(draw(st.dictionaries(st.sampled_from(KEYS), values, max_size=2)))

@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 from workbench import runs
-from workbench.runlist import list_runs, watch_snapshot
+from workbench.events import BatchEnd, EpochEnd, RunFinished
+from workbench.feed import RunFeed
+from workbench.runlist import list_runs
 from workbench.runstatus import process_alive, read_status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,9 +62,11 @@ def test_detached_run_outlives_its_launcher_and_finishes(tmp_path):
     status = _wait_for(lambda: (s := read_status(run_dir)) and s["state"] != "running" and s)
     assert status["state"] == "finished" and status["epoch"] == 3 and status["world_size"] == 1
     _assert_continuous(run_dir, 3, 89)
-    snap = watch_snapshot(run_dir)  # what `workbench watch` reads
-    assert snap.state == "finished" and snap.done and (snap.epoch, snap.max_epochs) == (3, 3)
-    assert [e["epoch"] for e in snap.epochs] == [1, 2, 3] and len(snap.steps) == 3 * 89
+    feed = RunFeed(run_dir)  # what `workbench watch` (and the app, for any run) reads
+    events = feed.poll()
+    assert feed.done and isinstance(events[-1], RunFinished) and events[-1].epochs_done == 3
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1, 2, 3]
+    assert sum(len(e.steps) for e in events if isinstance(e, BatchEnd)) == 3 * 89
     assert "finished: 3 epochs" in (run_dir / "run.log").read_text()
     listing = _workbench("runs", cwd=tmp_path, timeout=30)
     assert listing.returncode == 0 and run_dir.name in listing.stdout and "finished" in listing.stdout

@@ -12,7 +12,7 @@ import pytest
 from workbench import distributed, runs
 from workbench.detach import busy_problem, folder_in_use
 from workbench.events import BatchEnd, EpochEnd, RunFailed, RunFinished, RunStarted
-from workbench.runlist import MetricsFollower, format_table, list_runs, print_runs, watch_snapshot
+from workbench.runlist import format_table, list_runs, print_runs
 from workbench.runstatus import StatusWriter, effective_state, process_alive, process_start, read_status
 
 
@@ -148,28 +148,6 @@ def test_list_runs_reports_states_and_formats_a_table(tmp_path, capsys):
     assert "running x2" in next(r for r in table if r.startswith("b-live"))
     assert print_runs(tmp_path) == 0 and "c-dead" in capsys.readouterr().out
     assert print_runs(tmp_path / "nothing") == 0 and "no runs" in capsys.readouterr().out
-
-
-def test_metrics_follower_reads_increments_and_restarts_after_a_rewrite(tmp_path):
-    path = tmp_path / "metrics.jsonl"
-    path.write_text('{"step": 1, "loss": 1.0}\n{"step": 2, "lo')
-    f = MetricsFollower(tmp_path)
-    assert f.poll() == (False, [{"step": 1, "loss": 1.0}])
-    with open(path, "a") as fh:
-        fh.write('ss": 0.5}\n')
-    assert f.poll() == (False, [{"step": 2, "loss": 0.5}])
-    assert f.poll() == (False, [])
-    # a resume trims the file by renaming a new one over it
-    runs.trim_metrics(tmp_path, {"step": 1, "epoch": 0})
-    assert f.poll() == (True, [{"step": 1, "loss": 1.0}])
-
-
-def test_watch_snapshot_of_a_finished_run(tmp_path):
-    status = {"state": "finished", "epoch": 2, "max_epochs": 2}
-    d = _fake_run(tmp_path, "r", status, epochs=2, max_epochs=2)
-    snap = watch_snapshot(d)
-    assert snap.state == "finished" and snap.done and (snap.epoch, snap.max_epochs) == (2, 2)
-    assert [e["epoch"] for e in snap.epochs] == [1, 2] and snap.steps == [(1, 1.0), (2, 0.5)]
 
 
 def test_folder_in_use_and_busy(tmp_path):

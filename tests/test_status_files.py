@@ -20,7 +20,7 @@ from tui_helpers import wait_for
 from workbench import runs
 from workbench.cli import main
 from workbench.detach import DetachError, busy_problem, folder_in_use, stop_run
-from workbench.runlist import RunWatcher, list_runs, run_info
+from workbench.runlist import list_runs, run_info
 from workbench.runstatus import effective_state, read_status
 from workbench.tui.runs_pane import RunsPane
 
@@ -122,18 +122,6 @@ def test_the_workbench_runs_command_exits_0_without_a_traceback(broken_root):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout.count("unreadable") == len(BROKEN) + 1
-
-
-def test_the_watcher_shows_an_unreadable_status_with_its_reason(tmp_path):
-    d = _run_folder(tmp_path, "r", '{"state": "running", "epoch": null}', epochs=2)
-    with open(d / runs.METRICS, "a") as f:  # lines of the wrong types are skipped
-        f.write('{"epoch": null, "train_loss": 1}\n{"step": "x", "loss": 1}\n[1]\n'
-                '{"epoch": 3, "train_loss": "low"}\n{"step": 7, "loss": 0.5}\n')
-    snap = RunWatcher(d).poll()
-    assert snap.state == "unreadable" and not snap.done  # it keeps following the folder
-    assert snap.status == {"error": "status.json: epoch is null"}
-    assert [e["epoch"] for e in snap.epochs] == [1, 2] and snap.steps == [(7, 0.5)]
-    assert (snap.epoch, snap.max_epochs) == (2, 3)
 
 
 def test_stop_and_resume_checks_survive_a_broken_status(tmp_path):

@@ -11,11 +11,11 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import runs
-from .runstatus import STATUS, BadStatus, effective_state, load_status, read_status
+from .runstatus import STATUS, BadStatus, effective_state, load_status
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,11 +70,6 @@ def is_epoch_record(record: object) -> bool:
     return (isinstance(record, dict) and "train_loss" in record
             and all(_number(v) for v in record.values())
             and _whole(record.get("epoch", 0)) and _whole(record.get("step", 0)))
-
-
-def is_step_record(record: object) -> bool:
-    """A batch line of metrics.jsonl: a whole step and a numeric loss."""
-    return isinstance(record, dict) and _whole(record.get("step")) and _number(record.get("loss"))
 
 
 def _last_epoch_record(path: Path) -> dict | None:
@@ -189,110 +184,6 @@ def format_table(infos: list[RunInfo], now: float | None = None) -> str:
         rows.append((i.path.name, state, epoch, fmt_age(now - i.updated), fmt_last(i)))
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     return "\n".join("  ".join(r[c].ljust(widths[c]) for c in range(4)) + "  " + r[4] for r in rows)
-
-
-class MetricsFollower:
-    """Reads the lines appended to metrics.jsonl since the last poll.
-
-    A resume rewrites the file (it trims lines past the checkpoint) by renaming a new one over it;
-    the follower notices the new file and starts again from its first line, saying so.
-    """
-
-    def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / runs.METRICS
-        self.offset = 0
-        self.inode: int | None = None
-        self.partial = b""
-
-    def poll(self) -> tuple[bool, list[dict]]:
-        """(restarted, new records); `restarted` means: drop what you read before."""
-        try:
-            st = self.path.stat()
-        except OSError:
-            return False, []
-        restarted = False
-        if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
-            self.offset, self.partial, restarted = 0, b"", True
-        self.inode = st.st_ino
-        if st.st_size == self.offset:
-            return restarted, []
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read()
-        self.offset += len(data)
-        lines = (self.partial + data).split(b"\n")
-        self.partial = lines.pop()  # an incomplete last line waits for the next poll
-        out = []
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                out.append(record)
-        return restarted, out
-
-
-@dataclass
-class Snapshot:
-    """What a watcher shows: the status, and the curves so far."""
-
-    run_dir: Path
-    state: str
-    status: dict  # checked (runstatus.load_status); {} without one; {"error": why} if unreadable
-    config: dict
-    epochs: list[dict] = field(default_factory=list)  # epoch lines of metrics.jsonl, in order
-    steps: list[tuple[int, float]] = field(default_factory=list)  # (step, loss) of batch lines
-    restarted: bool = False  # the metrics file was rewritten (a resume); the curves start over
-
-    @property
-    def epoch(self) -> int:
-        return int(self.status.get("epoch", self.epochs[-1]["epoch"] if self.epochs else 0))
-
-    @property
-    def max_epochs(self) -> int:
-        return int(self.status.get("max_epochs") or _config_max_epochs(self.config))
-
-    @property
-    def done(self) -> bool:
-        """The run will not write any more (until someone resumes it)."""
-        return self.state not in ("running", "unknown", "unreadable")
-
-
-class RunWatcher:
-    """Follows one run folder; `poll()` returns the snapshot with everything read so far."""
-
-    def __init__(self, run_dir: Path):
-        self.run_dir = Path(run_dir)
-        self.follower = MetricsFollower(self.run_dir)
-        self.epochs: list[dict] = []
-        self.steps: list[tuple[int, float]] = []
-        self.config: dict = {}
-
-    def poll(self) -> Snapshot:
-        # status first: a run that ends between the two reads then still shows its last lines
-        info = run_info(self.run_dir)
-        status = read_status(self.run_dir) or {}
-        if info and info.state == "unreadable":  # shown as a status that holds only its problem
-            status = {"error": info.error}
-        if not self.config:
-            self.config = _read_config(self.run_dir)
-        restarted, records = self.follower.poll()
-        if restarted:
-            self.epochs, self.steps = [], []
-        for r in records:  # a line with other types (a foreign or corrupt file) is skipped
-            if is_epoch_record(r):
-                self.epochs.append(r)
-            elif is_step_record(r):
-                self.steps.append((r["step"], float(r["loss"])))
-        state = info.state if info else "unknown"
-        return Snapshot(self.run_dir, state, status, self.config, list(self.epochs), list(self.steps),
-                        restarted)
-
-
-def watch_snapshot(run_dir: Path) -> Snapshot:
-    """Status and metrics of a run folder as a watcher reads them (one poll from scratch)."""
-    return RunWatcher(run_dir).poll()
 
 
 def print_runs(root: str | Path | None = None) -> int:
