@@ -189,7 +189,6 @@ class Collate:
         self.task, self.num_outputs = task, num_outputs
 
     def __call__(self, pairs: list):
-        import torch
         from torch.utils.data import default_collate
 
         try:

@@ -40,7 +40,7 @@ from .runner import PreviewSource, Runner, RunEvents, detect_devices
 from .screens import ConfirmScreen, HelpScreen
 from .setup_pane import SetupPane
 from .watching import watch_target
-from .widgets.status import StatusLine
+from .widgets.status import RunStatus, StatusLine
 from .widgets.tabbar import TabBar
 
 if TYPE_CHECKING:
