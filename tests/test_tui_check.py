@@ -28,12 +28,24 @@ def test_f8_is_bound_with_an_id_and_described():
     assert ("f8", keys.HELP["check"]) in keys.help_keys()
 
 
-async def test_f8_checks_the_settings_off_the_ui_thread_and_shows_the_report(tmp_path):
+async def test_f8_checks_the_settings_off_the_ui_thread_and_shows_the_report(tmp_path, monkeypatch):
+    import threading
+
+    from workbench import preflight
+
+    release, real = threading.Event(), preflight.run_check
+
+    def held(exp):  # the check waits until the test has seen the key return
+        release.wait(30)
+        return real(exp)
+
+    monkeypatch.setattr(preflight, "run_check", held)
     app = make_app(tmp_path, train__device="cpu")
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         await pilot.press("f8")
         assert app._setup.checking  # the key returned at once; the check goes on in a thread
+        release.set()
         await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen), 120, "the report")
         report = app.screen
         assert report.title_text.startswith("check: digits-mlp")
