@@ -77,7 +77,7 @@ def main() -> None:
                 time.sleep(0.05)
             s.keys("C-g")
             if not args.idle:  # the run saves its checkpoint, then the folder can go
-                s.wait_for("stopped", timeout=60)
+                s.wait_for("interrupted", timeout=60)  # ctrl+g is SIGTERM to the run, as any stop
     during = "with no run" if args.idle else "during a run on 2 threads"
     print(f"key press -> screen {during}, {args.size}:")
     print("  " + summary(f"picker down/up ({len(nav)} presses)", nav) + "   (target p95 <= 100 ms)")
