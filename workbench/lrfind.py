@@ -64,7 +64,10 @@ def range_test(exp: Any, *, min_lr: float = 1e-7, max_lr: float = 10.0, steps: i
 
 def _sweep(job: Any, min_lr: float, max_lr: float, steps: int, beta: float, diverge: float,
            progress: Callable[[int, float, float], None] | None) -> RangeTest:
+    from . import engine
+
     model, opt = job.model, job.optimizer
+    stepper = engine.Stepper(job)  # the run's own step: guarded backward, then the optimizer's
     model.train()
     ratio = (max_lr / min_lr) ** (1 / max(1, steps - 1))
     result, avg, best = RangeTest(), 0.0, math.inf
@@ -80,10 +83,12 @@ def _sweep(job: Any, min_lr: float, max_lr: float, steps: int, beta: float, dive
             if batch is None:
                 result.stop_reason = "no training batches"
                 break
-        loss = _step(job, *batch)
-        if not math.isfinite(loss):
-            result.stop_reason = f"the loss became {loss} at lr {lr:.3g}"
+        loss, diverged = stepper.backward(*job.on_device(*batch), 0, i, i + 1)
+        if diverged is not None:  # the weights were not moved: the test ends here
+            what = f"the loss became {loss}" if not math.isfinite(loss) else "the gradients overflowed"
+            result.stop_reason = f"{what} at lr {lr:.3g}"
             break
+        stepper.step()
         avg = beta * avg + (1 - beta) * loss
         smooth = avg / (1 - beta ** (i + 1))
         result.lrs.append(lr)
@@ -127,24 +132,3 @@ def draw(result: RangeTest, width: int = 80, height: int = 20, color: bool = Tru
     text = plt.build()
     return text if color else plt.uncolorize(text)
 
-
-def _step(job: Any, x: Any, y: Any) -> float:
-    """One training step of the job at the optimizer's current rate; the loss before it."""
-    from . import engine
-
-    x, y = x.to(job.device), y.to(job.device)
-    opt = job.optimizer
-
-    def closure():
-        opt.zero_grad()
-        loss = engine._loss(job, x, y)
-        job.precision.backward(loss)
-        return loss
-
-    if type(job.exp.optimizer).needs_closure:
-        return float(opt.step(closure))
-    loss = closure()
-    value = float(loss.detach())
-    if math.isfinite(value):
-        job.precision.step(opt)
-    return value
