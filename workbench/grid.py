@@ -93,7 +93,8 @@ def expand_range(args: str) -> list[str]:
     start, stop, step = (0, nums[0], 1) if len(nums) == 1 else (nums[0], nums[1], nums[2] if len(nums) == 3 else 1)
     if step == 0:
         raise GridError("range() step must not be 0")
-    count = math.ceil((stop - start) / step)
+    span = (stop - start) / step  # (0.4 - 0.1) / 0.1 is 3.0000000000000004: stop stays excluded
+    count = math.ceil(span - 1e-9 * max(1.0, abs(span)))
     if count <= 0:
         raise GridError(f"range({args}) is empty")
     if count > MAX_POINTS:

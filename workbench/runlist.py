@@ -41,6 +41,10 @@ class RunInfo:
     world_size: int = 1
     error: str = ""  # why it failed; for an unreadable one, what is wrong with its status.json
     best_epoch: int | None = None  # the epoch early stopping kept in best.pt, when it stopped
+    sweep: str = ""  # the sweep folder's name, for a point of a `workbench sweep`
+
+
+SWEEP_FILE = "sweep.toml"  # (sweep.SWEEP: what marks a folder as a sweep's)
 
 
 def _read_config(run_dir: Path) -> dict:
@@ -142,8 +146,26 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
     root = Path(root) if root else runs.default_root()
     if not root.is_dir():
         return []
-    infos = [run_info(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    return sorted((i for i in infos if i is not None), key=lambda i: (i.started, i.path.name))
+    infos: list[RunInfo] = []
+    for p in _folders(root):
+        if (p / SWEEP_FILE).is_file():  # a sweep: its points, as one group
+            infos += [replace(i, sweep=p.name) for i in map(run_info, _folders(p)) if i is not None]
+        elif (info := run_info(p)) is not None:
+            infos.append(info)
+    first: dict[str, float] = {}  # a sweep's points sort together, where its first one started
+    for i in infos:
+        if i.sweep:
+            first[i.sweep] = min(first.get(i.sweep, i.started), i.started)
+    return sorted(infos, key=lambda i: (first.get(i.sweep, i.started), i.sweep, i.path.name))
+
+
+def _folders(root: Path) -> list[Path]:
+    return [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+
+def label(info: RunInfo) -> str:
+    """A run's name in a listing: `sweep/point` for a sweep's point."""
+    return f"{info.sweep}/{info.path.name}" if info.sweep else info.path.name
 
 
 def latest_run(root: Path | None = None) -> Path | None:
@@ -181,7 +203,7 @@ def format_table(infos: list[RunInfo], now: float | None = None) -> str:
     for i in infos:
         state = i.state + (f" x{i.world_size}" if i.world_size > 1 else "")
         epoch = f"{i.epoch}/{i.max_epochs}" if i.max_epochs else str(i.epoch)
-        rows.append((i.path.name, state, epoch, fmt_age(now - i.updated), fmt_last(i)))
+        rows.append((label(i), state, epoch, fmt_age(now - i.updated), fmt_last(i)))
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     return "\n".join("  ".join(r[c].ljust(widths[c]) for c in range(4)) + "  " + r[4] for r in rows)
 

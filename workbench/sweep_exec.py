@@ -83,7 +83,7 @@ class Executor:
                 old[sig] = signal.signal(sig, self._handler)
         if self.parallel > 1:
             where = (f"GPUs {','.join(self.gpus)}" + (" (shared)" if self.parallel > len(self.gpus) else "")
-                     if self.gpus else f"{self.threads} CPU threads each")
+                     if self.gpus else f"{self.threads} CPU thread(s) each")
             self.say(f"running {len(self.todo)} points, {self.parallel} at once on {where}")
         running: dict[int, tuple[Point, subprocess.Popen, float]] = {}
         try:

@@ -1,9 +1,11 @@
 """The Runs tab: every run folder with its state, to watch one or compare several.
 
 The table is `runlist.list_runs` (status.json and the tail of metrics.jsonl of each folder),
-refreshed when the tab is shown and every two seconds while it shows. Enter watches the highlighted
-run, space marks runs, `c` compares the marked ones (`CompareScreen`: their loss curves on one
-plot, the config keys that differ and their final metrics), `o` loads a run's config into Setup.
+refreshed when the tab is shown and every two seconds while it shows; a sweep's points are listed
+together as `sweep/point`. Enter watches the highlighted run, space marks runs, `g` marks every
+point of the highlighted run's sweep, `c` compares the marked ones (`CompareScreen`: their loss
+curves on one plot, the config keys that differ and their final metrics), `o` loads a run's config
+into Setup.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
 from .. import runs
-from ..runlist import fmt_age, fmt_last, is_epoch_record, list_runs
+from ..runlist import SWEEP_FILE, fmt_age, fmt_last, is_epoch_record, label, list_runs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,6 +53,7 @@ class RunsPane(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "mark", "Mark", show=False),
         Binding("c", "compare", "Compare", show=False),
+        Binding("g", "mark_sweep", "Mark sweep", show=False),
         Binding("o", "open_config", "Open config", show=False),
     ]
 
@@ -107,7 +110,7 @@ class RunsPane(Vertical):
             epoch = f"{i.epoch}/{i.max_epochs}" if i.max_epochs else str(i.epoch)
             table.add_row(
                 "●" if i.path in self.marked else " ",
-                i.path.name,
+                label(i),
                 Text(state, style=STATE_STYLES.get(i.state, "")),
                 epoch,
                 fmt_age(now - i.updated),
@@ -121,7 +124,7 @@ class RunsPane(Vertical):
                 pass
         hint = (
             f"{len(infos)} runs in {self.folder}: enter watch · space mark · "
-            f"c compare marked ({len(self.marked)}) · o config"
+            f"g mark sweep · c compare marked ({len(self.marked)}) · o config"
         )
         self.query_one("#runs-hint", Static).update(
             hint if infos else f"no runs under {self.folder} yet (ctrl+r or ctrl+y starts one)"
@@ -147,6 +150,16 @@ class RunsPane(Vertical):
         self.marked ^= {path}
         table = self.query_one(DataTable)
         table.move_cursor(row=min(table.cursor_row + 1, table.row_count - 1), animate=False)
+        self.refresh_runs(force=True)
+
+    def action_mark_sweep(self) -> None:
+        """Mark every point of the highlighted run's sweep (unmark them if all are marked)."""
+        path = self.highlighted
+        if path is None or not (path.parent / SWEEP_FILE).is_file():
+            self.notify("not a point of a sweep (workbench sweep)", severity="warning")
+            return
+        group = {p for p in self.shown if p.parent == path.parent}
+        self.marked = self.marked - group if group <= self.marked else self.marked | group
         self.refresh_runs(force=True)
 
     def action_compare(self) -> None:
