@@ -289,3 +289,24 @@ def test_parallel_points_get_one_gpu_each_or_a_share_of_the_cores(tmp_path, monk
     sweep_exec.Executor(root, todo, 3, 3, open(os.devnull, "w")).run()
     assert [e["CUDA_VISIBLE_DEVICES"] for e in started] == ["", "", ""]  # (left as it was)
     assert {e["OMP_NUM_THREADS"] for e in started} == {"5"}
+
+
+def test_a_detached_sweep_runs_on_its_own_and_logs_to_sweep_log(tmp_path):
+    out = tmp_path / "sw"
+    started = subprocess.run(sweep_cmd("--out", str(out), "--detach"), capture_output=True,
+                             text=True, env=subprocess_env(), timeout=120)
+    assert started.returncode == 0, started.stderr
+    assert f"sweep folder: {out}" in started.stdout and f"workbench runs {out}" in started.stdout
+    pid = int(started.stdout.split("pid: ")[1].split()[0])
+    deadline = time.time() + 300
+    while time.time() < deadline and "sorted by" not in (out / sweep.LOG).read_text():
+        time.sleep(0.2)
+    log = (out / sweep.LOG).read_text()
+    assert "sorted by val_accuracy" in log, log
+    assert [sweep.point_state(out / p) for p in ("0-lr=0.001", "1-lr=0.01")] == ["finished"] * 2
+    for _ in range(100):  # the sweep process ends (and its lock goes) right after the table
+        if not (out / sweep.LOCK).exists():
+            break
+        time.sleep(0.1)
+    assert not (out / sweep.LOCK).exists()
+    assert f"[1/2] starting 0-lr=0.001" in log and pid > 0
