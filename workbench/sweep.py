@@ -47,11 +47,12 @@ class Sweep:
     mode: str  # "min" or "max": which way the metric is better
     grid: list[str]  # the key=a,b arguments as given
     created: float = 0.0
+    source: str = ""  # the preset file's absolute path: a missing point is made again from it
 
     def to_toml(self) -> str:
         return tomli_w.dumps({
             "preset": self.preset, "grid": self.grid, "fixed": self.fixed, "keys": self.keys,
-            "metric": self.metric, "mode": self.mode, "created": self.created,
+            "metric": self.metric, "mode": self.mode, "created": self.created, "source": self.source,
             "points": [{"folder": p.folder, "overrides": list(p.overrides), "values": list(p.values)}
                        for p in self.points]})
 
@@ -79,7 +80,7 @@ def _err(msg: str) -> None:
 def plan(preset: str, grid: list[str], parallel: int = 1) -> tuple[Sweep | None, list, list[str]]:
     """(the sweep, each point's experiment, problems): every point loaded and validated."""
     from .config import InvalidExperiment, data_path_problems
-    from .presets import load
+    from .presets import load, resolve
 
     fixed, axes, problems = parse_grid(grid)
     if problems:
@@ -103,7 +104,8 @@ def plan(preset: str, grid: list[str], parallel: int = 1) -> tuple[Sweep | None,
     if problems:
         return None, exps, problems
     metric, mode = exps[0].monitored(exps[0].early_stopping)
-    return Sweep(preset, fixed, [a.key for a in axes], pts, metric, mode, list(grid)), exps, []
+    return (Sweep(preset, fixed, [a.key for a in axes], pts, metric, mode, list(grid),
+                  source=str(resolve(preset).resolve())), exps, [])
 
 
 def create(sweep: Sweep, exps: list, out: str | None) -> Path:
@@ -152,7 +154,7 @@ def load_sweep(folder: Path) -> Sweep:
         pts = [Point(str(p["folder"]), tuple(p["overrides"]), tuple(p["values"])) for p in raw["points"]]
         return Sweep(str(raw["preset"]), list(raw["fixed"]), list(raw["keys"]), pts,
                      str(raw["metric"]), str(raw["mode"]), list(raw.get("grid", [])),
-                     float(raw.get("created", 0.0)))
+                     float(raw.get("created", 0.0)), str(raw.get("source", "")))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{Path(folder) / SWEEP}: not a readable sweep file ({e})") from None
 
@@ -286,8 +288,10 @@ def run(root: Path, sweep: Sweep, parallel: int = 1, out: TextIO | None = None) 
         state = point_state(folder)
         if state == "running":
             problems.append(f"point {p.folder} is still running; stop it first or wait for it")
-        elif state == "missing":
-            problems.append(f"point {p.folder}: its folder or config.toml is gone")
+        elif state == "missing":  # never made, or removed: made again from the preset
+            problem = _remake(sweep, p, folder)
+            problems += [problem] if problem else []
+            todo.append((p, "start"))
         elif state not in ("finished", "failed"):
             todo.append((p, "resume" if (folder / runs.CHECKPOINT).is_file() else "start"))
     for q in problems:
@@ -305,10 +309,28 @@ def run(root: Path, sweep: Sweep, parallel: int = 1, out: TextIO | None = None) 
         lock.unlink(missing_ok=True)
     print(table(root, sweep), file=out, flush=True)
     states = [point_state(root / p.folder) for p in sweep.points]
-    if stopped or any(s not in ("finished", "failed") for s in states):
+    if not stopped and ("failed" in states or "missing" in states):  # (missing: its data failed)
+        return EXIT_FAILED
+    if stopped or any(s != "finished" for s in states):
         print(f"interrupted: `workbench sweep --resume {root}` finishes it", file=out, flush=True)
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if "failed" in states else EXIT_OK
+    return EXIT_OK
+
+
+def _remake(sweep: Sweep, point: Point, folder: Path) -> str | None:
+    """Write a missing point's config.toml from the sweep's preset; the problem, if it cannot be."""
+    from .config import InvalidExperiment
+    from .presets import load
+
+    preset = sweep.source if sweep.source and Path(sweep.source).is_file() else sweep.preset
+    try:
+        runs.prepare(folder, load(preset, [*sweep.fixed, *point.overrides]))
+    except InvalidExperiment as e:
+        return f"point {point.folder} (missing, made again from {preset}): " + \
+            "; ".join(str(q) for q in e.problems)
+    except OSError as e:
+        return f"point {point.folder}: cannot make its folder: {e}"
+    return None
 
 
 def _lock_holder(lock: Path) -> int | None:

@@ -147,6 +147,10 @@ class Executor:
         state = info.state if info else "failed"
         if code == 130:
             state = "interrupted"
+        elif code < 0:  # killed before it could save anything (or by the OOM killer)
+            state = f"killed by {signal.Signals(-code).name}" if -code in signal.valid_signals() else "killed"
+        elif code == 2 and info is None:
+            state = "failed (its data could not be loaded)"
         elif code != 0 and state in ("running", "stale", "finished"):
             state = "failed"
         tail = fmt_metrics(info.metrics) if info and state != "failed" else (
