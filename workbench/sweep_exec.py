@@ -90,8 +90,8 @@ class Executor:
             while (self.todo and not self.stopping) or running:
                 if self.stopping and not self._sent:
                     self._sent = True
-                    if running:
-                        self.say(f"stopping {len(running)} running point(s): each saves a checkpoint")
+                    if running:  # (after a point's live line, on a terminal we share)
+                        self.say("\n" * (self.parallel == 1 and _tty(self.out)) + f"stopping {len(running)} running point(s): each saves a checkpoint")
                     for _, proc, _ in running.values():
                         _signal(proc, signal.SIGTERM)
                 while self.todo and not self.stopping and len(running) < self.parallel:
@@ -158,6 +158,10 @@ class Executor:
         n = self.index.get(point.folder, 0)
         self.say(f"[{n}/{self.total}] {point.folder}: {state} in {fmt_duration(seconds)}"
                  + (f": {tail}" if tail else ""))
+
+
+def _tty(out: TextIO) -> bool:
+    return hasattr(out, "isatty") and out.isatty()
 
 
 def _signal(proc: subprocess.Popen, sig: int) -> None:
