@@ -18,7 +18,7 @@ from conftest import subprocess_env, workbench_cmd
 from workbench import presets, runs, sweep
 from workbench.cli import main
 from workbench.grid import GridError, parse_choices, parse_grid, points
-from workbench.runlist import format_table, list_runs, print_runs
+from workbench.runlist import format_table, list_runs
 
 # a point is a second or two of training: digits-mlp cut to one short epoch
 SMALL = ["train.max_epochs=1", "data.batch_size=64", "train.device=cpu"]
@@ -129,7 +129,7 @@ def test_the_table_is_sorted_by_the_primary_metric_whichever_way_is_better(tmp_p
     }, ["optimizer.lr=0.1,0.2,0.3,0.4"])
     loaded = sweep.load_sweep(root)
     assert (loaded.metric, loaded.mode) == ("val_accuracy", "max")
-    assert print_runs(root) == 0  # `workbench runs SWEEP_DIR` prints the sweep's table
+    assert main(["runs", str(root)]) == 0  # `workbench runs SWEEP_DIR` prints the sweep's table
     text = capsys.readouterr().out
     lines = text.splitlines()
     assert "sorted by val_accuracy (higher is better)" in lines[0]
@@ -283,12 +283,12 @@ def test_parallel_points_get_one_gpu_each_or_a_share_of_the_cores(tmp_path, monk
     monkeypatch.setattr(sweep_exec, "cores", lambda: 16)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     todo = [(p, "start") for p in plan.points]
-    sweep_exec.Executor(root, todo, 2, 3, open(os.devnull, "w")).run()
+    sweep_exec.Executor(root, todo, 2, [p.folder for p in plan.points], open(os.devnull, "w")).run()
     assert [e["CUDA_VISIBLE_DEVICES"] for e in started] == ["3", "5", "3"]
     assert {e["OMP_NUM_THREADS"] for e in started} == {"8"}
     started.clear()
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    sweep_exec.Executor(root, todo, 3, 3, open(os.devnull, "w")).run()
+    sweep_exec.Executor(root, todo, 3, [p.folder for p in plan.points], open(os.devnull, "w")).run()
     assert [e["CUDA_VISIBLE_DEVICES"] for e in started] == ["", "", ""]  # (left as it was)
     assert {e["OMP_NUM_THREADS"] for e in started} == {"5"}
 

@@ -84,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
             return open_app([], watch=args.run_dir or "latest")
         if args.command == "runs":
             from .runlist import print_runs
+            from .sweep import is_sweep, print_sweep  # a sweep folder: its table, best first
 
-            return print_runs(args.root)
+            return print_sweep(args.root) if args.root and is_sweep(args.root) else print_runs(args.root)
         if args.command == "sweep":
             from .sweep import main as sweep
 

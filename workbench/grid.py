@@ -90,7 +90,10 @@ def expand_range(args: str) -> list[str]:
     if not 1 <= len(parts) <= 3 or not all(parts):
         raise GridError("range() takes 1 to 3 numbers: range(start, stop[, step])")
     nums = [_number(p) for p in parts]
-    start, stop, step = (0, nums[0], 1) if len(nums) == 1 else (nums[0], nums[1], nums[2] if len(nums) == 3 else 1)
+    if len(nums) == 1:
+        start, stop, step = 0, nums[0], 1
+    else:
+        start, stop, step = nums[0], nums[1], nums[2] if len(nums) == 3 else 1
     if step == 0:
         raise GridError("range() step must not be 0")
     span = (stop - start) / step  # (0.4 - 0.1) / 0.1 is 3.0000000000000004: stop stays excluded

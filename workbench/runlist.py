@@ -214,10 +214,6 @@ def print_runs(root: str | Path | None = None) -> int:
     if root.exists() and not root.is_dir():
         print(f"workbench: {root} is not a folder", file=sys.stderr)
         return 2
-    if (root / "sweep.toml").is_file():  # a sweep folder: its table, best point first
-        from .sweep import print_sweep
-
-        return print_sweep(root)
     infos = list_runs(root)
     if not infos:
         print(f"no runs under {root}")

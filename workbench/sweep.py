@@ -52,9 +52,10 @@ class Sweep:
     def to_toml(self) -> str:
         return tomli_w.dumps({
             "preset": self.preset, "grid": self.grid, "fixed": self.fixed, "keys": self.keys,
-            "metric": self.metric, "mode": self.mode, "created": self.created, "source": self.source,
-            "points": [{"folder": p.folder, "overrides": list(p.overrides), "values": list(p.values)}
-                       for p in self.points]})
+            "metric": self.metric, "mode": self.mode, "created": self.created,
+            "source": self.source,
+            "points": [{"folder": p.folder, "overrides": list(p.overrides),
+                        "values": list(p.values)} for p in self.points]})
 
 
 def add_parser(sub) -> None:
@@ -142,7 +143,7 @@ def _new_folder(name: str) -> Path:
     raise FileExistsError("cannot create a sweep folder under runs/")
 
 
-def is_sweep(folder: Path) -> bool:
+def is_sweep(folder: str | Path) -> bool:
     """A folder made by `workbench sweep`."""
     return (Path(folder) / SWEEP).is_file()
 
@@ -151,7 +152,8 @@ def load_sweep(folder: Path) -> Sweep:
     """Read sweep.toml; ValueError with the reason when it cannot be read."""
     try:
         raw = tomllib.loads((Path(folder) / SWEEP).read_text(encoding="utf-8"))
-        pts = [Point(str(p["folder"]), tuple(p["overrides"]), tuple(p["values"])) for p in raw["points"]]
+        pts = [Point(str(p["folder"]), tuple(p["overrides"]), tuple(p["values"]))
+               for p in raw["points"]]
         return Sweep(str(raw["preset"]), list(raw["fixed"]), list(raw["keys"]), pts,
                      str(raw["metric"]), str(raw["mode"]), list(raw.get("grid", [])),
                      float(raw.get("created", 0.0)), str(raw.get("source", "")))
@@ -222,6 +224,9 @@ def main(args) -> int:
     if args.parallel < 1 or args.parallel > 256:
         _err("--parallel takes 1 to 256")
         return EXIT_INVALID
+    if args.resume and args.out and Path(args.out).resolve() != Path(args.resume).resolve():
+        _err("--resume DIR continues the sweep in DIR; --out names another folder")
+        return EXIT_INVALID
     if args.resume:
         root = Path(args.resume)
         try:
@@ -230,8 +235,9 @@ def main(args) -> int:
             _err(str(e) if root.is_dir() else f"--resume {root}: no such sweep folder")
             return EXIT_INVALID
         if args.preset or args.grid:  # the same command again, with --resume: it must match
-            again, _, problems = plan(args.preset or "", args.grid)
-            if problems or again is None or (again.fixed, again.points) != (sweep.fixed, sweep.points):
+            again = plan(args.preset or "", args.grid)[0]
+            if again is None or (again.source, again.fixed, again.points) != \
+                    (sweep.source or again.source, sweep.fixed, sweep.points):
                 _err(f"the preset and grid given differ from those of the sweep in {root}; "
                      f"`workbench sweep --resume {root}` alone continues it")
                 return EXIT_INVALID
@@ -263,8 +269,8 @@ def detach(root: Path, parallel: int) -> int:
 
     root = root.resolve()
     with open(root / LOG, "ab") as log:
-        proc = subprocess.Popen(command(["sweep", "--resume", str(root), "--parallel", str(parallel)]),
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        args = ["sweep", "--resume", str(root), "--parallel", str(parallel)]
+        proc = subprocess.Popen(command(args), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 env=package_env(), start_new_session=True)
     print(f"sweep folder: {root}\npid: {proc.pid}\nlog: {root / LOG}\n"
           f"table: workbench runs {root}\nstop: kill -TERM {proc.pid}\n"
@@ -304,7 +310,7 @@ def run(root: Path, sweep: Sweep, parallel: int = 1, out: TextIO | None = None) 
         if done:
             print(f"{done} of {len(sweep.points)} points already done; running the other {len(todo)}",
                   file=out, flush=True)
-        stopped = Executor(root, todo, parallel, len(sweep.points), out).run()
+        stopped = Executor(root, todo, parallel, [p.folder for p in sweep.points], out).run()
     finally:
         lock.unlink(missing_ok=True)
     print(table(root, sweep), file=out, flush=True)

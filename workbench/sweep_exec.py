@@ -39,10 +39,12 @@ def visible_gpus() -> list[str]:
         return [str(i) for i in range(len(list(proc.iterdir())))]
     if shutil.which("nvidia-smi"):
         try:
-            listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+            listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                                    timeout=10)
         except (OSError, subprocess.SubprocessError):
             return []
-        return [str(i) for i, line in enumerate(l for l in listed.stdout.splitlines() if l.startswith("GPU "))]
+        found = [line for line in listed.stdout.splitlines() if line.startswith("GPU ")]
+        return [str(i) for i in range(len(found))]
     return []
 
 
@@ -56,11 +58,11 @@ def cores() -> int:
 class Executor:
     """Runs `todo` (point, "start" or "resume") under `root`, `parallel` at once."""
 
-    def __init__(self, root: Path, todo: list[tuple[Point, str]], parallel: int, total: int,
+    def __init__(self, root: Path, todo: list[tuple[Point, str]], parallel: int, order: list[str],
                  out: TextIO) -> None:
         self.root, self.todo, self.parallel, self.out = root, list(todo), parallel, out
-        self.total = total
-        self.index = {p.folder: i + 1 for i, p in enumerate(_all_points(root, todo))}
+        self.total = len(order)  # every point's folder in grid order, for the [n/N] counter
+        self.index = {folder: i + 1 for i, folder in enumerate(order)}
         self.gpus = visible_gpus()
         self.threads = max(1, cores() // parallel)
         self.stopping = False
@@ -82,8 +84,9 @@ class Executor:
             if sig is not None:
                 old[sig] = signal.signal(sig, self._handler)
         if self.parallel > 1:
-            where = (f"GPUs {','.join(self.gpus)}" + (" (shared)" if self.parallel > len(self.gpus) else "")
-                     if self.gpus else f"{self.threads} CPU thread(s) each")
+            shared = " (shared)" if self.parallel > len(self.gpus) else ""
+            where = (f"GPUs {','.join(self.gpus)}{shared}" if self.gpus
+                     else f"{self.threads} CPU thread(s) each")
             self.say(f"running {len(self.todo)} points, {self.parallel} at once on {where}")
         running: dict[int, tuple[Point, subprocess.Popen, float]] = {}
         try:
@@ -91,7 +94,8 @@ class Executor:
                 if self.stopping and not self._sent:
                     self._sent = True
                     if running:  # (after a point's live line, on a terminal we share)
-                        self.say("\n" * (self.parallel == 1 and _tty(self.out)) + f"stopping {len(running)} running point(s): each saves a checkpoint")
+                        self.say("\n" * (self.parallel == 1 and _tty(self.out))
+                                 + f"stopping {len(running)} running point(s): each saves a checkpoint")
                     for _, proc, _ in running.values():
                         _signal(proc, signal.SIGTERM)
                 while self.todo and not self.stopping and len(running) < self.parallel:
@@ -148,13 +152,15 @@ class Executor:
         if code == 130:
             state = "interrupted"
         elif code < 0:  # killed before it could save anything (or by the OOM killer)
-            state = f"killed by {signal.Signals(-code).name}" if -code in signal.valid_signals() else "killed"
+            known = -code in signal.valid_signals()
+            state = f"killed by {signal.Signals(-code).name}" if known else "killed"
         elif code == 2 and info is None:
             state = "failed (its data could not be loaded)"
         elif code != 0 and state in ("running", "stale", "finished"):
             state = "failed"
+        why = (info.error if info and info.error else f"exit {code}")
         tail = fmt_metrics(info.metrics) if info and state != "failed" else (
-            (info.error if info and info.error else f"exit {code}") + "; see run.log" * (self.parallel > 1))
+            why + "; see run.log" * (self.parallel > 1))
         n = self.index.get(point.folder, 0)
         self.say(f"[{n}/{self.total}] {point.folder}: {state} in {fmt_duration(seconds)}"
                  + (f": {tail}" if tail else ""))
@@ -169,14 +175,4 @@ def _signal(proc: subprocess.Popen, sig: int) -> None:
         proc.send_signal(sig)
     except (ProcessLookupError, OSError):
         pass
-
-
-def _all_points(root: Path, todo: list[tuple[Point, str]]) -> list[Point]:
-    """The sweep's points in grid order (for the [n/N] counter)."""
-    from .sweep import load_sweep
-
-    try:
-        return load_sweep(root).points
-    except ValueError:
-        return [p for p, _ in todo]
 
