@@ -307,4 +307,5 @@ class PreviewSource:
                 0,
                 exp.task,
                 self._loaded.class_names,
+                int(x.shape[0]),  # the whole batch's rows: the header says how many are shown
             )
