@@ -75,8 +75,7 @@ def fake_run(tmp_path: Path, max_epochs: int = 4) -> Path:
 
 async def config_shown(pilot) -> None:
     """Wait until Setup shows the watched run's config (its form rebuilt)."""
-    await wait_for(pilot, lambda: not any(w.group == "watch-config" and not w.is_finished
-                                          for w in pilot.app.workers), what="the run's config")
+    await wait_for(pilot, lambda: not pilot.app.run_view.config_pending, what="the run's config")
 
 
 def state(app) -> str:

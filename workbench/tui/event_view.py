@@ -48,6 +48,7 @@ class RunView:
         self.source = ""  # "watching RUN" for a run this app did not start
         self.batch_size = 0  # the followed run's batch size (its RunStarted's config), 0: unknown
         self.setup_run = ""  # the watched run whose config Setup shows read-only ("" when none)
+        self.config_pending = False  # a watched run's config is being put into Setup
 
     def begin(self, run_dir: Path, own: bool) -> None:
         """A new run is followed: clear the curves, say where its numbers come from, and for a
@@ -78,12 +79,16 @@ class RunView:
             self.app.log_line(f"Setup keeps its settings: {path} cannot be loaded ({problems})",
                               "yellow")
             return
-        self.setup_run = run_dir.name
-        self.app.run_worker(self._apply(exp, run_dir.name), name="watched config",
-                            group="watch-config", exclusive=True, exit_on_error=False)
+        self.setup_run, self.config_pending = run_dir.name, True
+        # on the app's own loop, not a worker: a form rebuilt from a worker while another tab
+        # is shown never finished mounting its Selects (Textual 8.2.8), and held every repaint
+        self.app.call_later(self._apply, exp, run_dir.name)
 
     async def _apply(self, exp: Experiment, run: str) -> None:
-        await self.app.apply_experiment(exp)  # type: ignore[attr-defined]
+        try:
+            await self.app.apply_experiment(exp)  # type: ignore[attr-defined]
+        finally:
+            self.config_pending = False
         self.app.log_line(f"Setup shows run {run}'s config (read-only while watching; "
                           "f7 makes it an editable copy)", "dim")
         self._mark_setup()
