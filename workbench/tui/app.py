@@ -40,6 +40,7 @@ from .runner import PreviewSource, Runner, RunEvents, detect_devices
 from .screens import ConfirmScreen, HelpScreen
 from .setup_pane import SetupPane
 from .watching import watch_target
+from .widgets.footer import KeysFooter
 from .widgets.status import RunStatus, StatusLine
 from .widgets.tabbar import TabBar
 
@@ -108,7 +109,7 @@ class WorkbenchApp(App[int]):
             yield self._log
             yield Container(id="runs", classes="pane")
         yield StatusLine(id="status")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.log_line(
@@ -122,7 +123,12 @@ class WorkbenchApp(App[int]):
         self.set_class(event.size.width >= WIDE, "-wide")
         self.set_class(event.size.width < NARROW, "-narrow")
         # below 100 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
-        self.query_one(Footer).show_command_palette = event.size.width >= 100
+        footer = self.query_one(Footer)
+        footer.show_command_palette = event.size.width >= 100
+        room = tuple(event.size.width >= w for w in keys.FOOTER_MIN_WIDTH.values())
+        if room != getattr(self, "_footer_room", None):  # the keys it has room for changed
+            self._footer_room = room
+            footer.refresh(recompose=True)
 
     # -- after the first frame -------------------------------------------------------------------
     async def on_setup_pane_ready(self, event: SetupPane.Ready) -> None:

@@ -33,6 +33,8 @@ BINDINGS: list[Binding] = [
         for i, t in enumerate(TABS)
     ),
 ]
+#: columns below which an action leaves the footer (it would be cut at the right edge)
+FOOTER_MIN_WIDTH: dict[str, int] = {"run_detached": 80}
 #: what the help screen says for each action
 HELP: dict[str, str] = {
     "run": "start a run with the current settings (refused while any field has a problem)",
