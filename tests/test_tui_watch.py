@@ -73,6 +73,11 @@ def fake_run(tmp_path: Path, max_epochs: int = 4) -> Path:
     return run_dir
 
 
+async def config_shown(pilot) -> None:
+    """Wait until Setup shows the watched run's config (its form rebuilt)."""
+    await wait_for(pilot, lambda: not pilot.app.run_view.config_pending, what="the run's config")
+
+
 def state(app) -> str:
     return app.query_one(StatusLine).status.state
 
@@ -145,6 +150,7 @@ async def test_an_old_run_folder_shows_its_state_and_says_it_has_no_event_log(tm
         assert "epoch 2/4" in app.query_one(StatusLine).line(200).plain
         await wait_for(pilot, lambda: "has no event log" in log_text(app), what="the note")
         await wait_for(pilot, lambda: not app.runner.active, what="the follower to end")
+        await config_shown(pilot)
 
 
 async def test_a_folder_that_is_not_a_run_says_so(tmp_path, capsys):
@@ -176,9 +182,12 @@ async def test_f7_loads_the_watched_runs_config_into_setup(tmp_path):
         await pilot.pause()
         assert app.draft.experiment.train.max_epochs != 7
         assert app.attach(run_dir)
-        await pilot.press("f7")
+        # watching shows the run's config in Setup at once (read-only while it runs)
         await wait_for(pilot, lambda: app.draft.experiment.train.max_epochs == 7, what="config")
-        assert app.active_tab == "setup"
+        await wait_for(pilot, lambda: not app.runner.active, what="the follower to end")
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: app.active_tab == "setup", what="f7 to show Setup")
+        assert app.draft.experiment.train.max_epochs == 7
 
 
 async def test_the_cli_detached_run_watched_to_the_end(tmp_path):

@@ -86,6 +86,7 @@ class PreviewBatch:
     epoch: int = 0
     task: str = ""
     class_names: tuple[str, ...] = ()
+    batch_size: int = 0  # rows of the batch the samples come from (0: as many as are here)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,11 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def plural(n: int, word: str) -> str:
+    """`1 epoch`, `3 epochs`, `1,200 steps`."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def fmt_metrics(metrics: dict[str, float]) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
 
@@ -83,7 +88,7 @@ class Progress:
             where = f"  run folder: {event.run_dir}" if event.run_dir else ""
             if event.early_stop:
                 self._line(event.early_stop + (" (its model: best.pt)" if event.run_dir else ""))
-            self._line(f"{event.status}: {event.epochs_done} epochs, {event.step} steps in "
+            self._line(f"{event.status}: {plural(event.epochs_done, 'epoch')}, {event.step} steps in "
                        f"{fmt_duration(event.elapsed_s)}{final}{where}")
         elif isinstance(event, RunFailed):
             if self._live:

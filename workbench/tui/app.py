@@ -40,6 +40,7 @@ from .runner import PreviewSource, Runner, RunEvents, detect_devices
 from .screens import ConfirmScreen, HelpScreen
 from .setup_pane import SetupPane
 from .watching import watch_target
+from .widgets.footer import KeysFooter
 from .widgets.status import RunStatus, StatusLine
 from .widgets.tabbar import TabBar
 
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
+#: columns below which the footer's keys lose the space after the key (`^rRun`), so that every
+#: key up to f1 fits at 60 (only ctrl+y, last, goes)
+NARROW = 70
 
 
 class WorkbenchApp(App[int]):
@@ -95,6 +99,7 @@ class WorkbenchApp(App[int]):
         # known now: set before the first styling (on_resize setting it after restyles every
         # node, 2% of the work to the first frame at 160x50)
         self.set_class(self.size.width >= WIDE, "-wide")
+        self.set_class(self.size.width < NARROW, "-narrow")
         yield TabBar({t: t.title() for t in keys.TABS}, "setup", id="tab-bar")
         with ContentSwitcher(initial="setup", id="tabs"):
             yield self._setup
@@ -104,7 +109,7 @@ class WorkbenchApp(App[int]):
             yield self._log
             yield Container(id="runs", classes="pane")
         yield StatusLine(id="status")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.log_line(
@@ -116,8 +121,14 @@ class WorkbenchApp(App[int]):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
+        self.set_class(event.size.width < NARROW, "-narrow")
         # below 100 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
-        self.query_one(Footer).show_command_palette = event.size.width >= 100
+        footer = self.query_one(Footer)
+        footer.show_command_palette = event.size.width >= 100
+        room = tuple(event.size.width >= w for w in keys.FOOTER_MIN_WIDTH.values())
+        if room != getattr(self, "_footer_room", None):  # the keys it has room for changed
+            self._footer_room = room
+            footer.refresh(recompose=True)
 
     # -- after the first frame -------------------------------------------------------------------
     async def on_setup_pane_ready(self, event: SetupPane.Ready) -> None:
@@ -188,6 +199,8 @@ class WorkbenchApp(App[int]):
         self.call_from_thread(self.show_preview, batch)
 
     def show_preview(self, batch: PreviewBatch) -> None:
+        if self.runner.active:  # the followed run's own preview is shown (a warm-up's is late)
+            return
         for pane in self._run_panes:  # kept: a DOM query per batch took 7% of the UI in a run
             pane.show_event(batch)
 
@@ -250,13 +263,20 @@ class WorkbenchApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # while a dialog is open, the app's keys wait (the dialog has its own)
-        return not isinstance(self.screen, ModalScreen)
+        if isinstance(self.screen, ModalScreen):
+            return False
+        if action in ("pause", "resume"):  # one ctrl+t, named for what it does now
+            return self.runner.paused == (action == "resume")
+        return True
 
     # -- actions ---------------------------------------------------------------------------------
     def action_run(self) -> None:
         watching.start(self)
 
     def action_pause(self) -> None:
+        watching.toggle_pause(self)
+
+    def action_resume(self) -> None:
         watching.toggle_pause(self)
 
     def action_stop(self) -> None:
@@ -272,6 +292,10 @@ class WorkbenchApp(App[int]):
         self._setup.save_flow()
 
     def action_load(self) -> None:
+        if self.run_view.setup_locked:
+            self.notify("Setup shows the watched run's config: f7 makes it an editable copy",
+                        title="read-only while watching", severity="warning")
+            return
         self._setup.load_flow()
 
     def action_check(self) -> None:
@@ -283,6 +307,14 @@ class WorkbenchApp(App[int]):
                 status.set_status(RunStatus("idle", source=event.summary))
 
     def action_next_batch(self) -> None:
+        if self.runner.active:
+            # the Data tab shows the run's own batch (its preview, renewed each epoch): a batch
+            # drawn here would be replaced by the run's at its next epoch
+            self.notify("the Data tab shows the run's own batch while a run is followed "
+                        "(renewed each epoch); ctrl+n draws batches when no run is going",
+                        title="ctrl+n")
+            self.show_tab("data")
+            return
         exp = self.current_experiment()  # typed ahead of the form's fill: checked now
         if exp is None:
             self.notify(

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
-from ..progress import fmt_duration, fmt_metrics
+from ..progress import fmt_duration, fmt_metrics, plural
 
 
 def stamp() -> str:
@@ -52,7 +52,7 @@ def event_lines(event: Any) -> list[Text]:
         where = f"  run folder: {event.run_dir}" if event.run_dir else ""
         return [
             line(
-                f"{event.status}: {event.epochs_done} epochs, {event.step} steps in "
+                f"{event.status}: {plural(event.epochs_done, 'epoch')}, {event.step} steps in "
                 f"{fmt_duration(event.elapsed_s)}{final}{where}",
                 "bold green",
             )

@@ -13,6 +13,8 @@ TABS = ("setup", "train", "data", "log", "runs")
 BINDINGS: list[Binding] = [
     Binding("ctrl+r", "run", "Run", priority=True, id="run"),
     Binding("ctrl+t", "pause", "Pause", priority=True, id="pause"),
+    # the same key while paused (App.check_action shows one of the two)
+    Binding("ctrl+t", "resume", "Resume", priority=True, id="resume"),
     Binding("ctrl+g", "stop", "Stop", priority=True, id="stop"),
     Binding("ctrl+s", "save", "Save", priority=True, id="save"),
     Binding("ctrl+o", "load", "Load", priority=True, id="load"),
@@ -31,6 +33,8 @@ BINDINGS: list[Binding] = [
         for i, t in enumerate(TABS)
     ),
 ]
+#: columns below which an action leaves the footer (it would be cut at the right edge)
+FOOTER_MIN_WIDTH: dict[str, int] = {"run_detached": 80}
 #: what the help screen says for each action
 HELP: dict[str, str] = {
     "run": "start a run with the current settings (refused while any field has a problem)",

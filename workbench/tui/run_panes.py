@@ -9,11 +9,74 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataclasses import dataclass, field
+
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
 
 from .widgets.plots import EpochPlot, StepPlot
 from .widgets.preview import PreviewPane
+
+
+@dataclass
+class Tracked:
+    """The latest and best value of one metric and the epochs they came at."""
+
+    name: str
+    mode: str  # "min" or "max": which way is better (schedulers.metric_mode)
+    latest: float | None = None
+    latest_epoch: int = 0
+    best: float | None = None
+    best_epoch: int = 0
+
+    def add(self, epoch: int, value: float) -> None:
+        self.latest, self.latest_epoch = value, epoch
+        if value != value:  # NaN is never the best
+            return
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.best, self.best_epoch = value, epoch
+
+    def text(self) -> str:
+        """`val_accuracy 0.912 (best 0.930 @ 3)`, `val_loss 0.28 (best)`, `val_loss –`."""
+        if self.latest is None:
+            return f"{self.name} –"
+        if self.best is None:
+            return f"{self.name} {self.latest:.4g}"
+        if self.best_epoch == self.latest_epoch:
+            return f"{self.name} {self.latest:.4g} (best)"
+        return f"{self.name} {self.latest:.4g} (best {self.best:.4g} @ {self.best_epoch})"
+
+
+@dataclass
+class MetricSummary:
+    """The primary metric and the validation loss over a run's epochs, for one line."""
+
+    tracked: list[Tracked] = field(default_factory=list)
+
+    @classmethod
+    def for_metric(cls, primary: str | None) -> MetricSummary:
+        from ..schedulers import metric_mode
+
+        names = [n for n in (primary, "val_loss") if n]
+        names = list(dict.fromkeys(names))  # a metric that is the val loss itself: once
+        return cls([Tracked(n, metric_mode(n)) for n in names])
+
+    def add(self, epoch: int, values: dict[str, float]) -> None:
+        for t in self.tracked:
+            if values.get(t.name) is not None:
+                t.add(epoch, float(values[t.name]))
+
+    def text(self) -> Text:
+        if not any(t.latest is not None for t in self.tracked):
+            return Text("the latest and best validation figures appear after the first epoch",
+                        style="dim")
+        epoch = max(t.latest_epoch for t in self.tracked)
+        text = Text(f"epoch {epoch}: ", style="bold")
+        text.append(" · ".join(t.text() for t in self.tracked))
+        text.no_wrap, text.overflow = True, "ellipsis"
+        return text
 
 
 class TrainPane(Horizontal):
@@ -25,15 +88,19 @@ class TrainPane(Horizontal):
         self.step_plot = StepPlot(id="step-plot")
         self.epoch_plot = EpochPlot(id="epoch-plot")
         self.preview = PreviewPane(id="preview-train", classes="preview")
+        self.figures = MetricSummary.for_metric(None)
+        self.summary = Static(self.figures.text(), id="train-summary")
 
     def compose(self) -> ComposeResult:
-        yield Vertical(self.step_plot, self.epoch_plot, id="plots")
+        yield Vertical(self.summary, self.step_plot, self.epoch_plot, id="plots")
         yield self.preview
 
     def clear(self) -> None:
         """Forget the curves (a new run, or a resumed one whose log starts again)."""
         self.step_plot.clear_history()
         self.epoch_plot.clear_history()
+        self.figures = MetricSummary.for_metric(self.epoch_plot.metric)
+        self.summary.update(self.figures.text())
 
     def show_event(self, event: Any) -> None:
         """Take in RunStarted (the metric to plot), BatchEnd, EpochEnd and PreviewBatch."""
@@ -44,12 +111,19 @@ class TrainPane(Horizontal):
             self.epoch_plot.set_lr(event.lr)  # a per-step schedule moves it within an epoch
         elif isinstance(event, EpochEnd):
             self.epoch_plot.add(event)
+            self.figures.add(event.epoch, event.values)
+            self.summary.update(self.figures.text())  # one line always: no layout of the screen
         elif isinstance(event, PreviewBatch):
             self.preview.show(event)
         elif isinstance(event, RunStarted):
             # the run says which metric judges it; an older event log only lists its metrics
             metric = event.primary_metric or next(iter(event.metric_names), None)
             self.epoch_plot.set_metric(metric)
+            if [t.name for t in self.figures.tracked] != [
+                t.name for t in MetricSummary.for_metric(metric).tracked
+            ]:
+                self.figures = MetricSummary.for_metric(metric)
+                self.summary.update(self.figures.text())
 
 
 class DataPane(Vertical):

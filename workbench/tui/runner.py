@@ -61,7 +61,11 @@ def coalesce(events: list[Any]) -> list[Any]:
         if isinstance(event, BatchEnd) and out and isinstance(out[-1], BatchEnd):
             prev = out[-1]
             event = dataclasses.replace(
-                event, steps=prev.steps + event.steps, losses=prev.losses + event.losses
+                event, steps=prev.steps + event.steps, losses=prev.losses + event.losses,
+                # a figure the newest lacks (no ETA yet, no speed) is the previous one's
+                eta_s=event.eta_s if event.eta_s is not None else prev.eta_s,
+                samples_per_s=event.samples_per_s or prev.samples_per_s,
+                lr=event.lr if event.lr is not None else prev.lr,
             )
             out[-1] = event
             continue
@@ -307,4 +311,5 @@ class PreviewSource:
                 0,
                 exp.task,
                 self._loaded.class_names,
+                int(x.shape[0]),  # the whole batch's rows: the header says how many are shown
             )

@@ -106,6 +106,7 @@ async def _open_config(app: WorkbenchApp, run_dir: Path) -> None:
         app.log_line(f"cannot load {path}: " + "; ".join(lines), "red")
         await app.push_screen_wait(MessageScreen(f"cannot load {path}", lines))
         return
+    app.run_view.release_setup()  # an editable copy now, even while the run goes on
     await app.apply_experiment(exp)
     app.log_line(f"loaded the config of {run_dir}")
     app.notify(f"loaded {path}", title="config")

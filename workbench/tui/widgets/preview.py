@@ -134,10 +134,18 @@ def describe(p: PreviewBatch, width: int = 80, color: bool = True) -> Renderable
 def header(p: PreviewBatch) -> Text:
     """Shapes and dtypes, the task, and how many predictions were right."""
     t = Text()
-    t.append("inputs ", style="bold").append(f"{_shape(p.inputs)} {_dtype(p.inputs)}")
-    t.append("   targets ", style="bold").append(f"{_shape(p.targets)} {_dtype(p.targets)}")
+    # the batch's shape, not the preview's: a batch of 32 previewed by its first 16 rows says
+    # (32, ...) and "16 of 32 shown"
+    rows, batch = _len(p.inputs), int(getattr(p, "batch_size", 0) or 0)
+    batch = batch if batch > rows else 0
+    t.append("inputs ", style="bold").append(f"{_shape(p.inputs, batch)} {_dtype(p.inputs)}")
+    t.append("   targets ", style="bold")
+    t.append(f"{_shape(p.targets, batch)} {_dtype(p.targets)}")
     if p.task:
         t.append(f"   {p.task}", style="dim")
+    total, shown = batch or rows, min(rows, _shown(p))
+    if shown < total:
+        t.append(f"   {shown} of {total} shown", style="dim")
     if p.predictions is not None:
         right = [_correct(p, i) for i in range(_len(p.targets))]
         judged = [r for r in right if r is not None]
@@ -290,8 +298,17 @@ def _vector(v: Any, k: int) -> str:
     return "[" + " ".join(vals) + (" …" if v.size > k else "") + "]"
 
 
-def _shape(t: Any) -> str:
-    return str(tuple(int(s) for s in getattr(t, "shape", ())))
+def _shape(t: Any, rows: int = 0) -> str:
+    """`(16, 2)`; with `rows`, the first dimension as that many (the batch the rows come from)."""
+    dims = [int(s) for s in getattr(t, "shape", ())]
+    if rows and dims:
+        dims[0] = rows
+    return str(tuple(dims))
+
+
+def _shown(p: PreviewBatch) -> int:
+    """How many of the preview's samples the pane draws."""
+    return MAX_IMAGES if is_image_batch(p.inputs) else MAX_ROWS
 
 
 def _dtype(t: Any) -> str:

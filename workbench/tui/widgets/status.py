@@ -1,12 +1,16 @@
-"""The status line: state, device, epoch i/N, ETA, lr, step, samples/s and elapsed on one line.
+"""The status line: state, epoch i/N, ETA, device, lr, samples/s, step and elapsed on one line.
 
-It keeps the latest value of each field from the engine's events and lays them out for its width,
-dropping fields from the right when the terminal is narrow. GPU memory comes in the run's events
-(the run's process reads it; the app's holds nothing on the GPU).
+The line is a pure function of a `RunStatus` and the width (`status_text`), and the status a pure
+function of the previous one and an event (`apply_event`): the same state draws the same line, so
+it never changes between updates. A figure an event does not carry (no ETA before the first
+batches, no speed in a Paused) keeps its last value. Fields come most important first and are
+dropped from the right when the terminal is narrow. GPU memory comes in the run's events (the
+run's process reads it; the app's holds nothing on the GPU).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -27,11 +31,12 @@ STATES = {  # state -> (glyph, style)
     "unknown": ("?", "dim"),
 }
 SEPARATOR = " │ "
+LIVE = ("starting", "running", "paused")  # states in which the time left is shown
 
 
 @dataclass
 class RunStatus:
-    """What the line shows; each field is None until an event sets it."""
+    """What the line shows; each figure is None until an event sets it."""
 
     state: str = "idle"
     detail: str = ""  # e.g. the kind of failure
@@ -46,6 +51,101 @@ class RunStatus:
     source: str = ""  # e.g. "watching RUN": where the numbers come from, when not this process
     gpu_memory_gib: float | None = None  # on a CUDA device, as the run's process reports it
     lr: float | None = None  # the first parameter group's learning rate, as the run reports it
+    # filled by others as they come (shown last, as width allows): the run's CPU threads (e.g.
+    # "2 threads" or "threads 2 (auto)"), the share of the run's time not spent in its steps,
+    # and the share of a CPU the screen itself takes
+    threads: str = ""
+    overhead: float | None = None
+    screen_cpu: float | None = None
+
+
+def apply_event(s: RunStatus, event: object) -> RunStatus:
+    """The status after `event` (RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished,
+    RunFailed; anything else leaves it as it was). Where the status came from stays, and so do
+    the figures an event does not carry."""
+    from ...events import BatchEnd, EpochEnd, Paused, Resumed, RunFailed, RunFinished, RunStarted
+
+    r = dataclasses.replace
+    if isinstance(event, RunStarted):
+        # the epoch under way (1-based, as a BatchEnd says it), not the count done
+        epoch = min(event.start_epoch + 1, event.max_epochs) if event.max_epochs else None
+        return RunStatus("running", "", event.device, event.device_name, epoch, event.max_epochs,
+                         None, None, None, None, source=s.source, threads=s.threads,
+                         overhead=s.overhead, screen_cpu=s.screen_cpu)
+    if isinstance(event, (BatchEnd, EpochEnd)):
+        state = "running" if s.state in ("idle", "unknown", "starting", "running") else s.state
+        out = r(s, state=state, epoch=event.epoch, step=event.step,
+                elapsed_s=event.elapsed_s, gpu_memory_gib=event.gpu_memory_gib)
+        if isinstance(event, EpochEnd):
+            out.max_epochs = event.max_epochs
+        # kept from the last event that had one: a line without them between two with them
+        # is the flicker the line must not have
+        if event.samples_per_s:
+            out.samples_per_s = event.samples_per_s
+        if event.eta_s is not None:
+            out.eta_s = event.eta_s
+        if event.lr is not None:
+            out.lr = event.lr
+        return out
+    if isinstance(event, Paused):
+        return r(s, state="paused", step=event.step)
+    if isinstance(event, Resumed):
+        return r(s, state="running", step=event.step)
+    if isinstance(event, RunFinished):
+        return r(s, state=event.status, detail="", step=event.step, eta_s=None,
+                 elapsed_s=event.elapsed_s or s.elapsed_s,
+                 epoch=event.epochs_done or s.epoch)
+    if isinstance(event, RunFailed):
+        return r(s, state="failed", detail=event.kind, eta_s=None, step=event.step or s.step)
+    return s
+
+
+def status_fields(s: RunStatus, note: str = "") -> list[Text]:
+    """The line's fields, most important first: state, epoch and the time left lead."""
+    glyph, style = STATES.get(s.state, ("?", ""))
+    out = [Text(f"{glyph} {s.state}" + (f" ({s.detail})" if s.detail else ""), style=style)]
+    if note:
+        out.append(Text(note, style="bold"))
+    if s.epoch is not None and s.max_epochs:
+        out.append(Text(f"epoch {s.epoch}/{s.max_epochs}"))
+    if s.state in ("running", "paused"):
+        # shown from the start ("?" until the run has timed some batches): the line keeps its shape
+        out.append(Text(f"ETA {fmt_duration(s.eta_s)}"))
+    if s.device:
+        out.append(Text(_device(s)))
+    if s.lr is not None:
+        out.append(Text(f"lr {s.lr:.3g}"))
+    if s.samples_per_s:
+        out.append(Text(f"{s.samples_per_s:,.0f} samples/s"))
+    if s.step is not None:
+        out.append(Text(f"step {s.step:,}"))
+    if s.elapsed_s is not None:
+        out.append(Text(f"elapsed {fmt_duration(s.elapsed_s)}"))
+    if s.threads:
+        out.append(Text(s.threads))
+    if s.overhead is not None:
+        out.append(Text(f"overhead {s.overhead:.0%}"))
+    if s.screen_cpu is not None:
+        out.append(Text(f"screen {s.screen_cpu:.0%} CPU"))
+    if s.source:
+        out.append(Text(s.source, style="dim"))
+    if s.state == "idle":
+        out.append(Text("ctrl+r starts a run", style="dim"))
+    return out
+
+
+def status_text(s: RunStatus, width: int, note: str = "") -> Text:
+    """The line for `width` cells: the fields that fit, the rest dropped from the right."""
+    fields = status_fields(s, note)
+    text = Text()
+    text.append_text(fields[0])  # appended, so its style stays on the state word
+    for f in fields[1:]:
+        if text.cell_len + len(SEPARATOR) + f.cell_len > width:
+            break
+        text.append(SEPARATOR, style="dim")
+        text.append_text(f)
+    text.truncate(max(1, width), overflow="ellipsis")
+    return text
 
 
 class StatusLine(Static):
@@ -69,51 +169,20 @@ class StatusLine(Static):
     def on_mount(self) -> None:
         self._show()
 
-    def on_resize(self) -> None:
-        self._show()
-
     def update_event(self, event: object) -> None:
-        """Take in a RunStarted, BatchEnd, EpochEnd, Paused, Resumed, RunFinished or RunFailed
-        (the source shown, e.g. "watching RUN", stays)."""
-        from ...events import BatchEnd, EpochEnd, Paused, Resumed, RunFailed, RunFinished, RunStarted
-
-        s = self.status
-        if isinstance(event, RunStarted):
-            self.status = RunStatus("running", "", event.device, event.device_name,
-                                    event.start_epoch, event.max_epochs, 0, None, 0.0, None,
-                                    source=s.source)
-        elif isinstance(event, BatchEnd):
-            s.state = "running" if s.state in ("idle", "running") else s.state
-            s.epoch, s.step = event.epoch, event.step
-            s.samples_per_s, s.elapsed_s, s.eta_s = event.samples_per_s, event.elapsed_s, event.eta_s
-            s.gpu_memory_gib = event.gpu_memory_gib
-            s.lr = event.lr if event.lr is not None else s.lr
-        elif isinstance(event, EpochEnd):
-            s.epoch, s.max_epochs, s.step = event.epoch, event.max_epochs, event.step
-            s.samples_per_s, s.elapsed_s, s.eta_s = event.samples_per_s, event.elapsed_s, event.eta_s
-            s.gpu_memory_gib = event.gpu_memory_gib
-            s.lr = event.lr if event.lr is not None else s.lr
-        elif isinstance(event, Paused):
-            s.state, s.step = "paused", event.step
-        elif isinstance(event, Resumed):
-            s.state, s.step = "running", event.step
-        elif isinstance(event, RunFinished):
-            s.state, s.detail, s.step, s.eta_s = event.status, "", event.step, None
-            s.elapsed_s = event.elapsed_s or s.elapsed_s
-            if event.epochs_done:
-                s.epoch = event.epochs_done
-        elif isinstance(event, RunFailed):
-            s.state, s.detail, s.eta_s = "failed", event.kind, None
-            if event.step:
-                s.step = event.step
-        else:
-            return
-        self._show()
+        """Take in a run's event (the source shown, e.g. "watching RUN", stays)."""
+        status = apply_event(self.status, event)
+        if status is not self.status:
+            self.set_status(status)
 
     def set_status(self, status: RunStatus) -> None:
         """Show a whole status at once (a watched run's, read from its status file)."""
         self.status = status
         self._show()
+
+    def set_figures(self, **figures: object) -> None:
+        """Set some of the optional figures (threads, overhead, screen_cpu) and show them."""
+        self.set_status(dataclasses.replace(self.status, **figures))
 
     def set_note(self, note: str) -> None:
         """Show `note` after the state ("" removes it)."""
@@ -122,56 +191,22 @@ class StatusLine(Static):
 
     def fields(self) -> list[Text]:
         """The line's fields, most important first."""
-        s = self.status
-        glyph, style = STATES.get(s.state, ("?", ""))
-        out = [Text(f"{glyph} {s.state}" + (f" ({s.detail})" if s.detail else ""), style=style)]
-        if self.note:
-            out.append(Text(self.note, style="bold"))
-        if s.device:
-            out.append(Text(_device(s)))
-        if s.epoch is not None and s.max_epochs:
-            out.append(Text(f"epoch {s.epoch}/{s.max_epochs}"))
-        if s.state in ("running", "paused") and s.eta_s is not None:
-            # before step and speed: at 80 columns the time left matters more than those
-            out.append(Text(f"ETA {fmt_duration(s.eta_s)}"))
-        if s.lr is not None:
-            out.append(Text(f"lr {s.lr:.3g}"))
-        if s.step is not None:
-            out.append(Text(f"step {s.step:,}"))
-        if s.samples_per_s:
-            out.append(Text(f"{s.samples_per_s:,.0f} samples/s"))
-        if s.elapsed_s is not None:
-            out.append(Text(f"elapsed {fmt_duration(s.elapsed_s)}"))
-        if s.source:
-            out.append(Text(s.source, style="dim"))
-        if s.state == "idle":
-            out.append(Text("ctrl+r starts a run", style="dim"))
-        return out
+        return status_fields(self.status, self.note)
 
     def line(self, width: int) -> Text:
         """The fields that fit in `width` cells, dropped from the right."""
-        fields = self.fields()
-        text = Text()
-        text.append_text(fields[0])  # appended, so its style stays on the state word
-        for f in fields[1:]:
-            if text.cell_len + len(SEPARATOR) + f.cell_len > width:
-                break
-            text.append(SEPARATOR, style="dim")
-            text.append_text(f)
-        text.truncate(max(1, width), overflow="ellipsis")
-        return text
+        return status_text(self.status, width, self.note)
 
     def _show(self) -> None:
         for state in STATES:
             self.set_class(state == self.status.state, f"-{state}")
-        width = self.content_region.width or self.size.width or 80
-        # repaint this one line only: Static.update() asks for a layout of the whole screen,
-        # which 5 times a second during a run made every key wait behind it
-        self._line = self.line(width)
+        # repaint this one line only, and only when it changed: Static.update() asks for a
+        # layout of the whole screen, which 5 times a second during a run made keys wait
         self.refresh()
 
     def render(self) -> Text:
-        return getattr(self, "_line", Text(""))
+        return status_text(self.status, self.content_region.width or self.size.width or 80,
+                           self.note)
 
 
 def _device(s: RunStatus) -> str:
