@@ -20,7 +20,7 @@ from workbench.export import datasets, parts, script
 from workbench.presets import load
 from workbench.schedulers import SCHEDULERS
 
-from conftest import ROOT, subprocess_env, workbench_cmd
+from conftest import ROOT, subprocess_env
 
 FAST = ["train.max_epochs=2", "train.device=cpu", "train.threads=1"]
 
@@ -53,86 +53,104 @@ def imported_modules(text: str) -> set[str]:
     return names
 
 
-def run_script(folder, exp, source) -> dict:
-    """Export `exp` into `folder`, run it there in a fresh Python (no workbench on its path) and
-    return its checkpoint."""
-    text = script(exp, source)
-    assert "workbench" not in imported_modules(text)
-    (folder / "train.py").write_text(text)
-    env = {k: v for k, v in subprocess_env().items() if k != "PYTHONPATH"}
-    r = subprocess.run([sys.executable, "train.py"], cwd=folder, env=env, capture_output=True,
-                       text=True, timeout=600)
+# one preset of every task; LBFGS's closure, SparseAdam's sparse embeddings, a schedule stepped per
+# batch with early stopping and dropout, and a summed loss come along
+CASES = {
+    "counts-poisson": [],  # counts, PoissonNLLLoss
+    "digits-soft-kldiv": ["loss.reduction=sum"],  # distribution, KLDivLoss summed
+    "multilabel-margin": [],  # multilabel, label indices
+    "diabetes-pairs-ranking": [],  # ranking, pairs
+    "diabetes-mse": [],  # regression, standardised targets
+    "breast-cancer-lbfgs": [],  # binary, BCE on 0/1, full batch, LBFGS's closure
+    "ratings-sparseadam": ["data.samples=2000"],  # embeddings with sparse gradients
+    "digits-onecycle": ["early_stopping.patience=1", "model.dropout=0.1"],  # schedule, dropout
+}
+
+# every script in one fresh Python (one torch import, not one per script), each in its folder
+RUNNER = """
+import contextlib, os, runpy, sys
+for folder in sys.argv[1:]:
+    os.chdir(folder)
+    with open("stdout.txt", "w") as out, contextlib.redirect_stdout(out):
+        runpy.run_path("train.py", run_name="__main__")
+assert not [m for m in sys.modules if m.split(".")[0] == "workbench"], "workbench was imported"
+"""
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory):
+    """name -> (experiment, folder) of every case, its script exported (digits-mlp through the
+    CLI) and run; the folder holds train.py, its checkpoint.pt and its stdout.txt."""
+    root = tmp_path_factory.mktemp("export")
+    made = {}
+    for name, extra in CASES.items():
+        exp = load(name, FAST + extra)
+        (root / name).mkdir()
+        (root / name / "train.py").write_text(script(exp, name))
+        made[name] = (exp, root / name)
+    (root / "mynet.py").write_text(CUSTOM_MODEL)
+    preset = root / "mine.toml"
+    preset.write_text(f'name = "mine"\n[data]\nname = "digits"\n[model]\nname = "custom"\n'
+                      f'path = "{root / "mynet.py"}:Net"\nkwargs = {{ width = 24 }}\n')
+    exp = load(str(preset), FAST)
+    (root / "mine").mkdir()
+    (root / "mine" / "train.py").write_text(script(exp, "mine.toml"))
+    made["mine"] = (exp, root / "mine")
+    (root / "digits-mlp").mkdir()
+    assert cli.main(["export", "digits-mlp", *FAST, "-o", str(root / "digits-mlp" / "train.py")]) == 0
+    made["digits-mlp"] = (load("digits-mlp", FAST), root / "digits-mlp")
+    env = {k: v for k, v in subprocess_env().items() if k != "PYTHONPATH"}  # no workbench there
+    r = subprocess.run([sys.executable, "-c", RUNNER, *(str(f) for _, f in made.values())],
+                       env=env, cwd=root, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
+    return made
+
+
+def assert_same_as_engine(exp, folder) -> None:
+    """The script's last metrics and final weights are the engine's, exactly."""
     ckpt = torch.load(folder / "checkpoint.pt", weights_only=False)
-    ckpt["stdout"] = r.stdout
-    return ckpt
-
-
-def assert_same_as_engine(tmp_path, exp, source: str) -> dict:
-    ckpt = run_script(tmp_path, exp, source)
-    result = train(exp, run_dir=tmp_path / "run")
+    result = train(exp, run_dir=folder / "run")
     assert result.status == "finished"
-    last = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()][-1]
+    last = [json.loads(line) for line in (folder / "run" / "metrics.jsonl").open()][-1]
     assert ckpt["metrics"] == {k: last[k] for k in ckpt["metrics"]}  # exactly: every bit
     assert set(ckpt["metrics"]) == {k for k in last if k.startswith(("train_", "val_"))}
-    engine = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["model"]
+    engine = torch.load(folder / "run" / "checkpoint.pt", weights_only=False)["model"]
     assert ckpt["model"].keys() == engine.keys()
     assert all(torch.equal(ckpt["model"][k], engine[k]) for k in engine)
     assert ckpt["step"] == last["step"]
-    return ckpt
 
 
-# one preset of every task; LBFGS's closure, SparseAdam's sparse embeddings, a schedule stepped per
-# batch with early stopping, and summed losses come along
-@pytest.mark.parametrize("preset, extra", [
-    ("counts-poisson", []),  # counts, PoissonNLLLoss
-    ("digits-soft-kldiv", ["loss.reduction=sum"]),  # distribution, KLDivLoss summed
-    ("multilabel-margin", []),  # multilabel, label indices
-    ("diabetes-pairs-ranking", []),  # ranking, pairs
-    ("diabetes-mse", []),  # regression, standardised targets
-    ("breast-cancer-lbfgs", []),  # binary, BCE on 0/1, full batch, LBFGS's closure
-    ("ratings-sparseadam", ["data.samples=2000"]),  # embeddings with sparse gradients
-    ("digits-onecycle", ["early_stopping.patience=1", "model.dropout=0.1"]),  # schedule, dropout
-])
-def test_the_script_computes_the_runs_numbers(tmp_path, preset, extra):
-    exp = load(preset, FAST + extra)
-    assert_same_as_engine(tmp_path, exp, preset)
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_script_computes_the_runs_numbers(scripts, name):
+    exp, folder = scripts[name]
+    assert "workbench" not in imported_modules((folder / "train.py").read_text())
+    assert_same_as_engine(exp, folder)
 
 
-def test_a_users_model_file_is_imported_by_the_script(tmp_path):
-    (tmp_path / "mynet.py").write_text(CUSTOM_MODEL)
-    preset = tmp_path / "mine.toml"
-    preset.write_text(f'name = "mine"\n[data]\nname = "digits"\n[model]\nname = "custom"\n'
-                      f'path = "{tmp_path / "mynet.py"}:Net"\nkwargs = {{ width = 24 }}\n')
-    exp = load(str(preset), FAST)
-    run = tmp_path / "out"
-    run.mkdir()
-    text = script(exp, "mine.toml")
+def test_a_users_model_file_is_imported_by_the_script(scripts):
+    exp, folder = scripts["mine"]
+    text = (folder / "train.py").read_text()
     assert "from mynet import Net" in text and "Net(**MODEL_KWARGS, num_outputs=NUM_OUTPUTS)" in text
-    assert_same_as_engine(run, exp, "mine.toml")
+    assert_same_as_engine(exp, folder)
 
 
-def test_cli_export_then_python_prints_the_runs_epoch_lines(tmp_path):
-    out = tmp_path / "train.py"
-    r = subprocess.run(workbench_cmd("export", "digits-mlp", *FAST, "-o", str(out)),
-                       capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert f"wrote {out}" in r.stdout
-    ran = subprocess.run([sys.executable, str(out)], capture_output=True, text=True, cwd=tmp_path)
-    assert ran.returncode == 0, ran.stderr
-    run = subprocess.run(workbench_cmd("run", "digits-mlp", *FAST, "--out", str(tmp_path / "r")),
-                         capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
+def test_cli_export_then_python_prints_the_runs_epoch_lines(scripts, capsys):
+    _, folder = scripts["digits-mlp"]
+    capsys.readouterr()
+    assert cli.main(["run", "digits-mlp", *FAST, "--out", str(folder / "run")]) == 0
+    run = capsys.readouterr().out
 
     def epochs(text):  # the lines without their timings
         return [line.split("  lr ")[0] for line in text.splitlines() if line.startswith("epoch ")]
 
-    assert epochs(ran.stdout) == epochs(run.stdout) and len(epochs(run.stdout)) == 2
-    assert "val_accuracy" in epochs(ran.stdout)[-1]
+    ran = (folder / "stdout.txt").read_text()
+    assert epochs(ran) == epochs(run) and len(epochs(run)) == 2
+    assert "val_accuracy" in epochs(ran)[-1]
+    final = [line for line in ran.splitlines() if line.startswith("finished: 2 epochs, 178 steps")]
+    assert final and final[0].split("  ")[1:3] == run.splitlines()[-1].split("  ")[1:3]
     # an existing file is not replaced without --force
-    again = subprocess.run(workbench_cmd("export", "digits-mlp", "-o", str(out)),
-                           capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path)
-    assert again.returncode == 2 and "--force" in again.stderr
+    assert cli.main(["export", "digits-mlp", "-o", str(folder / "train.py")]) == cli.EXIT_INVALID
+    assert "--force" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("override, reason", [
