@@ -17,7 +17,7 @@ async def test_ctrl_e_exports_the_current_settings(tmp_path, monkeypatch):
         await type_into(pilot, "#f-optimizer-lr", "0.02")
         await pilot.press("ctrl+e")
         out = tmp_path / "digits-mlp-2.py"
-        await wait_for(pilot, lambda: "exported to" in log_text(app), 60, "the export")
+        await wait_for(pilot, lambda: "exported to" in log_text(app), 300, "the export")
         assert f"exported to {out}" in log_text(app)
     text = out.read_text()
     assert "LR = 0.02" in text and f"ACTIVATION = {ACTIVATIONS['tanh']}" in text
