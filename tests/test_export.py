@@ -60,7 +60,7 @@ CASES = {
     "digits-soft-kldiv": ["loss.reduction=sum"],  # distribution, KLDivLoss summed
     "multilabel-margin": [],  # multilabel, label indices
     "diabetes-pairs-ranking": [],  # ranking, pairs
-    "diabetes-mse": [],  # regression, standardised targets
+    "diabetes-mse": ["data.num_workers=1"],  # regression, standardised targets
     "breast-cancer-lbfgs": [],  # binary, BCE on 0/1, full batch, LBFGS's closure
     "ratings-sparseadam": ["data.samples=2000"],  # embeddings with sparse gradients
     "digits-onecycle": ["early_stopping.patience=1", "model.dropout=0.1"],  # schedule, dropout

@@ -84,9 +84,14 @@ def script(exp: Any, source: str = "") -> str:
     v.add("NAME", repr(exp.name))
     v.add("SEED", repr(exp.seed))
     v.section(f"data: {d.name}")
-    for key in ("batch_size", "shuffle", "drop_last", "full_batch", "val_fraction", "num_workers",
-                "pin_memory"):
+    for key in ("batch_size", "shuffle", "drop_last", "full_batch", "val_fraction", "pin_memory"):
         v.add(key.upper(), repr(getattr(d, key)))
+    if d.fast_path and d.num_workers:
+        # the engine indexes in-memory tensors without workers; workers kept across epochs
+        # (persistent) would draw the shuffle's seed once, not once an epoch: other batches
+        v.add("NUM_WORKERS", "0", f"data.num_workers = {d.num_workers} is unused on data.fast_path")
+    else:
+        v.add("NUM_WORKERS", repr(d.num_workers), "DataLoader worker processes")
     for key, value in datasets.settings(d.name, d.samples, d.noise).items():
         v.add(key, repr(value))
     if "num_users" in loaded.extra:
