@@ -31,6 +31,7 @@ async def test_f1_help_lists_every_key(tmp_path):
             "f7",
             "f8",
             "f9",
+            "ctrl+e",
         ]
         await pilot.press("ctrl+r")  # the app's keys wait while a dialog is open
         assert app.runner.worker is None

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate", "check", "lr-find", "list", "watch", "runs", "sweep")
+COMMANDS = ("run", "validate", "check", "lr-find", "export", "sweep", "list", "watch", "runs")
 DEFAULT_PRESET = "digits-mlp"
 
 
@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     lf.add_argument("--min-lr", type=float, default=1e-7, help="first rate (default 1e-7)")
     lf.add_argument("--max-lr", type=float, default=10.0, help="last rate (default 10)")
     lf.add_argument("--steps", type=int, default=100, help="batches, one rate each (default 100)")
+    ex = sub.add_parser("export", help="the experiment as one plain PyTorch script (no workbench import)")
+    ex.add_argument("preset")
+    ex.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    ex.add_argument("-o", "--output", default="train.py", metavar="FILE", help="default train.py; - for stdout")
+    ex.add_argument("--force", action="store_true", help="replace FILE if it exists")
     lst = sub.add_parser("list", help="list datasets, models, losses, optimizers or presets")
     lst.add_argument("what", nargs="?", default="all",
                      choices=["all", "datasets", "models", "losses", "optimizers", "presets"])
@@ -80,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(args.what)
         if args.command == "lr-find":
             return cmd_lr_find(args)
+        if args.command == "export":
+            from .export import cmd_export
+
+            return cmd_export(args, _load, _err)
         if args.command == "watch":
             return open_app([], watch=args.run_dir or "latest")
         if args.command == "runs":

@@ -337,6 +337,11 @@ class WorkbenchApp(App[int]):
 
         lrfind_screen.start(self)
 
+    def action_export(self) -> None:
+        from . import export_action
+
+        export_action.start(self)
+
     def action_tab(self, tab: str) -> None:
         self.show_tab(tab)
 

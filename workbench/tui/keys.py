@@ -28,6 +28,7 @@ BINDINGS: list[Binding] = [
     Binding("f8", "check", "Check", show=False, priority=True, id="check"),
     # not in the footer: at 80 columns it would push out f1 (whose screen lists it)
     Binding("f9", "lr_find", "LR find", show=False, priority=True, id="lr-find"),
+    Binding("ctrl+e", "export", "Export", show=False, priority=True, id="export"),
     *(
         Binding(f"f{i + 2}", f"tab('{t}')", t.title(), show=False, id=f"tab-{t}")
         for i, t in enumerate(TABS)
@@ -50,6 +51,8 @@ HELP: dict[str, str] = {
     "backward and step; shapes, parameters, time per batch, memory, projected epoch and run",
     "lr_find": "LR range test on the current settings (a throwaway model, nothing saved); "
     "its plot offers the suggested optimizer.lr for the form",
+    "export": "write the current settings as one plain PyTorch script (workbench export) to "
+    "<name>.py in the current folder; the Log says where",
     "help": "this screen",
     "quit": "quit (asks first while a run is active, then stops it cleanly)",
 }
