@@ -1,9 +1,11 @@
 """The Runs tab: every run folder with its state, to watch one or compare several.
 
 The table is `runlist.list_runs` (status.json and the tail of metrics.jsonl of each folder),
-refreshed when the tab is shown and every two seconds while it shows. Enter watches the highlighted
-run, space marks runs, `c` compares the marked ones (`CompareScreen`: their loss curves on one
-plot, the config keys that differ and their final metrics), `o` loads a run's config into Setup.
+refreshed when the tab is shown and every two seconds while it shows; the table has focus whenever
+the tab shows, and its keys are in the footer then. Enter watches the highlighted run, `s` stops it
+(after asking), `r` resumes an interrupted or stale one (as a run of this window), `o` loads its
+config into Setup, space marks runs, `c` compares the marked ones (`CompareScreen`: their loss
+curves on one plot, the config keys that differ and their final metrics).
 """
 
 from __future__ import annotations
@@ -45,13 +47,22 @@ CURVE_COLORS = ("cyan+", "orange+", "green+", "magenta+", "yellow+", "blue+", "r
 CURVE_MARKERS = ("braille", "x", "o", "+", "*", "#", "@", "%")  # for NO_COLOR
 
 
+class RunsTable(DataTable):
+    """The table of runs: enter (DataTable's select) says what it does in the footer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Watch")]
+
+
 class RunsPane(Vertical):
-    """The run folders under a root, newest first; keys to watch, mark, compare, open config."""
+    """The run folders under a root, newest first; keys to watch, stop, resume, open config,
+    mark and compare (shown in the footer while the table has focus)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "mark", "Mark", show=False),
-        Binding("c", "compare", "Compare", show=False),
-        Binding("o", "open_config", "Open config", show=False),
+        Binding("s", "stop", "Stop"),
+        Binding("r", "resume", "Resume"),
+        Binding("o", "open_config", "Config"),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
     ]
 
     class Watch(Message):
@@ -63,6 +74,20 @@ class RunsPane(Vertical):
 
     class OpenConfig(Message):
         """The user asked to load a run folder's config into Setup."""
+
+        def __init__(self, run_dir: Path) -> None:
+            super().__init__()
+            self.run_dir = run_dir
+
+    class Stop(Message):
+        """The user asked to stop a run folder's run (the app asks first)."""
+
+        def __init__(self, run_dir: Path) -> None:
+            super().__init__()
+            self.run_dir = run_dir
+
+    class Resume(Message):
+        """The user asked to resume a run folder's run from its checkpoint."""
 
         def __init__(self, run_dir: Path) -> None:
             super().__init__()
@@ -80,7 +105,7 @@ class RunsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-hint", classes="dim")
-        table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        table = RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         table.add_columns(" ", "run", "state", "epoch", "age", "last metrics")
         yield table
 
@@ -90,6 +115,7 @@ class RunsPane(Vertical):
 
     def on_show(self) -> None:
         self.refresh_runs(force=True)  # the tab was chosen: as the folders are now, not 2 s ago
+        self.query_one(DataTable).focus()  # its keys work at once (no tab first)
 
     def refresh_runs(self, force: bool = False) -> None:
         """Read the run folders again (only while the tab shows, unless forced)."""
@@ -120,8 +146,8 @@ class RunsPane(Vertical):
             except RowDoesNotExist:
                 pass
         hint = (
-            f"{len(infos)} runs in {self.folder}: enter watch · space mark · "
-            f"c compare marked ({len(self.marked)}) · o config"
+            f"{len(infos)} runs in {self.folder}: enter watch · s stop · r resume · o config · "
+            f"space mark · c compare marked ({len(self.marked)})"
         )
         self.query_one("#runs-hint", Static).update(
             hint if infos else f"no runs under {self.folder} yet (ctrl+r or ctrl+y starts one)"
@@ -159,6 +185,14 @@ class RunsPane(Vertical):
     def action_open_config(self) -> None:
         if self.highlighted is not None:
             self.post_message(self.OpenConfig(self.highlighted))
+
+    def action_stop(self) -> None:
+        if self.highlighted is not None:
+            self.post_message(self.Stop(self.highlighted))
+
+    def action_resume(self) -> None:
+        if self.highlighted is not None:
+            self.post_message(self.Resume(self.highlighted))
 
 
 # -- comparison -------------------------------------------------------------------------------------
