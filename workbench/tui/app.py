@@ -309,6 +309,8 @@ class WorkbenchApp(App[int]):
 
     def action_tab(self, tab: str) -> None:
         self.show_tab(tab)
+        if tab == "runs":  # its keys work at once, listed in the footer (the tab bar's arrows
+            self.query("#runs-table").focus()  # keep their focus: they move through the tabs)
 
     # -- the followed run ------------------------------------------------------------------------
     def attach(self, run_dir: Path | str) -> bool:

@@ -1,7 +1,7 @@
 """The app's keys: every binding, with the id users may remap it by, and what f1 says of it.
 
-Each tab's widget keeps its own keys (the Runs tab's enter, s, r, o, space and c, in the footer while
-its table has focus; the form's up and down); these
+Each tab's widget keeps its own keys (the Runs tab's enter, s, r, o, space and c, in the footer
+while its table has focus; the form's up and down); these
 are the app's, with priority so that they work whatever has focus.
 """
 

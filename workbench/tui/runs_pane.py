@@ -1,8 +1,8 @@
 """The Runs tab: every run folder with its state, to watch one or compare several.
 
 The table is `runlist.list_runs` (status.json and the tail of metrics.jsonl of each folder),
-refreshed when the tab is shown and every two seconds while it shows; the table has focus whenever
-the tab shows, and its keys are in the footer then. Enter watches the highlighted run, `s` stops it
+refreshed when the tab is shown and every two seconds while it shows; its key (f6) puts the focus on
+the table, whose keys are in the footer then. Enter watches the highlighted run, `s` stops it
 (after asking), `r` resumes an interrupted or stale one (as a run of this window), `o` loads its
 config into Setup, space marks runs, `c` compares the marked ones (`CompareScreen`: their loss
 curves on one plot, the config keys that differ and their final metrics).
@@ -115,7 +115,6 @@ class RunsPane(Vertical):
 
     def on_show(self) -> None:
         self.refresh_runs(force=True)  # the tab was chosen: as the folders are now, not 2 s ago
-        self.query_one(DataTable).focus()  # its keys work at once (no tab first)
 
     def refresh_runs(self, force: bool = False) -> None:
         """Read the run folders again (only while the tab shows, unless forced)."""
