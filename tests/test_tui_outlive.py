@@ -100,6 +100,7 @@ async def test_ctrl_q_leaves_a_run_of_this_app_running_and_it_finishes(tmp_path)
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the choice")
         text = dialog_text(app)
+        assert app.screen.focused.id == "choice-leave"  # enter leaves it running
         for choice in ("Leave it running and quit (l)",
                        "Stop it (a checkpoint is saved) and quit (s)", "Cancel (c or esc)"):
             assert choice in text
