@@ -79,6 +79,7 @@ class Runner:
         self.feed: RunFeed | None = None
         self.process: TrainingProcess | None = None
         self.paused = False  # as the run's last Paused / Resumed event says
+        self.started_here = False  # the followed run was started by this app (ctrl+r, ctrl+y, r)
         self.started = False  # the followed run's RunStarted was seen (its handlers are set)
         self._pending: list[int] = []  # signals for a run started here, until it has started
         self._waiting: TrainingProcess | None = None  # a process that has loaded torch
@@ -149,10 +150,12 @@ class Runner:
         self.follow(run_dir, process, feed)
 
     def follow(self, run_dir: Path, process: TrainingProcess | None = None,
-               feed: RunFeed | None = None) -> None:
-        """Follow a run folder from its start (the events it recorded so far come first)."""
+               feed: RunFeed | None = None, launched: bool = False) -> None:
+        """Follow a run folder from its start (the events it recorded so far come first);
+        `launched`: this app started it detached (ctrl+y)."""
         self.unfollow()
         self.process, self.paused, self.started, self._pending = process, False, False, []
+        self.started_here = launched or process is not None
         self.feed = feed or RunFeed(run_dir, process.exit_code if process is not None else None)
         self._cancel = threading.Event()
         self.worker = self.app.run_worker(

@@ -34,8 +34,9 @@ def watch_target(watch: str) -> tuple[Path | None, str]:
     return run_dir, ""
 
 
-def attach(app: WorkbenchApp, run_dir: Path | str) -> bool:
-    """Follow a run folder in the Train tab; False (with a message) if it cannot be."""
+def attach(app: WorkbenchApp, run_dir: Path | str, launched: bool = False) -> bool:
+    """Follow a run folder in the Train tab; False (with a message) if it cannot be.
+    `launched`: a detached run this app started (ctrl+g stops it without asking)."""
     run_dir = Path(run_dir)
     if app.runner.own_active:
         app.notify("a run of this window is going; stop it first (ctrl+g)", severity="warning")
@@ -51,7 +52,7 @@ def attach(app: WorkbenchApp, run_dir: Path | str) -> bool:
         return False
     clear_announcement(app)
     app.run_view.begin(run_dir, own=False)
-    app.runner.follow(run_dir)
+    app.runner.follow(run_dir, launched=launched)
     app.log_line(f"watching {run_dir}", "bold")
     app.show_tab("train")
     return True
@@ -59,12 +60,12 @@ def attach(app: WorkbenchApp, run_dir: Path | str) -> bool:
 
 def stop(app: WorkbenchApp) -> None:
     """ctrl+g: SIGTERM to the followed run's process, whoever started it (it checkpoints); a run
-    this app did not start is stopped only once the user said yes."""
+    this app did not start (ctrl+r, ctrl+y, resume) is stopped only once the user said yes."""
     runner = app.runner
     if not runner.going:
         app.notify("no run to stop", severity="warning")
         return
-    if runner.process is None:
+    if not runner.started_here:
         name = runner.run_dir.name if runner.run_dir else "the watched run"
         ask(app, f"Stop {name}? It was not started in this window; it saves a checkpoint and "
                  "can be resumed (Runs tab, r).", "Stop it", lambda: send_stop(app))
@@ -159,7 +160,7 @@ def run_detached(app: WorkbenchApp) -> None:
     how = f"torchrun x{devices}" if devices > 1 else "one process"
     app.log_line(f"detached run ({how}) in {run_dir}, pid {pid}; it outlives this window", "bold")
     app.notify(f"{run_dir.name}, pid {pid}", title="detached run started")
-    attach(app, run_dir)
+    attach(app, run_dir, launched=True)
 
 
 def start(app: WorkbenchApp) -> None:
