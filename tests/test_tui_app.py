@@ -24,7 +24,7 @@ from tui_helpers import (
 from workbench import presets
 from workbench.events import BatchEnd, EpochEnd, PreviewBatch, RunFinished
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.screens import ConfirmScreen
+from workbench.tui.screens import ChoiceScreen
 from workbench.tui.widgets.form import Form
 from workbench.tui.widgets.pickers import Picker
 from workbench.tui.widgets.plots import EpochPlot, StepPlot
@@ -200,19 +200,19 @@ async def test_pause_resume_and_stop(tmp_path):
         await pilot.press("ctrl+t")
 
 
-async def test_quit_while_running_asks_first_then_stops_cleanly(tmp_path):
+async def test_quit_while_running_asks_first_and_stop_and_quit_stops_cleanly(tmp_path):
     app = make_app(tmp_path, train__max_epochs=500)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         await start_run(pilot)
         await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await pilot.press("c")  # cancel
         await wait_for(pilot, lambda: not app.screen.is_modal)
         assert app.runner.active and app.is_running
         await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await pilot.press("s")  # stop and quit (test_tui_outlive: leave it running)
         await wait_for(pilot, lambda: not app.is_running, 30, "the app to exit")
     assert not app.runner.active
     assert app.return_code == 0

@@ -173,5 +173,6 @@ async def test_o_loads_the_highlighted_runs_config(tmp_path, three_runs):
         await pilot.press("f6")
         app.query_one("#runs-table", DataTable).focus()
         await pilot.press("o")  # c-live, lr 0.03
-        await wait_for(pilot, lambda: app.draft.experiment.optimizer.lr == 0.03, what="config")
-        assert app.active_tab == "setup"
+        # (the draft changes before the tab does: wait for both)
+        await wait_for(pilot, lambda: app.draft.experiment.optimizer.lr == 0.03
+                       and app.active_tab == "setup", what="config")

@@ -7,7 +7,8 @@ screen live as headless). So each run the app starts is a process of its own,
 
 - it imports torch (and what a first batch needs) while it waits;
 - the app makes the run folder, writes its config.toml, and writes the folder's path as one line on
-  the process's stdin; the end of stdin before that line (the app closed) ends the process;
+  the process's stdin (`RESUME` and the path: continue that folder's run from its checkpoint, as
+  `workbench run --resume` does); the end of stdin before that line (the app closed) ends it;
 - the process then points its stdout and stderr at RUN_DIR/run.log and runs `cli.run_experiment`,
   as `workbench run` does: the same status.json, events.jsonl and preview.pt, the same signals
   (SIGTERM stops with a checkpoint, SIGUSR1/SIGUSR2 pause and resume) and exit status.
@@ -26,6 +27,8 @@ from pathlib import Path
 
 #: how long a stopped run may take to checkpoint and exit before `wait` gives up on it
 EXIT_GRACE_S = 30.0
+#: the start of the line that asks for a resume of the folder that follows it
+RESUME = "resume "
 
 
 # -- the child -------------------------------------------------------------------------------------
@@ -34,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     line = sys.stdin.readline()
     if not line.strip():
         return 0  # the app closed without a run for this process
+    if line.startswith(RESUME):
+        return resume(Path(line[len(RESUME):].strip()))
     run_dir = Path(line.strip())
     _redirect(run_dir / "run.log")
     from . import runs
@@ -46,6 +51,35 @@ def main(argv: list[str] | None = None) -> int:
         leave_a_core_to_the_screen()
     # a data failure's folder is removed by the app, once it has read the failure from it
     return run_experiment(exp, run_dir, None, Notes(), discard=False)
+
+
+def resume(run_dir: Path) -> int:
+    """Continue the run in `run_dir` from its checkpoint, as `workbench run --resume` does; a
+    problem (no checkpoint, a run still alive there) goes to run.log, and the exit status is 2."""
+    _redirect(run_dir / "run.log")
+    from . import distributed, runs
+    from .cli import EXIT_INVALID, _err, run_experiment
+    from .config import validate
+    from .detach import busy_problem
+    from .problems import InvalidExperiment
+
+    try:
+        checkpoint = runs.load_checkpoint(run_dir)
+        exp = validate(checkpoint["config"])
+    except runs.CheckpointError as e:
+        _err(str(e))
+        return EXIT_INVALID
+    except InvalidExperiment as e:
+        for p in e.problems:
+            _err(f"checkpoint config: {p}")
+        return EXIT_INVALID
+    if problem := busy_problem(run_dir) or distributed.resume_problem(checkpoint):
+        _err(problem)
+        return EXIT_INVALID
+    runs.trim_metrics(run_dir, checkpoint)
+    if exp.train.threads == 0:
+        leave_a_core_to_the_screen()
+    return run_experiment(exp, run_dir, checkpoint, Notes(), discard=False)
 
 
 class Notes:
@@ -124,12 +158,14 @@ class TrainingProcess:
     def pid(self) -> int:
         return self.proc.pid
 
-    def begin(self, run_dir: Path) -> None:
-        """Hand the process its run folder (config.toml written); raises OSError if it is gone."""
+    def begin(self, run_dir: Path, resume: bool = False) -> None:
+        """Hand the process its run folder (config.toml written; with `resume`, a folder to
+        continue from its checkpoint); raises OSError if the process is gone."""
         self.run_dir = Path(run_dir)
         assert self.proc.stdin is not None
+        ask = RESUME if resume else ""
         try:
-            self.proc.stdin.write(f"{Path(run_dir).resolve()}\n".encode())
+            self.proc.stdin.write(f"{ask}{Path(run_dir).resolve()}\n".encode())
             self.proc.stdin.flush()
         finally:
             self.proc.stdin.close()  # it reads no more; it lives on without us

@@ -58,6 +58,14 @@ class _Tail:
         self.at_end = True  # the last read reached the end of the file (as it was then)
         self._partial = b""
 
+    def skip(self) -> None:
+        """Start after what the file holds now (a file replaced later is read from its start)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return
+        self.inode, self.offset = st.st_ino, st.st_size
+
     def read(self) -> tuple[bool, list[bytes]]:
         """(restarted, new complete lines)."""
         try:
@@ -105,6 +113,12 @@ class RunFeed:
         self._preview_stamp: tuple[int, int] | None = None
         self.last_output: list[str] = []  # the last lines the process printed, for a failure
         self._unknown_types: set[str] = set()
+
+    def skip_existing(self) -> None:
+        """Follow from now on: a run about to be resumed in this folder rewrites its event log
+        (up to its checkpoint), which is then read whole; its earlier end is not news."""
+        self.events.skip()
+        self.log.skip()
 
     @property
     def done(self) -> bool:

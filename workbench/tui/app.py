@@ -37,7 +37,7 @@ from .eventlog import line
 from .log_pane import LogPane
 from .messages import LogLine, Problems
 from .runner import PreviewSource, Runner, RunEvents, detect_devices
-from .screens import ConfirmScreen, HelpScreen
+from .screens import ChoiceScreen, HelpScreen
 from .setup_pane import SetupPane
 from .watching import watch_target
 from .widgets.footer import KeysFooter
@@ -141,6 +141,8 @@ class WorkbenchApp(App[int]):
         self.warm_up()
         if self.watch_dir is not None:
             self.attach(self.watch_dir)
+        else:  # runs still going from before (this app's, left running, or any other)
+            watching.announce_running(self)
 
     async def mount_panes(self) -> None:
         """The hidden tabs' widgets, after the first frame: the plots and the preview (Train),
@@ -344,6 +346,8 @@ class WorkbenchApp(App[int]):
 
     def action_tab(self, tab: str) -> None:
         self.show_tab(tab)
+        if tab == "runs":  # its keys work at once, listed in the footer (the tab bar's arrows
+            self.query("#runs-table").focus()  # keep their focus: they move through the tabs)
 
     # -- the followed run ------------------------------------------------------------------------
     def attach(self, run_dir: Path | str) -> bool:
@@ -375,6 +379,12 @@ class WorkbenchApp(App[int]):
     def on_runs_pane_open_config(self, event: RunsPane.OpenConfig) -> None:
         watching.open_run_config(self, event.run_dir)
 
+    def on_runs_pane_stop(self, event: RunsPane.Stop) -> None:
+        watching.stop_folder(self, event.run_dir)
+
+    def on_runs_pane_resume(self, event: RunsPane.Resume) -> None:
+        watching.resume(self, event.run_dir)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that raised (a run reports its own failures; this is anything else)."""
         from textual.worker import WorkerState
@@ -399,18 +409,22 @@ class WorkbenchApp(App[int]):
     # -- quitting (a worker, so that it can wait for an answer) ------------------------------
     @work(exclusive=True, group="dialog")
     async def quit_flow(self) -> None:
-        if self.runner.own_active:
-            yes = await self.push_screen_wait(
-                ConfirmScreen(
-                    "A run is active. Stop it (a checkpoint is saved) and quit?",
-                    "Stop and quit",
-                    "Keep running",
-                )
-            )
-            if not yes:
+        """ctrl+q: while a run is going (started here or watched) ask whether to leave it running
+        (it goes on without the app: its own process, its own session), stop it, or stay."""
+        if self.runner.going:
+            name = self.watching.name if self.watching is not None else "a run"
+            answer = await self.push_screen_wait(ChoiceScreen(
+                f"{name} is still going. It runs on its own and goes on after this window "
+                "closes, unless it is stopped.",
+                [("l", "Leave it running and quit", "leave"),
+                 ("s", "Stop it (a checkpoint is saved) and quit", "stop"),
+                 ("c", "Cancel", "cancel")],
+            ))
+            if answer == "cancel":
                 return
-            watching.stop(self)
-            await self.runner.wait()
+            if answer == "stop":
+                watching.send_stop(self)
+                await self.runner.wait()
         self.exit(0)
 
 

@@ -1,6 +1,7 @@
 """The app's keys: every binding, with the id users may remap it by, and what f1 says of it.
 
-Each tab's widget keeps its own keys (the Runs tab's space, c and o; the form's up and down); these
+Each tab's widget keeps its own keys (the Runs tab's enter, s, r, o, space and c, in the footer
+while its table has focus; the form's up and down); these
 are the app's, with priority so that they work whatever has focus.
 """
 
@@ -40,7 +41,8 @@ FOOTER_MIN_WIDTH: dict[str, int] = {"run_detached": 80}
 HELP: dict[str, str] = {
     "run": "start a run with the current settings (refused while any field has a problem)",
     "pause": "pause / resume the run (between batches)",
-    "stop": "stop the run (or the watched run) after the current batch; a checkpoint is saved",
+    "stop": "stop the run after the current batch; a checkpoint is saved (a watched run, one "
+    "this window did not start: after asking)",
     "save": "save the settings as a preset (asks for a name, asks before overwriting)",
     "load": "load a shipped or user preset",
     "next_batch": "show the next training batch in the Data tab (no run needed)",
@@ -54,8 +56,14 @@ HELP: dict[str, str] = {
     "export": "write the current settings as one plain PyTorch script (workbench export) to "
     "<name>.py in the current folder; the Log says where",
     "help": "this screen",
-    "quit": "quit (asks first while a run is active, then stops it cleanly)",
+    "quit": "quit; while a run is going, asks: leave it running (it goes on without this "
+    "window), stop it (with a checkpoint) and quit, or cancel",
 }
+
+
+def tab_key(tab: str) -> str:
+    """The key that shows a tab ("f6" for the Runs tab)."""
+    return f"f{TABS.index(tab) + 2}"
 
 
 def help_keys() -> list[tuple[str, str]]:

@@ -83,6 +83,7 @@ class Runner:
         self.feed: RunFeed | None = None
         self.process: TrainingProcess | None = None
         self.paused = False  # as the run's last Paused / Resumed event says
+        self.started_here = False  # the followed run was started by this app (ctrl+r, ctrl+y, r)
         self.started = False  # the followed run's RunStarted was seen (its handlers are set)
         self._pending: list[int] = []  # signals for a run started here, until it has started
         self._waiting: TrainingProcess | None = None  # a process that has loaded torch
@@ -103,9 +104,14 @@ class Runner:
         )
 
     @property
+    def going(self) -> bool:
+        """The followed run has not ended yet (its last event not yet seen), whoever started it."""
+        return self.active and not (self.feed is not None and self.feed.done)
+
+    @property
     def own_active(self) -> bool:
         """A run this app started is going (its last event not yet seen)."""
-        return self.active and self.process is not None and not (self.feed and self.feed.done)
+        return self.going and self.process is not None
 
     def prepare(self) -> None:
         """Start a process for the next run now, so that ctrl+r does not wait for torch."""
@@ -130,11 +136,31 @@ class Runner:
             raise
         self.follow(run_dir, process)
 
-    def follow(self, run_dir: Path, process: TrainingProcess | None = None) -> None:
-        """Follow a run folder from its start (the events it recorded so far come first)."""
+    def resume(self, run_dir: Path) -> None:
+        """Continue an interrupted or stale run folder from its checkpoint in the waiting process
+        (as `workbench run --resume` would), then follow it as a run of this app (raises OSError
+        when no process can be started)."""
+        self.prepare()
+        with self._lock:
+            process, self._waiting = self._waiting, None
+        assert process is not None
+        feed = RunFeed(run_dir, process.exit_code)
+        feed.skip_existing()  # the old run's end is not this run's: its log is read once rewritten
+        try:
+            process.begin(run_dir, resume=True)
+        except OSError:
+            process.discard()
+            raise
+        self.follow(run_dir, process, feed)
+
+    def follow(self, run_dir: Path, process: TrainingProcess | None = None,
+               feed: RunFeed | None = None, launched: bool = False) -> None:
+        """Follow a run folder from its start (the events it recorded so far come first);
+        `launched`: this app started it detached (ctrl+y)."""
         self.unfollow()
         self.process, self.paused, self.started, self._pending = process, False, False, []
-        self.feed = RunFeed(run_dir, process.exit_code if process is not None else None)
+        self.started_here = launched or process is not None
+        self.feed = feed or RunFeed(run_dir, process.exit_code if process is not None else None)
         self._cancel = threading.Event()
         self.worker = self.app.run_worker(
             lambda feed=self.feed, cancel=self._cancel: self._follow(feed, cancel),

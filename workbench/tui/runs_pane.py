@@ -2,10 +2,11 @@
 
 The table is `runlist.list_runs` (status.json and the tail of metrics.jsonl of each folder),
 refreshed when the tab is shown and every two seconds while it shows; a sweep's points are listed
-together as `sweep/point`. Enter watches the highlighted run, space marks runs, `g` marks every
-point of the highlighted run's sweep, `c` compares the marked ones (`CompareScreen`: their loss
-curves on one plot, the config keys that differ and their final metrics), `o` loads a run's config
-into Setup.
+together as `sweep/point`. Its key (f6) puts the focus on the table, whose keys are in the footer
+then. Enter watches the highlighted run, `s` stops it (after asking), `r` resumes an interrupted or
+stale one (as a run of this window), `o` loads its config into Setup, space marks runs, `g` marks
+every point of the highlighted run's sweep, `c` compares the marked ones (`CompareScreen`: their
+loss curves on one plot, the config keys that differ and their final metrics).
 """
 
 from __future__ import annotations
@@ -47,14 +48,23 @@ CURVE_COLORS = ("cyan+", "orange+", "green+", "magenta+", "yellow+", "blue+", "r
 CURVE_MARKERS = ("braille", "x", "o", "+", "*", "#", "@", "%")  # for NO_COLOR
 
 
+class RunsTable(DataTable):
+    """The table of runs: enter (DataTable's select) says what it does in the footer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Watch")]
+
+
 class RunsPane(Vertical):
-    """The run folders under a root, newest first; keys to watch, mark, compare, open config."""
+    """The run folders under a root, newest first; keys to watch, stop, resume, open config,
+    mark and compare (shown in the footer while the table has focus)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "mark", "Mark", show=False),
-        Binding("c", "compare", "Compare", show=False),
-        Binding("g", "mark_sweep", "Mark sweep", show=False),
-        Binding("o", "open_config", "Open config", show=False),
+        Binding("s", "stop", "Stop"),
+        Binding("r", "resume", "Resume"),
+        Binding("o", "open_config", "Config"),
+        Binding("space", "mark", "Mark"),
+        Binding("g", "mark_sweep", "Sweep"),
+        Binding("c", "compare", "Compare"),
     ]
 
     class Watch(Message):
@@ -66,6 +76,20 @@ class RunsPane(Vertical):
 
     class OpenConfig(Message):
         """The user asked to load a run folder's config into Setup."""
+
+        def __init__(self, run_dir: Path) -> None:
+            super().__init__()
+            self.run_dir = run_dir
+
+    class Stop(Message):
+        """The user asked to stop a run folder's run (the app asks first)."""
+
+        def __init__(self, run_dir: Path) -> None:
+            super().__init__()
+            self.run_dir = run_dir
+
+    class Resume(Message):
+        """The user asked to resume a run folder's run from its checkpoint."""
 
         def __init__(self, run_dir: Path) -> None:
             super().__init__()
@@ -83,7 +107,7 @@ class RunsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-hint", classes="dim")
-        table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        table = RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         table.add_columns(" ", "run", "state", "epoch", "age", "last metrics")
         yield table
 
@@ -123,8 +147,8 @@ class RunsPane(Vertical):
             except RowDoesNotExist:
                 pass
         hint = (
-            f"{len(infos)} runs in {self.folder}: enter watch · space mark · "
-            f"g mark sweep · c compare marked ({len(self.marked)}) · o config"
+            f"{len(infos)} runs in {self.folder}: enter watch · s stop · r resume · o config · "
+            f"space mark · g mark sweep · c compare marked ({len(self.marked)})"
         )
         self.query_one("#runs-hint", Static).update(
             hint if infos else f"no runs under {self.folder} yet (ctrl+r or ctrl+y starts one)"
@@ -172,6 +196,14 @@ class RunsPane(Vertical):
     def action_open_config(self) -> None:
         if self.highlighted is not None:
             self.post_message(self.OpenConfig(self.highlighted))
+
+    def action_stop(self) -> None:
+        if self.highlighted is not None:
+            self.post_message(self.Stop(self.highlighted))
+
+    def action_resume(self) -> None:
+        if self.highlighted is not None:
+            self.post_message(self.Resume(self.highlighted))
 
 
 # -- comparison -------------------------------------------------------------------------------------

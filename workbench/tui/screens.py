@@ -1,4 +1,4 @@
-"""Modal screens: help, confirm, message, preset name, preset picker."""
+"""Modal screens: help, confirm, choice, message, preset name, preset picker."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -23,7 +24,10 @@ NAVIGATION = [
     ("enter", "pick the highlighted item; open a drop-down"),
     ("space", "toggle a checkbox"),
     ("f2 f3 f4 f5 f6", "show the Setup / Train / Data / Log / Runs tab"),
-    ("enter / space / c / o", "in Runs: watch a run / mark it / compare the marked / its config"),
+    ("enter / s / r / o", "in Runs: watch the run / stop it (asks first) / resume an interrupted "
+     "or stale one / load its config into Setup"),
+    ("space / g / c", "in Runs: mark runs / mark a sweep's points / compare the marked ones "
+     "(loss curves, config, metrics)"),
     ("ctrl+p", "command palette (load a preset by name)"),
     ("escape", "close a dialog"),
 ]
@@ -79,6 +83,49 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class ChoiceScreen(ModalScreen[str]):
+    """A question with a few answers, one a line, each with its own key (shown after it); enter
+    takes the focused one (up/down move), escape the last (which should be "Cancel")."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen .choices { height: auto; margin-top: 1; }
+    ChoiceScreen .choices Button { width: 100%; margin-bottom: 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("up", "app.focus_previous", "Previous", show=False),
+        Binding("down", "app.focus_next", "Next", show=False),
+    ]
+
+    def __init__(self, question: str, choices: list[tuple[str, str, str]]) -> None:
+        """`choices`: (key, label, value) each; the screen's result is the chosen value."""
+        super().__init__(classes="dialog-screen")
+        self.question, self.choices = question, choices
+        self.by_key = {key: value for key, _, value in choices}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="choice"):
+            yield Static(self.question, classes="question")
+            with Vertical(classes="choices"):
+                for i, (key, label, value) in enumerate(self.choices):
+                    shown = f"{key} or esc" if i == len(self.choices) - 1 else key
+                    yield Button(f"{label} ({shown})", id=f"choice-{value}", compact=True)
+
+    def on_mount(self) -> None:
+        self.query(Button).first().focus()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key in self.by_key:
+            event.stop()
+            self.dismiss(self.by_key[event.key])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss((event.button.id or "").removeprefix("choice-"))
+
+    def action_cancel(self) -> None:
+        self.dismiss(self.choices[-1][2])
 
 
 class MessageScreen(ModalScreen[None]):
