@@ -4,6 +4,7 @@ drawing) against `workbench run` on the same preset: both at once, taking turns,
 
     python bench/screen_live.py [--workloads digits-mlp,cnn] [--sizes 80x24,160x50]
                                 [--turns 40] [--cnn-turns 8] [--threads N] [--control]
+                                [--app-env KEY=VALUE ...] [--quiet-s 30]
 
 Workloads:
 - `digits-mlp`: the preset as it ships (8x8 digits, batch 16): tiny ops, ~0.1 s per epoch.
@@ -20,9 +21,9 @@ the other compare the machine's moods as much as the two sides: back-to-back run
 gave live/headless ratios from 0.74 to 1.44. Here both runs are started once and take turns:
 the bench stops one run's process (SIGSTOP) while the other trains for a turn, then swaps,
 `--turns` times each, so both sides sample the same drift. An epoch that a pause cut through (the
-first after each resume) and each run's first epochs (warm-up) are left out. A turn is 0.5 s on
-digits-mlp; on the cnn it is three of the headless run's epochs (measured before the turns), so
-that each turn holds about two whole epochs.
+first after each resume) and each run's first epochs (warm-up) are left out. A turn is `--turn-s`
+(0.5 s) or three of the headless run's epochs (measured before the turns), whichever is longer, so
+that each turn holds about two whole epochs (on the cnn, ~3 x 1.8 s on a quiet 2-core machine).
 
 For each workload one `workbench run` is started; for each screen size an app is started on the
 same preset, its run started with ctrl+r once the app's start-up (its torch import, the run
@@ -60,7 +61,7 @@ class Workload:
     name: str
     overrides: list[str]  # on top of the digits-mlp preset
     turns: int
-    turn_s: float | None  # None: three of the headless run's epochs
+    turn_s: float  # the shortest turn; a turn is at least three of the headless run's epochs
     title: str = ""
 
 
@@ -84,9 +85,10 @@ def workloads(tmp: Path, args) -> dict[str, Workload]:
     return {
         "digits-mlp": Workload("digits-mlp", [], args.turns, args.turn_s,
                                "digits-mlp (8x8 digits, MLP, batch 16)"),
-        "cnn": Workload("cnn", ["data.name=mnist", f"data.path={write_idx(tmp / 'mnist')}",
-                                "model.name=cnn", "data.batch_size=64"], args.cnn_turns, None,
-                        f"cnn (built-in, on {CNN_IMAGES:,} random 28x28 IDX images, batch 64)"),
+        "cnn": Workload("cnn", ["data.name=mnist",
+                                f"data.path={write_idx(tmp / 'mnist', args.cnn_images)}",
+                                "model.name=cnn", "data.batch_size=64"], args.cnn_turns, 0.5,
+                        f"cnn (built-in, on {args.cnn_images:,} random 28x28 IDX images, batch 64)"),
     }
 
 
@@ -201,6 +203,10 @@ def compare(head: Side, other: Side, turns: int, turn_s: float) -> tuple[Side, S
 
 def report(work: Workload, size: str, head: Side, live: Side, turn_s: float, turns: int,
            control: bool, note: str) -> float:
+    if not head.epochs or not live.epochs:
+        print(f"{work.title}, screen {size}: no whole epoch within a turn of {turn_s:.2f} s "
+              f"(headless {len(head.epochs)}, live {len(live.epochs)}): the machine is too busy")
+        return float("nan")
     mh, ml = statistics.median(head.epochs), statistics.median(live.epochs)
     target = 1.10 if work.name == "cnn" else 1.05
     print(f"{work.title}, screen {size}; {turns} turns of {turn_s:.2f} s each, taken in "
@@ -228,11 +234,11 @@ def run_workload(work: Workload, tmp: Path, args, extra: list[str]) -> dict[str,
     try:
         head = start_headless(preset, tmp / f"headless-{work.name}", procs)
         warm = epoch_times(head.run_dir)[1:]
-        turn_s = work.turn_s if work.turn_s is not None else round(3 * statistics.median(warm), 2)
+        turn_s = max(work.turn_s, round(3 * statistics.median(warm), 2))
         for size in args.sizes.split(","):
             cwd = tmp / f"{work.name}-{size}"
             cwd.mkdir()
-            with Session(str(preset), size=size, cwd=cwd) as app:
+            with Session(str(preset), size=size, cwd=cwd, extra_env=args.app_env) as app:
                 app.wait_for("dataset: ", timeout=120)
                 other = None
                 try:
@@ -264,12 +270,18 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=40, help="turns each side trains (digits-mlp)")
     ap.add_argument("--turn-s", type=float, default=0.5, help="seconds per turn (digits-mlp)")
     ap.add_argument("--cnn-turns", type=int, default=8, help="turns each side trains (cnn)")
+    ap.add_argument("--cnn-images", type=int, default=CNN_IMAGES,
+                    help="images in the cnn's IDX files (fewer: shorter epochs on a busy machine)")
     ap.add_argument("--threads", type=int, default=0, help="train.threads on both sides")
     ap.add_argument("--quiet-s", type=float, default=30.0,
                     help="how long to wait for the machine to go quiet before a run starts")
     ap.add_argument("--control", action="store_true",
                     help="a second headless run instead of the app's (an A/A test of the method)")
+    ap.add_argument("--app-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="an environment variable for the app and its run (e.g. OMP_WAIT_POLICY="
+                         "ACTIVE, to compare with the run process's passive default)")
     args = ap.parse_args()
+    args.app_env = dict(item.split("=", 1) for item in args.app_env)
     extra = [f"train.threads={args.threads}"] if args.threads else []
     summary = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -278,7 +290,8 @@ def main() -> None:
         for name in args.workloads.split(","):
             for size, ratio in run_workload(works[name], tmp, args, extra).items():
                 summary.append(f"{name} {size} {ratio:.3f}")
-    print(f"live/headless (train.threads={args.threads}{', control' if args.control else ''}): "
+    env = "".join(f", {k}={v}" for k, v in args.app_env.items())
+    print(f"live/headless (train.threads={args.threads}{', control' if args.control else ''}{env}): "
           + "; ".join(summary))
 
 
