@@ -38,7 +38,8 @@ class Reporter:
         """RunStarted, and the preview of the first samples (no predictions yet)."""
         job = self.job
         device, task = job.device, job.task
-        choice = getattr(job, "threads", None) if str(device).startswith("cpu") else None  # a threads.Choice
+        # a threads.Choice: how many CPU threads, and why (nothing to say for a GPU run)
+        choice = getattr(job, "threads", None) if str(device).startswith("cpu") else None
         self.start_epoch = start_epoch
         self.emit(RunStarted(str(job.run_dir) if job.run_dir else None, job.exp.name, str(device),
                              device_name(device), self.max_epochs, start_epoch, self.per_epoch,

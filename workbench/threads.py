@@ -12,8 +12,8 @@ model, it times a few training steps of a copy of the model and its optimizer at
 while this runs, so the count that leaves it a core is kept unless the other is clearly faster
 (`MARGIN`). The app's run process also has OpenMP wait passively (`passive_wait_env`): libgomp's
 threads otherwise spin at each barrier for a while and hold the core that a descheduled sibling
-(or the screen) needs; on this 2-core machine under load, 2 spinning threads took 5x as long per
-step of the cnn as 1 thread did, 2 passive ones 1.2x.
+(or the screen) needs; on a busy 2-core machine, 2 spinning threads took 4-6x as long per step of
+the cnn as 1 thread did, 2 passive ones 0.7-1.3x (bench/README.md, issue 18).
 
 `train.threads` set by the user always wins; `workbench run` keeps torch's default (one thread per
 core) unless the preset says otherwise. The choice and its figures go into the RunStarted event
@@ -126,7 +126,7 @@ def settle(job: Any, measure: bool) -> Choice:
         else:
             try:
                 choice = choose(0, True, cores(), default, StepTimer(job))
-            except Exception as e:  # noqa: BLE001 (the run's own first step reports the user's error)
+            except Exception as e:  # noqa: BLE001 (the run's first step reports a user's error)
                 n = candidates(cores(), default)[-1]
                 choice = Choice(n, f"not measured: {type(e).__name__}")
     else:
