@@ -3,6 +3,7 @@ faster candidate is kept (a larger count only when clearly faster), the measurem
 as it was, and the choice is reported on RunStarted, status.json and the log."""
 
 import json
+import os
 
 import pytest
 
@@ -139,3 +140,17 @@ def test_the_log_shows_the_choice():
                                 threads_note="threads: 2 (measured: 2 -> 41 ms/batch, 1 -> 60 ms/batch)")
     text = [t.plain for t in event_lines(started)]
     assert any(t.endswith("threads: 2 (measured: 2 -> 41 ms/batch, 1 -> 60 ms/batch)") for t in text)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/environ"), reason="reads /proc")
+def test_the_apps_run_process_waits_passively(monkeypatch):
+    from workbench.child import TrainingProcess
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    process = TrainingProcess()
+    try:
+        env = open(f"/proc/{process.pid}/environ", "rb").read().split(b"\0")
+    finally:
+        process.discard()
+    assert b"OMP_WAIT_POLICY=PASSIVE" in env
