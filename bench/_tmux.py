@@ -48,11 +48,12 @@ class Session:
     """`workbench ARGS` (or `python PYTHON_ARGS`) in a detached tmux session of the given size."""
 
     def __init__(self, args: str = "", size: str = "80x24", cwd: Path | None = None,
-                 python_args: list[str] | None = None):
+                 python_args: list[str] | None = None, extra_env: dict[str, str] | None = None):
         self.name = f"wbbench-{uuid.uuid4().hex[:8]}"
         cols, rows = size.split("x")
         # the tmux server keeps its own environment: pass what the app needs explicitly
         env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ENV if k in os.environ)
+        env += "".join(f" {k}={shlex.quote(v)}" for k, v in (extra_env or {}).items())
         what = " ".join(map(shlex.quote, python_args)) if python_args else f"-m workbench {args}"
         cmd = f"cd {cwd or Path.cwd()} && exec env {env} {sys.executable} {what}"
         for _ in range(3):  # a server exiting as its last session closed can refuse a new one

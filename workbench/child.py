@@ -47,10 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     exp = _load(str(run_dir / runs.CONFIG), [])  # the app validated it; a model's file may be gone
     if exp is None:
         return EXIT_INVALID
-    if exp.train.threads == 0:
-        leave_a_core_to_the_screen()
-    # a data failure's folder is removed by the app, once it has read the failure from it
-    return run_experiment(exp, run_dir, None, Notes(), discard=False)
+    # a data failure's folder is removed by the app, once it has read the failure from it; the
+    # thread count is measured (threads.py): the screen shares the cores with this run
+    return run_experiment(exp, run_dir, None, Notes(), discard=False, pick_threads=True)
 
 
 def resume(run_dir: Path) -> int:
@@ -123,26 +122,13 @@ def warm_up() -> None:
         importlib.import_module(module)
 
 
-def leave_a_core_to_the_screen() -> None:
-    """Use one intra-op thread fewer than torch would (call in the run's process).
-
-    With torch's threads on every core, the screen preempts one of them whenever it draws and the
-    others wait for it at every parallel op: epochs of digits-mlp took 1.4x to 2.5x as long with the
-    screen live as headless (bench/screen_live.py). A preset's own `train.threads` is kept.
-    """
-    import torch
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if cores > 1:
-        torch.set_num_threads(min(torch.get_num_threads(), cores - 1))
-
-
 # -- the parent --------------------------------------------------------------------------------
 class TrainingProcess:
     """A process that has loaded torch and waits for one run folder."""
 
     def __init__(self) -> None:
         from .detach import package_env
+        from .threads import passive_wait_env
 
         self.run_dir: Path | None = None
         self.proc = subprocess.Popen(
@@ -150,7 +136,8 @@ class TrainingProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,  # until it has a run.log, it has nothing to say
             stderr=subprocess.DEVNULL,
-            env={**package_env(), "PYTHONUNBUFFERED": "1"},
+            # OpenMP's threads sleep rather than spin while they wait: the screen shares the cores
+            env={**passive_wait_env(package_env()), "PYTHONUNBUFFERED": "1"},
             start_new_session=True,  # no terminal's hangup or ctrl+c reaches the run
         )
 

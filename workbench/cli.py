@@ -312,7 +312,8 @@ def cmd_run(args) -> int:
     return run_experiment(exp, run_dir, resume, Progress(quiet=args.quiet))
 
 
-def run_experiment(exp, run_dir: Path | None, resume, progress, *, discard: bool = True) -> int:
+def run_experiment(exp, run_dir: Path | None, resume, progress, *, discard: bool = True,
+                   pick_threads: bool = False) -> int:
     """Train `exp` into `run_dir` (recording status.json, events.jsonl and preview.pt), showing
     the events on `progress`; returns the exit status. `workbench run` and the app's run process
     (child.py) both run through here, with the same signals: SIGINT, SIGTERM and SIGHUP stop after
@@ -327,7 +328,8 @@ def run_experiment(exp, run_dir: Path | None, resume, progress, *, discard: bool
         signals.install()
         recorded = runstatus.for_run(run_dir, signals.wrap(progress), exp, resume,
                                      distributed.env_world_size())
-        result = train(exp, recorded, control, run_dir=run_dir, resume=resume)
+        result = train(exp, recorded, control, run_dir=run_dir, resume=resume,
+                       pick_threads=pick_threads)
     finally:
         signals.uninstall()
     if isinstance(result, RunFailed):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import data as datamod
-from . import distributed, faults, runs, strategy as strategies
+from . import distributed, faults, runs, strategy as strategies, threads as threadpolicy
 from .checkpoints import Checkpoints
 from .config import Experiment, warnings_for
 from .control import Control
@@ -54,6 +54,7 @@ class Job:
     state: dict = field(default_factory=dict)
     schedule: Any = None  # a schedulers.Schedule: the learning rate's schedule
     stopper: Any = None  # a schedulers.EarlyStopper
+    threads: Any = None  # a threads.Choice: torch's intra-op threads, and how they were chosen
 
     @property
     def device(self) -> Any:
@@ -129,8 +130,11 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
 
 def train(exp: Experiment, emit: Emit | None = None, control: Control | None = None, *,
           run_dir: Path | str | None = None, resume: dict | None = None,
-          throttle_s: float = 0.1, checkpoint: bool = True) -> RunFinished | RunFailed:
-    """Run the experiment to the end, a stop, or a failure; returns (and emits) the last event."""
+          throttle_s: float = 0.1, checkpoint: bool = True,
+          pick_threads: bool = False) -> RunFinished | RunFailed:
+    """Run the experiment to the end, a stop, or a failure; returns (and emits) the last event.
+    `pick_threads` (the app's runs): with `train.threads = 0`, time a few steps at each candidate
+    thread count and keep the faster (threads.py); otherwise torch's default stays."""
     if not distributed.is_main():  # under torchrun, rank 0 alone writes the run folder and reports
         emit, run_dir = None, None
     emit = emit or (lambda event: None)
@@ -142,6 +146,7 @@ def train(exp: Experiment, emit: Emit | None = None, control: Control | None = N
     try:
         strategy = strategies.create(exp)
         job = build(exp, run_dir, resume, strategy)
+        job.threads = threadpolicy.settle(job, pick_threads)
         if run_dir:
             runs.prepare(run_dir, exp)
             written = str(run_dir)

@@ -38,11 +38,15 @@ class Reporter:
         """RunStarted, and the preview of the first samples (no predictions yet)."""
         job = self.job
         device, task = job.device, job.task
+        # a threads.Choice: how many CPU threads, and why (nothing to say for a GPU run)
+        choice = getattr(job, "threads", None) if str(device).startswith("cpu") else None
         self.start_epoch = start_epoch
         self.emit(RunStarted(str(job.run_dir) if job.run_dir else None, job.exp.name, str(device),
                              device_name(device), self.max_epochs, start_epoch, self.per_epoch,
                              job.split.train_x.shape[0], job.split.val_x.shape[0], task.name,
-                             tuple(f"val_{m}" for m in task.metrics), job.loader))
+                             tuple(f"val_{m}" for m in task.metrics), job.loader,
+                             threads=choice.threads if choice else None,
+                             threads_note=choice.text() if choice else ""))
         self.emit(preview(job, None))
 
     def epoch_begins(self, epoch: int, lr: float) -> None:

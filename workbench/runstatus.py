@@ -73,6 +73,7 @@ FIELDS = {
     "batches_per_epoch": _WHOLE, "resumes": _WHOLE, "started": _TIME, "updated": _TIME,
     "device": _TEXT, "error": _TEXT, "metrics": "an object of numbers",
     "early_stop": _TEXT, "best_epoch": _WHOLE, "best": "an object of numbers",
+    "threads": _WHOLE, "threads_note": _TEXT,
 }
 NULLABLE = ("pid_start",)  # no /proc (macOS): the start time is unknown
 WRITTEN_STATES = ("running", "finished", "failed", "interrupted")
@@ -231,6 +232,8 @@ class StatusWriter:
         if isinstance(event, RunStarted):
             s.update(state="running", epoch=event.start_epoch, max_epochs=event.max_epochs,
                      batches_per_epoch=event.steps_per_epoch, device=event.device)
+            if event.threads is not None:
+                s.update(threads=event.threads, threads_note=event.threads_note)
             self.write()
         elif isinstance(event, BatchEnd):
             s.update(step=event.step, batch=event.batch_in_epoch)

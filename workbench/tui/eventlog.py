@@ -31,6 +31,8 @@ def event_lines(event: Any) -> list[Text]:
                 "bold",
             )
         ]
+        if event.threads_note:
+            out.append(line(event.threads_note))
         if event.run_dir:
             out.append(line(f"run folder: {event.run_dir}"))
         return out
