@@ -76,9 +76,7 @@ def resume(run_dir: Path) -> int:
         _err(problem)
         return EXIT_INVALID
     runs.trim_metrics(run_dir, checkpoint)
-    if exp.train.threads == 0:
-        leave_a_core_to_the_screen()
-    return run_experiment(exp, run_dir, checkpoint, Notes(), discard=False)
+    return run_experiment(exp, run_dir, checkpoint, Notes(), discard=False, pick_threads=True)
 
 
 class Notes:
