@@ -154,3 +154,15 @@ def test_the_apps_run_process_waits_passively(monkeypatch):
     finally:
         process.discard()
     assert b"OMP_WAIT_POLICY=PASSIVE" in env
+
+
+def test_the_status_line_says_how_many_threads_and_why():
+    """The run's choice reaches the status line without the timings (those are in the Log)."""
+    from workbench.events import RunStarted
+    from workbench.tui.widgets.status import RunStatus, apply_event, status_fields
+
+    fields = {f.plain for f in status_fields(apply_event(RunStatus(), RunStarted(
+        "r", "digits-mlp", "cpu", "CPU", 3, 0, 10, 100, 20, "classification", ("val_accuracy",),
+        "tensor", threads=2,
+        threads_note="threads: 2 (measured: 2 -> 41 ms/batch, 1 -> 60 ms/batch)")))}
+    assert "threads 2 (measured)" in fields

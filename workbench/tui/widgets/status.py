@@ -70,8 +70,8 @@ def apply_event(s: RunStatus, event: object) -> RunStatus:
         # the epoch under way (1-based, as a BatchEnd says it), not the count done
         epoch = min(event.start_epoch + 1, event.max_epochs) if event.max_epochs else None
         return RunStatus("running", "", event.device, event.device_name, epoch, event.max_epochs,
-                         None, None, None, None, source=s.source, threads=s.threads,
-                         overhead=s.overhead, screen_cpu=s.screen_cpu)
+                         None, None, None, None, source=s.source,
+                         threads=_threads(event) or s.threads, screen_cpu=s.screen_cpu)
     if isinstance(event, (BatchEnd, EpochEnd)):
         state = "running" if s.state in ("idle", "unknown", "starting", "running") else s.state
         out = r(s, state=state, epoch=event.epoch, step=event.step,
@@ -207,6 +207,18 @@ class StatusLine(Static):
     def render(self) -> Text:
         return status_text(self.status, self.content_region.width or self.size.width or 80,
                            self.note)
+
+
+def _threads(event: object) -> str:
+    """'threads 2 (measured)' from a RunStarted's note (threads.Choice.text), without the timings
+    the Log shows; "" when the run did not say."""
+    note = getattr(event, "threads_note", "") or ""
+    if not note.startswith("threads: "):
+        n = getattr(event, "threads", None)
+        return f"threads {n}" if n else ""
+    count, _, how = note[len("threads: "):].partition(" (")
+    how = how.rstrip(")").split(":", 1)[0]
+    return f"threads {count}" + (f" ({how})" if how else "")
 
 
 def _device(s: RunStatus) -> str:
