@@ -128,7 +128,7 @@ async def test_names_follow_the_picks_until_the_user_types_one(tmp_path, user_pr
         await wait_for(pilot, lambda: app.query_one("#f-name", Input).value == "moons-mlp-sgd")
         assert app.current_experiment().name == "moons-mlp-sgd"  # what the run folder is named
         await pick(pilot, "loss", "NLLLoss")  # not the usual loss of the task: it is named
-        assert app.draft.raw["name"] == "moons-mlp-nll-sgd"
+        await wait_for(pilot, lambda: app.draft.raw["name"] == "moons-mlp-nll-sgd")
         # the save dialog offers the current name; the preset has the current description
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, SaveNameScreen))
@@ -140,6 +140,7 @@ async def test_names_follow_the_picks_until_the_user_types_one(tmp_path, user_pr
         # a name the user types is kept; the description still follows
         await type_into(pilot, "#f-name", "my-moons")
         await pick(pilot, "optimizer", "AdamW")
+        await wait_for(pilot, lambda: app.draft.name_of("optimizer") == "AdamW")
         assert app.draft.raw["name"] == "my-moons"
         assert app.query_one("#f-name", Input).value == "my-moons"
         assert app.draft.raw["description"] == "moons with mlp, NLLLoss and AdamW"
@@ -147,7 +148,7 @@ async def test_names_follow_the_picks_until_the_user_types_one(tmp_path, user_pr
         await app.apply_experiment(presets.load("diabetes-mse"))
         assert app.draft.raw["name"] == "diabetes-mse"
         await pick(pilot, "optimizer", "SGD")
-        assert app.draft.raw["name"] == "diabetes-mlp-sgd"  # MSELoss: the usual regression loss
+        await wait_for(pilot, lambda: app.draft.raw["name"] == "diabetes-mlp-sgd")  # MSELoss: the usual regression loss
 
 
 async def test_at_80x24_a_picker_shows_the_whole_reason_an_item_does_not_fit(tmp_path):
@@ -156,6 +157,7 @@ async def test_at_80x24_a_picker_shows_the_whole_reason_an_item_does_not_fit(tmp
         await ready(pilot)
         for dataset, loss in (("moons", "BCEWithLogitsLoss"), ("digits", "MSELoss")):
             await pick(pilot, "data", dataset)
+            await wait_for(pilot, lambda: app.query_one("#pick-loss").dataset == dataset)
             reason = next(i.unfit for i in items("loss", dataset) if i.name == loss)
             ol = app.query_one("#list-loss", OptionList)
             ol.focus()
@@ -164,6 +166,7 @@ async def test_at_80x24_a_picker_shows_the_whole_reason_an_item_does_not_fit(tmp
             shown = words_in(app, app.query_one("#pick-loss"))
             assert f"{loss} ✗ {reason}" in shown, shown
             await pilot.press("enter")  # picked: the item's reason and the problem, both whole
+            await wait_for(pilot, lambda: app.draft.name_of("loss") == loss)
             await pilot.pause(0.2)
             shown = words_in(app, app.query_one("#pick-loss"))
             assert f"● {loss} ✗ {reason}" in shown, shown
@@ -171,6 +174,7 @@ async def test_at_80x24_a_picker_shows_the_whole_reason_an_item_does_not_fit(tmp
                 picker = app.query_one(f"#pick-{other}")
                 assert f"● {app.draft.name_of(other)}" in words_in(app, picker)
             await pick(pilot, "loss", "CrossEntropyLoss")
+            await wait_for(pilot, lambda: app.draft.name_of("loss") == "CrossEntropyLoss")
 
 
 def chosen_in_view(app, section: str) -> bool:
@@ -185,7 +189,7 @@ async def test_pickers_show_the_chosen_items_when_the_experiment_changes(tmp_pat
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        assert all(chosen_in_view(app, s) for s in SECTIONS)
+        await wait_for(pilot, lambda: all(chosen_in_view(app, s) for s in SECTIONS), 10)
         # ctrl+o: a preset whose picks sit further down every list
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, PresetPickerScreen))
@@ -193,17 +197,12 @@ async def test_pickers_show_the_chosen_items_when_the_experiment_changes(tmp_pat
         ol.highlighted = ol.get_option_index("ratings-sparseadam")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.draft.name_of("optimizer") == "SparseAdam")
-        await pilot.pause(0.2)
-        assert all(chosen_in_view(app, s) for s in SECTIONS), [
-            (s, app.query_one(f"#list-{s}", OptionList).highlighted) for s in SECTIONS
-        ]
+        await wait_for(pilot, lambda: all(chosen_in_view(app, s) for s in SECTIONS), 10)
         # a run's config (f7) or any experiment set from outside the tab
         await app.apply_experiment(presets.load("digits-mlp"))
-        await pilot.pause(0.2)
-        assert all(chosen_in_view(app, s) for s in SECTIONS)
+        await wait_for(pilot, lambda: all(chosen_in_view(app, s) for s in SECTIONS), 10)
         # a list the user browsed comes back to the chosen item when the experiment changes
         browsed = app.query_one("#list-optimizer", OptionList)
         browsed.highlighted = browsed.option_count - 1
         await pick(pilot, "data", "moons")
-        await pilot.pause(0.2)
-        assert all(chosen_in_view(app, s) for s in SECTIONS)
+        await wait_for(pilot, lambda: all(chosen_in_view(app, s) for s in SECTIONS))
