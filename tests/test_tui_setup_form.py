@@ -94,6 +94,34 @@ async def test_no_keystroke_is_lost_when_typing_at_full_speed_after_ctrl_u(tmp_p
         assert app.draft.get("optimizer.lr") == 7e-05
 
 
+def burst(app, *keys: str) -> None:
+    """Keys as a terminal delivers a burst: all queued before the first is handled."""
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
+async def test_keys_typed_at_full_speed_go_where_focus_has_moved(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        # arrows past the drop-down, then a value for the field they reached
+        app.query_one("#f-train-max_epochs").focus()
+        await pilot.pause()
+        burst(app, "down", "down", "ctrl+u", *"42")
+        await wait_for(pilot, lambda: app.draft.get("seed") == 42, 10, "seed typed after down")
+        assert app.draft.get("train.max_epochs") == 20 and app.focused.id == "f-seed"
+        # enter picks in the list it was typed in; the downs after tab move in the next list
+        data = app.query_one("#list-data", OptionList)
+        data.focus()
+        data.highlighted = data.get_option_index("moons")
+        await pilot.pause()
+        burst(app, "enter", "tab", "tab", "down", "down")
+        await wait_for(pilot, lambda: app.draft.name_of("data") == "moons", 10)
+        loss = app.query_one("#list-loss", OptionList)
+        await wait_for(pilot, lambda: loss.highlighted == 2, 10, "the downs in the loss list")
+        assert app.focused is loss and app.draft.name_of("loss") == "CrossEntropyLoss"
+
+
 async def test_the_focused_field_is_marked_without_colour(tmp_path, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(tmp_path)

@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from ...catalog import LOSSES, MODELS, OPTIMIZERS, fitting_datasets
 from ...data import DATASETS
+from .editors import PickerList
 
 SECTIONS = ("data", "model", "loss", "optimizer")
 LEAST = 3  # a picker's fewest rows: its border and the chosen item's name
@@ -168,7 +169,7 @@ class Picker(Vertical, can_focus=False):
         self._shown: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield OptionList(*self._options(), id=f"list-{self.section}", compact=True)
+        yield PickerList(*self._options(), id=f"list-{self.section}", compact=True)
         # the line for problems is mounted with the first one (most pickers never need it)
 
     def _options(self) -> list[Option]:
