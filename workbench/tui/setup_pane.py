@@ -99,7 +99,7 @@ class SetupPane(Container):
     async def apply_experiment(self, exp: Experiment) -> None:
         """Replace the draft (a loaded preset) and regenerate pickers and form."""
         self.draft.load(exp)
-        self.refresh_pickers()
+        self.refresh_pickers(everywhere=True)
         form = self.query_one(Form)
         await form.rebuild()
         form.set_devices(form.devices)
@@ -130,11 +130,12 @@ class SetupPane(Container):
                 placed.get(path, []) + ([str(p) for p in rest] if path == "data.name" else [])
             )
 
-    def refresh_pickers(self) -> None:
-        """Mark each picker for the draft and bring its chosen item into view."""
+    def refresh_pickers(self, everywhere: bool = False) -> None:
+        """Mark each picker for the draft and bring its chosen item into view; `everywhere`
+        (a new experiment) also in the list the user is moving through."""
         dataset, task = self.draft.name_of("data"), self._custom_task()
         for picker in self.query(Picker):
-            picker.update_choice(self.draft.name_of(picker.section), dataset, task)
+            picker.update_choice(self.draft.name_of(picker.section), dataset, task, everywhere)
 
     def _custom_task(self) -> str:
         """A custom dataset's task (`data.task`), by which the loss picker judges fit."""

@@ -205,15 +205,24 @@ class Picker(Vertical, can_focus=False):
         )
         self._follow_highlight()
 
-    def update_choice(self, chosen: str, dataset: str, task: str = "") -> None:
+    def update_choice(self, chosen: str, dataset: str, task: str = "", everywhere: bool = False
+                      ) -> None:
         """The experiment changed: re-mark the list for its choice, dataset or custom data's task,
-        and show the chosen item (a loaded preset or run config leaves no list on an old one)."""
+        and show the chosen item (a loaded preset or run config leaves no list on an old one).
+        A list with focus keeps its highlight, unless its choice changed or `everywhere`: the
+        user may be moving through it while a pick made elsewhere lands."""
+        ol = self.option_list
+        keep = ol.highlighted if ol.has_focus and chosen == self.chosen and not everywhere else None
         if (chosen, dataset, task) != (self.chosen, self.dataset, self.data_task):
             self.chosen, self.dataset, self.data_task = chosen, dataset, task
             self._items = items(self.section, dataset, task)
             self._set_title()
-            self.option_list.set_options(self._options())
-        self.show_chosen()
+            ol.set_options(self._options())
+        if keep is not None and keep < ol.option_count:
+            ol.highlighted = keep
+            self._follow_highlight()
+        else:
+            self.show_chosen()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
