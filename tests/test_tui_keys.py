@@ -53,7 +53,7 @@ async def test_tab_and_arrows_move_between_panes_and_fields(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        seen = set()
+        seen = {app.focused.id}  # focus starts on the first picker
         for _ in range(6):
             await pilot.press("tab")
             seen.add(app.focused.id)
@@ -93,6 +93,7 @@ async def test_the_tab_bar_switches_with_arrows_and_clicks(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
+        await pilot.press("shift+tab")  # focus starts on the first picker; the bar is before it
         assert isinstance(app.focused, TabBar)  # as Textual's tabs had it: left/right move
         for key, tab in (("right", "train"), ("right", "data"), ("left", "train"),
                          ("left", "setup"), ("left", "runs"), ("right", "setup")):

@@ -11,6 +11,7 @@ The app starts from a preset's raw data: its first frame needs only the picked n
 from __future__ import annotations
 
 import copy
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ PATH_KEYS = ("path",)
 CUSTOM_KEYS = ("task", "kwargs", "val_kwargs", "num_outputs")
 CSV_KEYS = ("target",)
 CUSTOM_PATH_HINT = "'file.py:Class' or 'pkg.module:Class'; its code runs when a run starts"
+#: the picks an experiment's generated name and description are made of
+NAMED = ("data", "model", "loss", "optimizer")
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,8 @@ class Draft:
         """From a validated experiment, or from a preset's raw data (see `settle`)."""
         self.problems: list[Problem] = []
         self.load_problems: list[Problem] = []  # what was wrong with the preset it started from
+        # the user typed the name (in the form or the save dialog): it no longer follows the picks
+        self.name_typed = False
         self.experiment: Experiment | None = None
         if isinstance(start, dict):
             self.raw: dict = copy.deepcopy(start)
@@ -237,7 +242,16 @@ class Draft:
     def load(self, exp: Experiment) -> None:
         self.raw = exp.to_dict()
         self.settled = True
+        self.name_typed = False  # a loaded name is the preset's (or run's): it follows new picks
         self.validate()
+
+    def follow_picks(self) -> None:
+        """After a pick: the name (unless the user typed it) and the description are made anew
+        from the picks (`moons-mlp-sgd`), so that runs are named after what they run. The app
+        has no field for the description: it always follows."""
+        if not self.name_typed:
+            self.raw["name"] = generated_name(self.raw)
+        self.raw["description"] = generated_description(self.raw)
 
     def get(self, path: str) -> Any:
         node: Any = self.raw
@@ -317,6 +331,33 @@ class Draft:
                 out["scheduler"] = switched_specs("scheduler", SCHEDULERS, self.name_of("scheduler"))
         out["early_stopping"] = section_specs("early_stopping", EarlyStopping)
         return out
+
+
+def _picks(raw: dict) -> dict[str, str]:
+    return {s: str((raw.get(s) or {}).get("name") or "") for s in NAMED}
+
+
+def generated_name(raw: dict) -> str:
+    """`dataset-model-optimizer` in lower case (`moons-mlp-sgd`), with the loss before the
+    optimizer where it is not the first that fits the dataset's task (`diabetes-mlp-l1-adam`)."""
+    from ..catalog import fitting_losses
+    from ..data import DATASETS
+
+    picks = _picks(raw)
+    info = DATASETS.get(picks["data"])
+    task = (raw.get("data") or {}).get("task") if picks["data"] == "custom" or info is None \
+        else info.task
+    usual = fitting_losses(task)[:1] if isinstance(task, str) else []
+    loss = [] if picks["loss"] in usual else [picks["loss"].removesuffix("Loss")]
+    parts = [picks["data"], picks["model"], *loss, picks["optimizer"]]
+    name = re.sub(r"[^a-z0-9.]+", "-", "-".join(p for p in parts if p).lower()).strip("-.")
+    return name[:100] or "experiment"
+
+
+def generated_description(raw: dict) -> str:
+    """What the picks say, in a line: `moons with mlp, CrossEntropyLoss and SGD`."""
+    picks = _picks(raw)
+    return f"{picks['data']} with {picks['model']}, {picks['loss']} and {picks['optimizer']}"
 
 
 def _defaults(cls: type[BaseModel]) -> dict:

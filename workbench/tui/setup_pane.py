@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Container, Horizontal, Vertical
+from textual.containers import Container, Horizontal
 from textual.message import Message
 
 from .. import presets
 from ..problems import InvalidExperiment, Problem
-from .draft import Draft, problems_by_field
+from .draft import NAMED, Draft, problems_by_field
 from .messages import LogLine, Problems
 from .screens import ConfirmScreen, MessageScreen, PresetPickerScreen, SaveNameScreen
 from .widgets.form import Form
-from .widgets.pickers import SECTIONS, Picker
+from .widgets.pickers import SECTIONS, Picker, PickerColumn
 
 if TYPE_CHECKING:
     from ..config import Experiment
@@ -63,10 +63,15 @@ class SetupPane(Container):
     def compose(self) -> ComposeResult:
         dataset, task = self.draft.name_of("data"), self._custom_task()
         with Horizontal(id="setup-row"):
-            with Vertical(id="pickers"):
+            with PickerColumn(id="pickers"):
                 for section in SECTIONS:
                     yield Picker(section, self.draft.name_of(section), dataset, task)
             yield Form(self.draft)  # its rows are mounted just after the first frame
+
+    def on_mount(self) -> None:
+        # focus starts on the first picker, where the experiment begins (the screen would give it
+        # to the first widget that takes it: the tab bar, where up and down do nothing)
+        self.query_one(f"#list-{SECTIONS[0]}").focus()
 
     # -- what the rest of the app asks ------------------------------------------------------------
     def current_experiment(self) -> Experiment | None:
@@ -94,7 +99,7 @@ class SetupPane(Container):
     async def apply_experiment(self, exp: Experiment) -> None:
         """Replace the draft (a loaded preset) and regenerate pickers and form."""
         self.draft.load(exp)
-        self.refresh_pickers()
+        self.refresh_pickers(everywhere=True)
         form = self.query_one(Form)
         await form.rebuild()
         form.set_devices(form.devices)
@@ -104,6 +109,7 @@ class SetupPane(Container):
         """Set one field as if typed (the LR finder's rate): the draft, its section, validation."""
         self.draft.set(path, value)
         await self.query_one(Form).rebuild((path.split(".")[0],))
+        self.refresh_pickers()
         self.revalidate()
 
     # -- validation ------------------------------------------------------------------------------
@@ -124,10 +130,12 @@ class SetupPane(Container):
                 placed.get(path, []) + ([str(p) for p in rest] if path == "data.name" else [])
             )
 
-    def refresh_pickers(self) -> None:
+    def refresh_pickers(self, everywhere: bool = False) -> None:
+        """Mark each picker for the draft and bring its chosen item into view; `everywhere`
+        (a new experiment) also in the list the user is moving through."""
         dataset, task = self.draft.name_of("data"), self._custom_task()
         for picker in self.query(Picker):
-            picker.update_choice(self.draft.name_of(picker.section), dataset, task)
+            picker.update_choice(self.draft.name_of(picker.section), dataset, task, everywhere)
 
     def _custom_task(self) -> str:
         """A custom dataset's task (`data.task`), by which the loss picker judges fit."""
@@ -148,6 +156,8 @@ class SetupPane(Container):
     @on(Form.Edited)
     def _edited(self, event: Form.Edited) -> None:
         event.stop()
+        if event.path == "name":
+            self.draft.name_typed = True  # the user's own name: picks no longer change it
         if event.path == "data.task":
             self.refresh_pickers()  # the losses that fit custom data follow its task
         self.revalidate()
@@ -161,7 +171,11 @@ class SetupPane(Container):
         if event.name == self.draft.name_of(event.section):
             return
         self.draft.switch(event.section, event.name)
-        await self.query_one(Form).rebuild((event.section,))
+        form = self.query_one(Form)
+        await form.rebuild((event.section,))
+        if event.section in NAMED:  # runs are named after what they run (unless named by hand)
+            self.draft.follow_picks()
+            form.show_value("name")
         self.refresh_pickers()
         self.revalidate()
 
@@ -239,6 +253,7 @@ class SetupPane(Container):
             return
         # the experiment takes the preset's name, so that loading it gives it back exactly
         self.draft.set("name", name)
+        self.draft.name_typed = True  # chosen in the dialog: the user's own from now on
         await self.query_one(Form).rebuild(("train",))
         self.revalidate()
         exp = self.draft.experiment

@@ -24,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from ..draft import COMMON, PICKED, Draft, FieldSpec, format_value, parse_text
+from .editors import FieldCheckbox, FieldInput, FieldSelect
 
 TITLES = {
     "train": "training",
@@ -41,7 +42,8 @@ def field_id(path: str) -> str:
 
 
 class FieldRow(Vertical):
-    """Label and editor on one line; description or problem on the next."""
+    """Label and editor on one line; description or problem on the next. The focused row's
+    label is marked `▸` and bold (`-focused`), which shows without colour too."""
 
     def __init__(self, spec: FieldSpec, value: object, devices: list[tuple[str, str]]) -> None:
         super().__init__(classes="field")
@@ -51,25 +53,40 @@ class FieldRow(Vertical):
     def compose(self) -> ComposeResult:
         spec = self.spec
         with Horizontal(classes="field-line"):
-            yield Label(spec.label, classes="field-name")
+            yield Label(self._label(False), classes="field-name")
             yield self._editor()
         yield Static(spec.hint, classes="field-hint")
+
+    def _label(self, focused: bool) -> str:
+        return ("▸ " if focused else "  ") + self.spec.label
+
+    def on_descendant_focus(self) -> None:
+        self._mark_focus()
+
+    def on_descendant_blur(self) -> None:
+        self._mark_focus()
+
+    def _mark_focus(self) -> None:
+        focused = self.has_focus_within
+        if focused != self.has_class("-focused"):
+            self.set_class(focused, "-focused")
+            self.query_one(".field-name", Label).update(self._label(focused))
 
     def _editor(self) -> Widget:
         spec, value, wid = self.spec, self.value, field_id(self.spec.path)
         if spec.kind == "bool":
-            return Checkbox("", bool(value), id=wid, compact=True)
+            return FieldCheckbox("", bool(value), id=wid, compact=True)
         if spec.kind in ("choice", "device"):
             options = self.devices if spec.kind == "device" else [(str(c), c) for c in spec.choices]
             options = _with_current(options, value)
-            return Select(
+            return FieldSelect(
                 options,
                 value=value if value is not None else Select.NULL,
                 id=wid,
                 allow_blank=spec.optional,
                 compact=True,
             )
-        return Input(format_value(value, spec), id=wid, compact=True, select_on_focus=False)
+        return FieldInput(format_value(value, spec), id=wid, compact=True, select_on_focus=False)
 
     def show_problem(self, messages: list[str]) -> None:
         if messages == self._shown:
@@ -111,8 +128,9 @@ class FormSection(Vertical):
         await self.recompose()
 
 
-class Form(VerticalScroll):
-    """Every field of the experiment the form edits; up/down move between fields."""
+class Form(VerticalScroll, can_focus=False):
+    """Every field of the experiment the form edits; up/down move between fields. The form
+    itself takes no focus: tab goes from the last picker straight to the first field."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down", "app.focus_next", "Next field", show=False),
@@ -210,6 +228,21 @@ class Form(VerticalScroll):
             current = self.draft.get("train.device")
             select.set_options(_with_current(devices, current))
             select.value = current
+
+    def show_value(self, path: str) -> None:
+        """Show the draft's value of a field that changed outside the form (a generated name).
+        The editor's change message then finds the draft equal and writes nothing back."""
+        row = self.rows().get(path)
+        if row is None:
+            return
+        value = self.draft.get(path)
+        for editor in row.query(f"#{field_id(path)}"):
+            if isinstance(editor, Input):
+                editor.value = format_value(value, row.spec)
+            elif isinstance(editor, Checkbox):
+                editor.value = bool(value)
+            elif isinstance(editor, Select):
+                editor.value = value if value is not None else Select.NULL
 
     def show_problems(self, placed: dict[str, list[str]]) -> None:
         self._placed = placed

@@ -24,8 +24,10 @@ from textual.widgets.option_list import Option
 
 from ...catalog import LOSSES, MODELS, OPTIMIZERS, fitting_datasets
 from ...data import DATASETS
+from .editors import PickerList
 
 SECTIONS = ("data", "model", "loss", "optimizer")
+LEAST = 3  # a picker's fewest rows: its border and the chosen item's name
 TITLES = {"data": "dataset", "model": "model", "loss": "loss", "optimizer": "optimizer"}
 
 
@@ -113,6 +115,13 @@ class Hanging(Visual):
     def get_height(self, rules: RulesMap, width: int) -> int:
         return len(self._head(width)) + len(self._at(width))
 
+    def lines_to_show(self, width: int, paragraphs: int) -> int:
+        """The lines of the head and of the first `paragraphs` of the body at this width: what
+        must be in view (a picker grows to them); the rest may be cut."""
+        room = max(1, width - self.indent)
+        first = self.body[:paragraphs]
+        return len(self._head(width)) + sum(len(_wrap(t, room, s)) for t, s in first)
+
 
 def _wrap(text: str, width: int, style: str) -> list[str]:
     """Words to lines of at most `width` cells. `Content.wrap` takes what textwrap would do
@@ -125,16 +134,26 @@ def _wrap(text: str, width: int, style: str) -> list[str]:
 
 
 def prompt(item: Item, chosen: bool) -> Hanging:
-    """Marker and name, then the description (and why it does not fit) wrapped under the name."""
+    """Marker and name, then why it does not fit and its description, wrapped under the name.
+    The reason comes first: a picker shows an item's head and reason whole (`must_show`), and
+    the description may run out of view."""
     head = Content.assemble(("● " if chosen else "  ", "bold"), (item.name, "bold" if chosen else ""))
-    body = [(item.description, "dim")]
-    if item.unfit:
-        body.append((f"✗ {item.unfit}", "red"))
+    body = [(f"✗ {item.unfit}", "red")] if item.unfit else []
+    body.append((item.description, "dim"))
     return Hanging(head, body)
 
 
+def must_show(item: Item, width: int) -> int:
+    """The lines of an item that must be in view at this width: its name and, for an item that
+    does not fit, the whole reason."""
+    return prompt(item, False).lines_to_show(width, 1 if item.unfit else 0)
+
+
 class Picker(Vertical, can_focus=False):
-    """A titled list of choices for one section, and a line for its problems."""
+    """A titled list of choices for one section, and a line for its problems.
+
+    The picker grows (taking rows from the others) until its highlighted item's name and reason
+    are in view: a list three lines high would otherwise cut the reason a loss does not fit."""
 
     @dataclass
     class Picked(Message):
@@ -144,48 +163,97 @@ class Picker(Vertical, can_focus=False):
     def __init__(self, section: str, chosen: str, dataset: str, task: str = "") -> None:
         super().__init__(id=f"pick-{section}", classes="picker")
         self.section, self.chosen, self.dataset, self.data_task = section, chosen, dataset, task
-        self.border_title = f"{TITLES[section]}: {chosen}"
+        self._items = items(section, dataset, task)
+        self._focused = False
+        self._set_title()
         self._shown: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield OptionList(*self._options(), id=f"list-{self.section}", compact=True)
+        yield PickerList(*self._options(), id=f"list-{self.section}", compact=True)
         # the line for problems is mounted with the first one (most pickers never need it)
 
     def _options(self) -> list[Option]:
-        return [
-            Option(prompt(i, i.name == self.chosen), id=i.name)
-            for i in items(self.section, self.dataset, self.data_task)
-        ]
+        return [Option(prompt(i, i.name == self.chosen), id=i.name) for i in self._items]
+
+    def _set_title(self) -> None:
+        # the marker shows focus without colour (NO_COLOR), as the form's fields do
+        marker = "▸ " if self._focused else ""
+        self.border_title = f"{marker}{TITLES[self.section]}: {self.chosen}"
 
     @property
     def option_list(self) -> OptionList:
         return self.query_one(OptionList)
 
     def on_mount(self) -> None:
-        self._highlight_chosen()
+        self.show_chosen()
 
-    def _highlight_chosen(self) -> None:
+    def on_descendant_focus(self) -> None:
+        self._focused = True
+        self._set_title()
+
+    def on_descendant_blur(self) -> None:
+        self._focused = False
+        self._set_title()
+
+    def show_chosen(self) -> None:
+        """Highlight the chosen item and scroll it into view."""
         ol = self.option_list
         names = [option.id for option in ol.options]
         # an unknown name (a preset naming a dataset not installed here) leaves the cursor on top
         ol.highlighted = (
             names.index(self.chosen) if self.chosen in names else (0 if names else None)
         )
+        self._follow_highlight()
 
-    def update_choice(self, chosen: str, dataset: str, task: str = "") -> None:
-        """Re-mark the list for a new choice, dataset or custom data's task, keeping the cursor
-        where it was."""
-        if (chosen, dataset, task) == (self.chosen, self.dataset, self.data_task):
-            return
-        self.chosen, self.dataset, self.data_task = chosen, dataset, task
-        self.border_title = f"{TITLES[self.section]}: {chosen}"
+    def update_choice(self, chosen: str, dataset: str, task: str = "", everywhere: bool = False
+                      ) -> None:
+        """The experiment changed: re-mark the list for its choice, dataset or custom data's task,
+        and show the chosen item (a loaded preset or run config leaves no list on an old one).
+        A list with focus keeps its highlight, unless its choice changed or `everywhere`: the
+        user may be moving through it while a pick made elsewhere lands."""
         ol = self.option_list
-        keep = ol.highlighted
-        ol.set_options(self._options())
+        keep = ol.highlighted if ol.has_focus and chosen == self.chosen and not everywhere else None
+        if (chosen, dataset, task) != (self.chosen, self.dataset, self.data_task):
+            self.chosen, self.dataset, self.data_task = chosen, dataset, task
+            self._items = items(self.section, dataset, task)
+            self._set_title()
+            ol.set_options(self._options())
         if keep is not None and keep < ol.option_count:
             ol.highlighted = keep
+            self._follow_highlight()
         else:
-            self._highlight_chosen()
+            self.show_chosen()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self._ask_room()
+
+    def on_resize(self) -> None:
+        self._follow_highlight()
+
+    def _follow_highlight(self) -> None:
+        """Ask for the rows the highlighted item needs, then scroll to it once the new size is
+        laid out (the list scrolls when the highlight moves, against the size it had then)."""
+        self._ask_room()
+        self.call_after_refresh(self.option_list.scroll_to_highlight)
+
+    def _ask_room(self) -> None:
+        if isinstance(self.parent, PickerColumn):
+            self.parent.share_rows()
+
+    def rows_needed(self) -> int:
+        """The rows (border included) that show the highlighted item's name and whole reason,
+        and the problems under the list (at most 3 lines, app.tcss); at least `LEAST`."""
+        ol = self.option_list
+        padding = ol.get_component_styles("option-list--option").padding.width
+        width = ol.scrollable_content_region.width - padding
+        index = ol.highlighted
+        if width <= 0 or index is None or index >= len(self._items):
+            return LEAST  # not laid out yet: on_resize comes back
+        need = must_show(self._items[index], width)
+        room = max(1, self.content_region.width)
+        problems = sum(len(_wrap(f"✗ {m}", room, "")) for m in self._shown)
+        return max(LEAST, self.styles.gutter.height + need + min(problems, 3))
 
     def show_problems(self, messages: list[str]) -> None:
         if messages == self._shown:
@@ -201,8 +269,45 @@ class Picker(Vertical, can_focus=False):
             problem.update(text)
             problem.display = bool(messages)
         self.set_class(bool(messages), "-invalid")
+        self._follow_highlight()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id:
             self.post_message(self.Picked(self.section, event.option.id))
+
+
+class PickerColumn(Vertical):
+    """The four pickers, one above the other: each gets the rows its highlighted item needs
+    (`Picker.rows_needed`), and the rest is shared out evenly, as `1fr` each would be."""
+
+    def on_resize(self) -> None:
+        self.share_rows()
+
+    def share_rows(self) -> None:
+        """Give each picker its rows (once the column has a size)."""
+        pickers = list(self.query_children(Picker))
+        total = self.content_region.height
+        if not pickers or total <= 0:
+            return
+        for picker, rows in zip(pickers, share([p.rows_needed() for p in pickers], total)):
+            if picker.styles.height is None or picker.styles.height.cells != rows:
+                picker.styles.height = rows
+
+
+def share(needs: list[int], total: int) -> list[int]:
+    """Rows for each of `needs`: at least its need where they all fit (the rest goes to the
+    shortest, one row at a time: an even share), else each cut to `total`'s share in turn."""
+    rows = list(needs)
+    spare = total - sum(rows)
+    while spare < 0:  # too little room: cut the tallest (a picker never goes under LEAST)
+        tallest = max(range(len(rows)), key=lambda i: rows[i])
+        if rows[tallest] <= LEAST:
+            break
+        rows[tallest] -= 1
+        spare += 1
+    while spare > 0:
+        shortest = min(range(len(rows)), key=lambda i: rows[i])
+        rows[shortest] += 1
+        spare -= 1
+    return rows
