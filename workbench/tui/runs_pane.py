@@ -63,8 +63,8 @@ class RunsPane(Vertical):
         Binding("r", "resume", "Resume"),
         Binding("o", "open_config", "Config"),
         Binding("space", "mark", "Mark"),
-        Binding("g", "mark_sweep", "Sweep"),
         Binding("c", "compare", "Compare"),
+        Binding("g", "mark_sweep", "Sweep"),
     ]
 
     class Watch(Message):
