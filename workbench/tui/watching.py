@@ -49,6 +49,7 @@ def attach(app: WorkbenchApp, run_dir: Path | str) -> bool:
         )
         app.log_line(f"cannot watch {run_dir}: not a run folder", "red")
         return False
+    app.mount_run_panes()  # the plots and previews the run's events go to
     app.run_view.begin(run_dir, own=False)
     app.runner.follow(run_dir)
     app.log_line(f"watching {run_dir}", "bold")
@@ -156,6 +157,7 @@ def start(app: WorkbenchApp) -> None:
         return
     if app.watching is not None and app.runner.active:
         app.log_line(f"no longer watching {app.watching}")
+    app.mount_run_panes()  # the plots and previews the run's events go to
     app.run_view.begin(run_dir, own=True)
     try:
         app.runner.start(exp, run_dir)
