@@ -128,8 +128,9 @@ class WorkbenchApp(App[int]):
         gc.enable()  # `workbench` turned it off until the first frame (cli.open_app)
         self.ready = True
         # import torch only once the first frame and the form are on screen: an import holds the
-        # GIL most of the time, and started earlier it delays them by the whole import (~1.5 s)
-        self.warm_up()
+        # GIL most of the time, and started earlier it delays them by the whole import (~1.5 s).
+        # The form's rows are mounted now; they are on screen after the next refresh.
+        self.call_after_refresh(self.call_after_refresh, self.warm_up)
         if self.watch_dir is not None:
             self.attach(self.watch_dir)
 
