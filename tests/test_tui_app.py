@@ -146,6 +146,8 @@ async def test_a_short_run_updates_plot_status_and_writes_the_run_folder(tmp_pat
     app = make_app(tmp_path, train__max_epochs=2)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
+        app.mount_run_panes()  # (else mounted by ctrl+r: spied on before it here)
+        await pilot.pause()
         steps = spy(app.query_one(StepPlot), "add")
         epochs = spy(app.query_one(EpochPlot), "add")
         status = spy(app.query_one(StatusLine), "update_event")
@@ -260,6 +262,7 @@ async def test_next_batch_previews_the_data_without_a_run(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
+        await pilot.press("f4")  # the Data tab's widgets are mounted on its first show
         pane = app.query_one("#preview-data", PreviewPane)
         await wait_for(
             pilot, lambda: app.torch_ready and pane.preview is not None, 60, "the first preview"

@@ -31,6 +31,8 @@ async def test_a_dataset_class_trains_from_the_app_and_its_items_are_previewed(t
         status = app.query_one(StatusLine)
         original = status.update_event
         status.update_event = lambda e: (seen.append(e), original(e))[1]
+        app.mount_run_panes()  # (else mounted by ctrl+r: spied on before it here)
+        await pilot.pause()
         data = app.query_one(DataPane)
         shown: list = []
         show = data.show_event

@@ -127,7 +127,9 @@ async def test_showing_the_tab_reads_the_folders_again(tmp_path, three_runs, mon
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
+        await pilot.press("f6")  # the run list is mounted on the tab's first show
         await wait_for(pilot, lambda: len(rows(app)) == 3, what="the first listing")
+        await pilot.press("f2")
         make_run(tmp_path / "runs", "d-new", "finished", 1, 0.04, 10)
         await pilot.press("f6")
         await wait_for(pilot, lambda: len(rows(app)) == 4, timeout=5, what="the new run")
@@ -173,6 +175,6 @@ async def test_o_loads_the_highlighted_runs_config(tmp_path, three_runs):
         await pilot.press("f6")
         app.query_one("#runs-table", DataTable).focus()
         await pilot.press("o")  # c-live, lr 0.03
-        # (the draft changes before the tab does: wait for both)
-        await wait_for(pilot, lambda: app.draft.experiment.optimizer.lr == 0.03
-                       and app.active_tab == "setup", what="config")
+        await wait_for(pilot, lambda: app.draft.experiment.optimizer.lr == 0.03, what="config")
+        # the draft changes before the form is rebuilt, and the tab changes after
+        await wait_for(pilot, lambda: app.active_tab == "setup", what="the Setup tab")

@@ -16,7 +16,7 @@ from tui_helpers import log_text, make_app, ready, wait_for
 
 from workbench import presets, runs
 from workbench.tui.app import WorkbenchApp, run_app
-from workbench.tui.widgets.plots import EpochPlot, StepPlot
+from workbench.tui.run_panes import TrainPane
 from workbench.tui.widgets.status import StatusLine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,12 +89,12 @@ async def test_watch_follows_a_growing_run_until_it_finishes(tmp_path):
     app = WorkbenchApp(presets.load("digits-mlp"), runs_root=tmp_path / "runs", watch=run_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        epochs = app.query_one(EpochPlot)
+        epochs = app.query_one(TrainPane).epoch_plot
         await wait_for(pilot, lambda: len(epochs.train) == 1, what="first epoch")
         assert app.active_tab == "train"
         assert state(app) == "running"
         assert epochs.metric == "val_accuracy"  # from the run's RunStarted, not its config
-        assert len(app.query_one(StepPlot).series) == 10
+        assert len(app.query_one(TrainPane).step_plot.series) == 10
         line = app.query_one(StatusLine).line(200).plain
         assert "epoch 1/4" in line and "watching r1" in line
         append_events(run_dir, 2, 4, end="finished")
@@ -114,7 +114,7 @@ async def test_a_run_whose_process_died_is_reported_once_as_failed(tmp_path):
         await ready(pilot)
         assert app.attach(run_dir)
         await wait_for(pilot, lambda: state(app) == "failed", what="failed")
-        assert len(app.query_one(EpochPlot).train) == 2
+        assert len(app.query_one(TrainPane).epoch_plot.train) == 2
         await wait_for(pilot, lambda: not app.runner.active, what="the follower to end")
         text = log_text(app)
         assert text.count("the run's process ended without a result (its process is gone)") == 1
@@ -128,14 +128,14 @@ async def test_a_resumed_run_starts_its_curves_again(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         assert app.attach(run_dir)
-        await wait_for(pilot, lambda: len(app.query_one(EpochPlot).train) == 2, what="2 epochs")
+        await wait_for(pilot, lambda: len(app.query_one(TrainPane).epoch_plot.train) == 2, what="2 epochs")
         # a resume rewrites events.jsonl (a new file, up to the checkpoint): the plots start over
         tmp = run_dir / "e.tmp"
         tmp.write_text("".join((run_dir / "events.jsonl").read_text().splitlines(True)[:2]))
         tmp.replace(run_dir / "events.jsonl")
         await wait_for(pilot, lambda: "the run was resumed" in log_text(app), what="restart")
-        assert len(app.query_one(EpochPlot).train) == 0
-        assert len(app.query_one(StepPlot).series) == 10
+        assert len(app.query_one(TrainPane).epoch_plot.train) == 0
+        assert len(app.query_one(TrainPane).step_plot.series) == 10
 
 
 async def test_an_old_run_folder_shows_its_state_and_says_it_has_no_event_log(tmp_path):
@@ -225,9 +225,9 @@ async def test_the_cli_detached_run_watched_to_the_end(tmp_path):
 
         await wait_for(pilot, finished, timeout=90, what="the detached run to finish")
         assert "running" in seen
-        assert len(app.query_one(EpochPlot).train) == 3
+        assert len(app.query_one(TrainPane).epoch_plot.train) == 3
         assert app.query_one(StatusLine).status.epoch == 3
-        assert len(app.query_one(StepPlot).series) > 0
+        assert len(app.query_one(TrainPane).step_plot.series) > 0
 
 
 async def test_ctrl_y_starts_a_detached_run_and_ctrl_g_stops_it(tmp_path):
@@ -241,7 +241,7 @@ async def test_ctrl_y_starts_a_detached_run_and_ctrl_g_stops_it(tmp_path):
         assert "detached run (one process)" in log_text(app) and "pid" in log_text(app)
         await wait_for(
             pilot,
-            lambda: len(app.query_one(EpochPlot).train) >= 1,
+            lambda: len(app.query_one(TrainPane).epoch_plot.train) >= 1,
             timeout=60,
             what="the first epoch",
         )
@@ -268,7 +268,7 @@ async def test_a_watched_runs_learning_rate_shows_on_the_status_line_and_the_tra
     app = WorkbenchApp(presets.load("digits-mlp"), runs_root=tmp_path / "runs", watch=run_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        epochs = app.query_one(EpochPlot)
+        epochs = app.query_one(TrainPane).epoch_plot
         await wait_for(pilot, lambda: len(epochs.train) == 2, what="two epochs")
         line = app.query_one(StatusLine).line(78).plain
         assert "epoch 2/4" in line and "lr 0.0005" in line

@@ -20,7 +20,7 @@ Reduction = Literal["mean", "sum"]
 
 
 class LossBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
 
     reduction: Reduction = Field("mean", description="how per-element losses are combined")
 

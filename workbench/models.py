@@ -26,7 +26,7 @@ Activation = Literal["relu", "tanh", "gelu", "sigmoid", "silu", "leaky_relu", "e
 class ModelBase(BaseModel):
     """A model's arguments; its summary and the inputs it reads are in `catalog.MODELS`."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
 
 
 class MLP(ModelBase):

@@ -17,7 +17,7 @@ Eps = Field(1e-8, gt=0.0, le=1.0, description="term added for numerical stabilit
 
 
 class OptimizerBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
     #: needs `step(closure)`, re-evaluating the loss several times per step
     needs_closure: ClassVar[bool] = False
     #: meant for full-batch gradients (noisy mini-batch gradients make it diverge)

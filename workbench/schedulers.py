@@ -21,7 +21,7 @@ Gamma = Field(0.1, gt=0.0, le=1.0, description="factor the rate is multiplied by
 
 
 class SchedulerBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
     #: arguments that are ours, not torch's
     OWN: ClassVar[frozenset[str]] = frozenset({"name", "interval"})
     #: steps on a validation metric (ReduceLROnPlateau)
@@ -186,7 +186,7 @@ SchedulerConfig = Annotated[
 class EarlyStopping(BaseModel):
     """Stop when a validation metric has not improved for `patience` epochs; keep the best model."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
 
     patience: int = Field(0, ge=0, le=100_000, description="epochs without improvement (0: off)")
     monitor: str | None = Field(None, min_length=1,

@@ -8,9 +8,10 @@ a process of its own, or any other: `feed.RunFeed`) and posts its events, which 
 to the panes, the status line and the log.
 
 The first frame shows the pickers, the tabs, the status line and the footer. Just after it the
-form fills (`SetupPane.Ready`, once the draft is settled); then the hidden tabs' widgets are
-mounted, and torch, the devices, the first run's process and a preview batch load off the UI
-thread (`warm_up`).
+form fills (`SetupPane.Ready`, once the draft is settled); then torch, the devices, the first run's
+process and a preview batch load off the UI thread (`warm_up`). The other tabs' widgets are mounted
+when first needed (`mount_tab`): the tab's first show, or a run followed (Train and Data), so that
+neither the form nor the keys typed into it wait for plots, previews, the log view or the run list.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container
 from textual.screen import ModalScreen
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import Footer
 
 from .. import presets
 from ..problems import InvalidExperiment
@@ -42,6 +43,7 @@ from .setup_pane import SetupPane
 from .watching import watch_target
 from .widgets.footer import KeysFooter
 from .widgets.status import RunStatus, StatusLine
+from .widgets.tab_stack import TabStack
 from .widgets.tabbar import TabBar
 
 if TYPE_CHECKING:
@@ -81,13 +83,14 @@ class WorkbenchApp(App[int]):
         self.run_view = RunView(self)
         self.previews = PreviewSource()
         self.torch_ready = False
-        self.ready = False  # the form is filled, plots and runs table mounted (after the 1st frame)
+        self.ready = False  # the form is filled and the draft settled (after the first frame)
         # the tabs that own their state; kept, not queried (a log line is written per event)
         self._setup = SetupPane(exp if exp is not None else {}, id="setup", classes="pane")
         self._log = LogPane(id="log", classes="pane")
-        # the Train and Data tabs' widgets, mounted after the first frame (mount_panes)
-        self._panes_mounted = False
+        # the tabs whose widgets are mounted (mount_tab); the Train and Data tabs' panes, kept
+        self._mounted_tabs = {"setup"}
         self._run_panes: list[TrainPane | DataPane] = []
+        self._preview: PreviewBatch | None = None  # the latest batch, for a pane mounted later
 
     @property
     def draft(self) -> Draft:
@@ -101,9 +104,9 @@ class WorkbenchApp(App[int]):
         self.set_class(self.size.width >= WIDE, "-wide")
         self.set_class(self.size.width < NARROW, "-narrow")
         yield TabBar({t: t.title() for t in keys.TABS}, "setup", id="tab-bar")
-        with ContentSwitcher(initial="setup", id="tabs"):
+        with TabStack(base="setup", id="tabs"):  # the others over Setup, which stays laid out
             yield self._setup
-            # the other tabs are filled after the first frame (mount_panes)
+            # the other tabs' widgets are mounted when first needed (mount_tab)
             yield Container(id="train", classes="pane")
             yield Container(id="data", classes="pane")
             yield self._log
@@ -131,41 +134,47 @@ class WorkbenchApp(App[int]):
             footer.refresh(recompose=True)
 
     # -- after the first frame -------------------------------------------------------------------
-    async def on_setup_pane_ready(self, event: SetupPane.Ready) -> None:
+    def on_setup_pane_ready(self, event: SetupPane.Ready) -> None:
         gc.freeze()  # what start-up made lives as long as the app: no GC pass need look at it
         gc.enable()  # `workbench` turned it off until the first frame (cli.open_app)
-        await self.mount_panes()
         self.ready = True
         # import torch only once the first frame and the form are on screen: an import holds the
-        # GIL most of the time, and started earlier it delays them by the whole import (~1.5 s)
-        self.warm_up()
+        # GIL most of the time, and started earlier it delays them by the whole import (~1.5 s).
+        # The form's rows are mounted now; they are on screen after the next refresh.
+        self.call_after_refresh(self.call_after_refresh, self.warm_up)
         if self.watch_dir is not None:
             self.attach(self.watch_dir)
         else:  # runs still going from before (this app's, left running, or any other)
             watching.announce_running(self)
 
-    async def mount_panes(self) -> None:
-        """The hidden tabs' widgets, after the first frame: the plots and the preview (Train),
-        the preview (Data), the log's view and the run list. Their imports (plotext, the run
-        list, the preview, RichLog) and their mounting took a fifth of the time to it."""
-        if self._panes_mounted:
+    def mount_tab(self, tab: str) -> None:
+        """Mount a tab's widgets if they are not yet: the plots and the Train tab's preview, the
+        Data tab's preview, the log's view, the run list. Done on the tab's first show, or when a
+        run is followed (Train and Data), never at start: their imports (plotext, the preview,
+        RichLog, the run list) and their mounting took as long as the form's, and mounted just
+        after it, they held back its first paint and the first keys typed into it."""
+        if tab in self._mounted_tabs:
             return
-        self._panes_mounted = True
-        from .run_panes import DataPane, TrainPane
-        from .runs_pane import RunsPane
+        self._mounted_tabs.add(tab)
+        if tab in ("train", "data"):
+            from .run_panes import DataPane, TrainPane
 
-        self._run_panes = [TrainPane(id="train-row"), DataPane(id="data-pane")]
-        await self.query_one("#train", Container).mount(self._run_panes[0])
-        await self.query_one("#data", Container).mount(self._run_panes[1])
-        await self._log.fill()
-        await self.query_one("#runs", Container).mount(RunsPane(self.runs_root, id="runs-pane"))
+            pane = TrainPane(id="train-row") if tab == "train" else DataPane(id="data-pane")
+            self._run_panes.append(pane)
+            self.query_one(f"#{tab}", Container).mount(pane)  # in the DOM now; composed after
+            if self._preview is not None:  # a batch loaded before the tab was first needed
+                pane.call_after_refresh(pane.show_event, self._preview)
+        elif tab == "log":
+            self.call_later(self._log.fill)
+        elif tab == "runs":
+            from .runs_pane import RunsPane
 
-    async def on_event(self, event: events.Event) -> None:
-        # a key typed ahead (or a click) may start a run or a watch before the fill: the Train
-        # tab's plots must be there for it (until that tab mounts its own when first needed)
-        if isinstance(event, (events.Key, events.MouseDown)) and not self._panes_mounted:
-            await self.mount_panes()
-        await super().on_event(event)
+            self.query_one("#runs", Container).mount(RunsPane(self.runs_root, id="runs-pane"))
+
+    def mount_run_panes(self) -> None:
+        """The Train and Data tabs' widgets, which a followed run's events go to."""
+        self.mount_tab("train")
+        self.mount_tab("data")
 
     @work(thread=True, name="loading torch", group="warmup", exit_on_error=False)
     def warm_up(self) -> None:
@@ -203,6 +212,7 @@ class WorkbenchApp(App[int]):
     def show_preview(self, batch: PreviewBatch) -> None:
         if self.runner.active:  # the followed run's own preview is shown (a warm-up's is late)
             return
+        self._preview = batch  # shown by a pane mounted later too
         for pane in self._run_panes:  # kept: a DOM query per batch took 7% of the UI in a run
             pane.show_event(batch)
 
@@ -231,10 +241,16 @@ class WorkbenchApp(App[int]):
 
     def show_tab(self, tab: str) -> None:
         self.query_one(TabBar).active = tab  # the bar says it changed (on_tab_bar_changed)
-        self.query_one("#tabs", ContentSwitcher).current = tab  # shown now, not a message later
+        self._switch_to(tab)  # shown now, not a message later
 
     def on_tab_bar_changed(self, event: TabBar.Changed) -> None:
-        self.query_one("#tabs", ContentSwitcher).current = event.tab
+        self._switch_to(event.tab)
+
+    def _switch_to(self, tab: str) -> None:
+        switcher = self.query_one("#tabs", TabStack)
+        if switcher.current != tab:
+            self.mount_tab(tab)
+            switcher.current = tab
 
     def refused(self, doing: str, what: str) -> bool:
         """Whether the draft has problems; if so, list them (notification and log) and mark them."""
@@ -366,6 +382,7 @@ class WorkbenchApp(App[int]):
     def on_run_events(self, message: RunEvents) -> None:
         if message.feed is not self.runner.feed:
             return  # a late batch of a run no longer followed
+        self.mount_run_panes()  # (mounted already when the run was followed: watching)
         from textual.css.query import NoMatches
 
         try:

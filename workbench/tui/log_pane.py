@@ -1,7 +1,7 @@
 """The Log tab: every line the app logs, kept as plain text too (`history`).
 
-Its view (a RichLog) is mounted just after the first frame (`fill`): RichLog's import and mounting
-are not for the first frame. Lines written before that wait in a backlog.
+Its view (a RichLog) is mounted when the tab is first shown (`fill`): RichLog's import and mounting
+are not for start-up. Lines written before that wait in a backlog, as many as the view keeps.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ class LogPane(Container):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.history: deque[str] = deque(maxlen=MAX_LINES)
-        self._backlog: list[Text] | None = []  # lines written before the view is mounted
+        # lines written before the view is mounted: the last MAX_LINES, as the view would keep
+        self._backlog: deque[Text] | None = deque(maxlen=MAX_LINES)
         self._view: RichLog | None = None
         self._filling = False
 
@@ -39,7 +40,7 @@ class LogPane(Container):
             self._view.write(text)
 
     async def fill(self) -> None:
-        """Mount the view and write the backlog into it (once; after the first frame)."""
+        """Mount the view and write the backlog into it (once; on the tab's first show)."""
         if self._filling:
             return
         self._filling = True

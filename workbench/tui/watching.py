@@ -51,6 +51,7 @@ def attach(app: WorkbenchApp, run_dir: Path | str, launched: bool = False) -> bo
         app.log_line(f"cannot watch {run_dir}: not a run folder", "red")
         return False
     clear_announcement(app)
+    app.mount_run_panes()  # the plots and previews the run's events go to
     app.run_view.begin(run_dir, own=False)
     app.runner.follow(run_dir, launched=launched)
     app.log_line(f"watching {run_dir}", "bold")
@@ -182,6 +183,7 @@ def start(app: WorkbenchApp) -> None:
     if app.watching is not None and app.runner.active:
         app.log_line(f"no longer watching {app.watching}")
     clear_announcement(app)
+    app.mount_run_panes()  # the plots and previews the run's events go to
     app.run_view.begin(run_dir, own=True)
     try:
         app.runner.start(exp, run_dir)
@@ -239,6 +241,7 @@ def resume(app: WorkbenchApp, run_dir: Path) -> None:
     if app.watching is not None and app.runner.active:
         app.log_line(f"no longer watching {app.watching}")
     clear_announcement(app)
+    app.mount_run_panes()  # the plots and previews the run's events go to
     app.run_view.begin(run_dir, own=True)
     try:
         app.runner.resume(run_dir)

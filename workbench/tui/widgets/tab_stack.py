@@ -1,0 +1,63 @@
+"""The tabs' panes, one shown at a time, where a switch does not re-lay out the Setup tab.
+
+Textual's `ContentSwitcher` hides the pane it leaves and shows the one it goes to (`display`). For
+the Setup tab, the form and the pickers (~180 widgets), that is a message to each widget on every
+switch: `Hide` going away, `Show` and `Resize` coming back, and the scrolling widgets among them
+(inputs, option lists) looking up their regions in a full map of the screen, arranged anew for it.
+A tab switch during a run took a median 181 ms, p95 524 ms on two busy cores (`key_latency.py`).
+
+Here the first pane (the base: Setup) is never hidden: the other panes are drawn over it, on a
+layer above, with an opaque background. Going to Train or back adds or removes only the Train
+pane's few widgets. While covered, the base's widgets cannot hold or take the focus.
+"""
+
+from __future__ import annotations
+
+from textual.containers import Container
+from textual.widget import Widget
+
+
+class TabStack(Container):
+    """Panes by id; the base pane under the others, which show over it one at a time."""
+
+    DEFAULT_CSS = """
+    TabStack {
+        layers: base over;
+        & > * { layer: over; display: none; background: $background; }
+        & > .-base { layer: base; display: block; }
+    }
+    """
+
+    def __init__(self, *, base: str, id: str | None = None) -> None:
+        """`base`: the id of the pane that is shown first and never hidden; the panes are added
+        as children in `compose` (`with TabStack(...)`)."""
+        super().__init__(id=id)
+        self.base = base
+        self._current = base
+
+    def compose_add_child(self, widget: Widget) -> None:
+        if widget.id == self.base:
+            widget.add_class("-base")
+        super().compose_add_child(widget)
+
+    @property
+    def current(self) -> str:
+        """The id of the pane on top."""
+        return self._current
+
+    @current.setter
+    def current(self, pane_id: str) -> None:
+        if pane_id == self._current:
+            return
+        old, self._current = self._current, pane_id
+        base = self.get_child_by_id(self.base)
+        with self.app.batch_update():
+            if old != self.base:
+                self.get_child_by_id(old).display = False
+            if pane_id != self.base:
+                self.get_child_by_id(pane_id).display = True
+        covered = pane_id != self.base
+        base.can_focus_children = not covered  # tab and shift+tab skip what is covered
+        focused = self.screen.focused
+        if covered and focused is not None and base in focused.ancestors:
+            focused.blur()  # as a hidden widget loses the focus: keys must not edit it unseen
