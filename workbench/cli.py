@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate", "check", "lr-find", "list", "watch", "runs")
+COMMANDS = ("run", "validate", "check", "lr-find", "list", "watch", "runs", "schema")
 DEFAULT_PRESET = "digits-mlp"
 
 
@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("run_dir", nargs="?")
     rs = sub.add_parser("runs", help="list run folders with their state, epoch and last metrics")
     rs.add_argument("root", nargs="?", help="folder holding run folders (default: runs)")
+    sub.add_parser("schema", help="print the preset format as JSON Schema (for editors)")
     return p
 
 
@@ -83,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             from .runlist import print_runs
 
             return print_runs(args.root)
+        if args.command == "schema":
+            from .schema import schema_text
+
+            sys.stdout.write(schema_text())
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return EXIT_OK
