@@ -269,7 +269,8 @@ class StatusWriter:
 def for_run(run_dir: Path | None, emit: Callable[[Any], None], exp, resume: dict | None = None,
             world_size: int = 1) -> Callable[[Any], None]:
     """`emit` wrapped in the run folder's recorders: an EventRecorder (events.jsonl, preview.pt)
-    around a StatusWriter that wrote the first status (`emit` itself without a folder)."""
+    around TensorBoard's writer (with train.tensorboard) around a StatusWriter that wrote the first
+    status (`emit` itself without a folder)."""
     if run_dir is None:
         return emit
     from .record import EventRecorder
@@ -279,4 +280,9 @@ def for_run(run_dir: Path | None, emit: Callable[[Any], None], exp, resume: dict
         writer.status.update(started=old["started"], resumes=int(old.get("resumes", 0)) + 1)
     resume = resume or {}
     writer.start(int(resume.get("epoch", 0)), exp.train.max_epochs, int(resume.get("step", 0)))
-    return EventRecorder(run_dir, writer, exp, resume)
+    inner: Callable[[Any], None] = writer
+    if exp.train.tensorboard:  # event files beside the others, from the same events
+        from .tboard import TensorBoardWriter
+
+        inner = TensorBoardWriter(run_dir, writer, exp, resume)
+    return EventRecorder(run_dir, inner, exp, resume)
