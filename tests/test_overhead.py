@@ -39,7 +39,8 @@ def test_time_in_the_events_counts_as_overhead(small_exp):
         if isinstance(event, BatchEnd):
             time.sleep(0.05)
 
-    exp = small_exp.model_copy(update={"train": small_exp.train.model_copy(update={"max_epochs": 1})})
+    train_cfg = small_exp.train.model_copy(update={"max_epochs": 1})
+    exp = small_exp.model_copy(update={"train": train_cfg})
     fast_run = train(exp, lambda e: None, throttle_s=0.0, checkpoint=False)
     slow_run = train(exp, slow, throttle_s=0.0, checkpoint=False)
     assert 0 <= fast_run.overhead_pct < slow_run.overhead_pct <= 100

@@ -33,7 +33,7 @@ class Reporter:
         self.epoch = self.batch = self.seen = 0  # where the last step was
         self.start_epoch, self.run_batches, self.train_time, self.epoch_time = 0, 0, 0.0, 0.0
         self.last_emit = self.epoch_start = time.perf_counter()
-        self.meter = job.meter  # the overhead share: spans of training time here, compute in Stepper
+        self.meter = job.meter  # overhead share: training spans here, compute in the Stepper
 
     def started(self, start_epoch: int) -> None:
         """RunStarted, and the preview of the first samples (no predictions yet)."""

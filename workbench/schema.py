@@ -1,4 +1,4 @@
-"""The preset format as JSON Schema, for editors that check TOML against one (taplo, Even Better TOML).
+"""The preset format as JSON Schema, for editors that check TOML against one (taplo, VS Code).
 
 Generated from the pydantic models that `config.validate` uses, so the two cannot drift apart:
 every loss, optimizer, model and scheduler is a branch of a `oneOf` keyed on `name` (with the
