@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import catalog
 from .data import DATASETS
 from .losses import LOSSES, LossConfig
+from .missing import data_path_problems, path_problems, tensorboard_missing  # noqa: F401
 from .models import MODELS, ModelConfig
 from .optimizers import OPTIMIZERS, OptimizerConfig
-from .missing import data_path_problems, path_problems, tensorboard_missing  # noqa: F401
 from .problems import InvalidExperiment, Problem, suggest as _suggest
 from .schedulers import SCHEDULERS, EarlyStopping, NoSchedule, SchedulerConfig, metric_mode
 from .tasks import TASKS
