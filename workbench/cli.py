@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("run", "validate", "check", "lr-find", "export", "sweep", "list", "watch", "runs")
+COMMANDS = ("run", "validate", "check", "lr-find", "export", "sweep", "list", "watch", "runs",
+            "schema")
 DEFAULT_PRESET = "digits-mlp"
 
 
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     from .sweep import add_parser as add_sweep
 
     add_sweep(sub)
+    sub.add_parser("schema", help="print the preset format as JSON Schema (for editors)")
     return p
 
 
@@ -100,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
             from .sweep import main as sweep
 
             return sweep(args)
+        if args.command == "schema":
+            from .schema import schema_text
+
+            sys.stdout.write(schema_text())
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return EXIT_OK

@@ -9,9 +9,7 @@ engine.
 
 from __future__ import annotations
 
-import difflib
 import math
-import os
 import re
 from typing import Any, Literal
 
@@ -20,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import catalog
 from .data import DATASETS
 from .losses import LOSSES, LossConfig
+from .missing import data_path_problems, path_problems, tensorboard_missing  # noqa: F401
 from .models import MODELS, ModelConfig
 from .optimizers import OPTIMIZERS, OptimizerConfig
-from .problems import InvalidExperiment, Problem
+from .problems import InvalidExperiment, Problem, suggest as _suggest
 from .schedulers import SCHEDULERS, EarlyStopping, NoSchedule, SchedulerConfig, metric_mode
 from .tasks import TASKS
 from .typecheck import type_problems
@@ -89,6 +88,7 @@ class TrainConfig(BaseModel):
         "stop", description="on a non-finite loss: stop, or roll back to the last checkpoint, lower lr")
     rollback_lr_factor: float = Field(0.5, gt=0.0, lt=1.0, description="lr multiplier at each rollback")
     max_rollbacks: int = Field(3, ge=1, le=100, description="rollbacks before the run gives up")
+    tensorboard: bool = Field(False, description="also write TensorBoard event files into the run folder")
 
     @field_validator("device")
     @classmethod
@@ -146,26 +146,6 @@ SECTIONS: dict[str, type[BaseModel] | dict[str, type[BaseModel]]] = {
     "early_stopping": EarlyStopping,
     "train": TrainConfig,
 }
-
-#: words people type for our fields, mapped to torch's / ours
-ALIASES = {
-    "learning_rate": "lr", "learningrate": "lr", "wd": "weight_decay", "epochs": "max_epochs",
-    "n_epochs": "max_epochs", "num_epochs": "max_epochs", "bs": "batch_size",
-    "batchsize": "batch_size", "workers": "num_workers", "beta1": "betas", "beta2": "betas",
-    "val_split": "val_fraction", "validation_split": "val_fraction", "type": "name",
-}
-
-
-def _suggest(word: str, choices) -> str:
-    choices = list(choices)
-    if ALIASES.get(word.lower()) in choices:
-        return f"; did you mean {ALIASES[word.lower()]!r}?"
-    lower = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=0.6)
-    if not close:  # prefixes: 'CrossEntropy' -> 'CrossEntropyLoss'
-        close = [c for c in lower if c.startswith(word.lower()) or word.lower().startswith(c)][:1]
-    return f"; did you mean {lower[close[0]]!r}?" if close else ""
-
 
 def validate(raw: Any) -> Experiment:
     """Validate plain data into an Experiment, or raise InvalidExperiment with every problem."""
@@ -329,6 +309,8 @@ def cross_check(exp: Experiment) -> list[Problem]:
             f"loss.{key}", f"needs {outputs} values for {info.name!r}, got {len(weights)}"
         ))
     problems += path_problems(exp) + schedule_problems(exp)
+    if exp.train.tensorboard and (missing := tensorboard_missing()):
+        problems.append(Problem("train.tensorboard", missing))
     if not custom and info.task not in TASKS:
         problems.append(Problem("data.name", f"dataset task {info.task!r} is not known"))
     return problems
@@ -386,37 +368,6 @@ def schedule_problems(exp: Experiment) -> list[Problem]:
     if sched.name == "MultiStepLR" and sorted(set(sched.milestones)) != sched.milestones:
         problems.append(Problem("scheduler.milestones", f"must rise, without repeats, got {sched.milestones}"))
     return problems
-
-
-
-
-def path_problems(exp: Experiment) -> list[Problem]:
-    """Files that a run would miss, found without running code: a custom model's or dataset's file
-    and the class or function in it (read with `ast`), a data file or folder without the files
-    its dataset reads (their names only; contents are read when the run loads them)."""
-    from .data.files import missing_files
-    from .models import path_problem
-
-    problems = []
-    if exp.model.name == "custom" and (msg := path_problem("model.path", exp.model.path, "Class")):
-        problems.append(Problem("model.path", msg))
-    path = exp.data.path
-    if path is None:
-        return problems
-    if exp.data.name == "custom":
-        if msg := path_problem("data.path", path, "Dataset"):
-            problems.append(Problem("data.path", msg))
-    elif msg := missing_files(exp.data.name, path):
-        problems.append(Problem("data.path", msg))
-    return problems
-
-
-def data_path_problems(exp: Experiment) -> list[Problem]:
-    """A data.path that does not exist (`validate` reports it too, with what its dataset needs)."""
-    path = exp.data.path
-    if path is not None and exp.data.name != "custom" and not os.path.exists(os.path.expanduser(path)):
-        return [Problem("data.path", f"no file or folder {path!r}")]
-    return []
 
 
 def warnings_for(exp: Experiment) -> list[str]:

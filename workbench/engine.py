@@ -27,6 +27,7 @@ from .control import Control
 from .devices import device_warnings
 from .events import Paused, Resumed, RunFailed, RunFinished, Warned
 from .faults import RunError
+from .overhead import Overhead
 from .report import Reporter
 from .schedulers import EarlyStopper, Schedule
 from .tasks import TASKS
@@ -55,6 +56,7 @@ class Job:
     schedule: Any = None  # a schedulers.Schedule: the learning rate's schedule
     stopper: Any = None  # a schedulers.EarlyStopper
     threads: Any = None  # a threads.Choice: torch's intra-op threads, and how they were chosen
+    meter: Overhead = field(default_factory=Overhead)  # compute vs. the workbench's own time
 
     @property
     def device(self) -> Any:
@@ -104,6 +106,7 @@ def build(exp: Experiment, run_dir: Path | None = None, resume: dict | None = No
     train_b, val_b = strategy.batches(split, exp.data, generator, val_generator, fast)
     job = Job(exp, strategy, model, criterion, optimizer, train_b, val_b, generator,
               TASKS[exp.task], loaded, split, "tensor" if fast else "dataloader", run_dir)
+    job.meter.guard_is_compute = device.type != "cpu"  # there the guard's sync waits for the device
     # made before the optimizer's state is loaded: a scheduler sets the rates when it is made,
     # and the checkpoint's optimizer state puts back the rates in effect when it was saved
     try:
@@ -256,25 +259,33 @@ class Stepper:
         self.params = [p for group in self.opt.param_groups for p in group["params"]]
         self.check = job.exp.train.check_gradients and self.precision.guards_gradients
         self.closure = type(job.exp.optimizer).needs_closure
+        self.meter = job.meter  # times the two halves: compute, for the overhead share
 
     def backward(self, x: Any, y: Any, epoch: int, b: int,
                  step: int) -> tuple[float, faults.Diverged | None]:
         """The loss of step `step` (batch `b` of `epoch`), and what is wrong with it (or None)."""
+        t = time.perf_counter()
         if self.closure:
             try:
                 return self.opt.step(partial(self._evaluate, x, y, epoch, b, step)).item(), None
             except faults.Diverged as e:
                 return math.nan, e
+            finally:
+                self.meter.add_compute(t)
         self.opt.zero_grad(set_to_none=True)
         loss = _loss(self.job, x, y)
         self.precision.backward(loss)
+        t = self.meter.add_compute(t)
         # the guard must see the loss and the gradients before the optimizer moves the weights
         value, grad_max = faults.read_step(loss, self.params, self.check)
+        self.meter.guard_done(t)
         return value, faults.divergence(value, grad_max, epoch, b, step)
 
     def step(self) -> None:
         if not self.closure:
+            t = time.perf_counter()
             self.precision.step(self.opt)
+            self.meter.add_compute(t)
 
     def _evaluate(self, x: Any, y: Any, epoch: int, b: int, step: int) -> Any:
         """The closure LBFGS calls: the gradient at its current point, guarded."""

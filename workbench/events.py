@@ -70,6 +70,7 @@ class EpochEnd:
     eta_s: float | None
     gpu_memory_gib: float | None = None
     lr: float | None = None  # the rate in effect during the epoch (first parameter group)
+    overhead_pct: float | None = None  # the run's time outside forward/backward/step so far, %
 
     @property
     def values(self) -> dict[str, float]:
@@ -128,6 +129,7 @@ class RunFinished:
     early_stop: str = ""  # why early stopping ended the run ("" when it did not)
     best_epoch: int | None = None  # with early stopping: the best epoch, kept in best.pt
     best: dict[str, float] = field(default_factory=dict)  # its monitored metric
+    overhead_pct: float | None = None  # the share of training time outside forward/backward/step
 
 
 @dataclass(frozen=True)

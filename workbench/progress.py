@@ -88,8 +88,10 @@ class Progress:
             where = f"  run folder: {event.run_dir}" if event.run_dir else ""
             if event.early_stop:
                 self._line(event.early_stop + (" (its model: best.pt)" if event.run_dir else ""))
-            self._line(f"{event.status}: {plural(event.epochs_done, 'epoch')}, {event.step} steps in "
-                       f"{fmt_duration(event.elapsed_s)}{final}{where}")
+            # the share of training time spent outside forward/backward/step (overhead.py)
+            cost = f"  overhead {event.overhead_pct:.1f}%" if event.overhead_pct is not None else ""
+            self._line(f"{event.status}: {plural(event.epochs_done, 'epoch')}, {event.step} steps "
+                       f"in {fmt_duration(event.elapsed_s)}{final}{cost}{where}")
         elif isinstance(event, RunFailed):
             if self._live:
                 self._line("")

@@ -33,6 +33,7 @@ class Reporter:
         self.epoch = self.batch = self.seen = 0  # where the last step was
         self.start_epoch, self.run_batches, self.train_time, self.epoch_time = 0, 0, 0.0, 0.0
         self.last_emit = self.epoch_start = time.perf_counter()
+        self.meter = job.meter  # overhead share: training spans here, compute in the Stepper
 
     def started(self, start_epoch: int) -> None:
         """RunStarted, and the preview of the first samples (no predictions yet)."""
@@ -54,6 +55,7 @@ class Reporter:
         self.epoch, self.batch, self.seen = epoch, -1, 0
         self.epoch_lr = self.last_lr = self.job.state["epoch_lr"] = lr
         self.epoch_start = time.perf_counter()
+        self.meter.begin()
 
     def step(self, step: int, batch: int, loss: float, seen: int) -> None:
         """A step's loss (per sample); `seen`: this epoch's samples so far on this rank."""
@@ -96,13 +98,16 @@ class Reporter:
     def batches_done(self) -> None:
         """The epoch's training is over: report its last steps; its time leaves validation out."""
         self.flush()
+        self.meter.end()
         self.epoch_time = time.perf_counter() - self.epoch_start
         self.train_time += self.epoch_time
 
     def epoch_line(self, done: int, step: int, train_loss: float, seen: int, val_loss: float | None,
                    val_metrics: dict[str, float]) -> EpochEnd:
         """The epoch's metrics.jsonl line, written and flushed (before its checkpoint), and the
-        EpochEnd that `epoch_end` announces (after it)."""
+        EpochEnd that `epoch_end` announces (after it). The epoch's end, from here to
+        `epoch_end`'s return (its line, checkpoint, events, preview), is overhead."""
+        self.meter.begin()
         record: dict[str, Any] = {"epoch": done, "step": step, "train_loss": train_loss}
         if val_loss is not None:
             record["val_loss"] = val_loss
@@ -118,23 +123,25 @@ class Reporter:
         elapsed = time.perf_counter() - self.t0
         return EpochEnd(done, self.max_epochs, step, train_loss, val_loss, metrics,
                         record["samples_per_s"], self.epoch_time, elapsed, eta,
-                        gpu_memory_gib(self.job.device), self.epoch_lr)
+                        gpu_memory_gib(self.job.device), self.epoch_lr, self.meter.percent())
 
     def epoch_end(self, event: EpochEnd, model: Any) -> None:
         """The epoch's EpochEnd, and the preview with the model's predictions."""
         self.emit(event)
         self.emit(preview(self.job, model))
+        self.meter.end()
 
     def finished(self, status: str, early_stop: str = "") -> RunFinished:
         """The run's end: finished (early_stop says why, when early stopping ended it), or stopped
         / interrupted (with a checkpoint to resume from)."""
         state, run_dir, stopper = self.job.state, self.job.run_dir, self.job.stopper
         best = stopper is not None and stopper.on and stopper.best is not None
+        self.meter.end()  # a stop mid-epoch leaves its span open
         return RunFinished(status, state.get("epoch", 0), state.get("step", 0),
                            dict(state.get("final", {})), str(run_dir) if run_dir else None,
                            time.perf_counter() - self.t0, early_stop,
                            stopper.best_epoch if best else None,
-                           {stopper.monitor: stopper.best} if best else {})
+                           {stopper.monitor: stopper.best} if best else {}, self.meter.percent())
 
 
 def preview(job: Any, model: Any) -> PreviewBatch:

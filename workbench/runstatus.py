@@ -66,6 +66,7 @@ class BadStatus(ValueError):
 
 
 _PID, _WHOLE, _TIME, _TEXT = "a process id", "a whole number", "a time in seconds", "a string"
+_SHARE = "a percentage from 0 to 100"
 #: what each field a StatusWriter writes must hold (a field may be missing: older files lack some)
 FIELDS = {
     "state": _TEXT, "pid": _PID, "pid_start": _TEXT, "agent_pid": _PID, "host": _TEXT,
@@ -74,6 +75,7 @@ FIELDS = {
     "device": _TEXT, "error": _TEXT, "metrics": "an object of numbers",
     "early_stop": _TEXT, "best_epoch": _WHOLE, "best": "an object of numbers",
     "threads": _WHOLE, "threads_note": _TEXT,
+    "overhead_pct": _SHARE,  # the run's time outside forward/backward/step (overhead.py)
 }
 NULLABLE = ("pid_start",)  # no /proc (macOS): the start time is unknown
 WRITTEN_STATES = ("running", "finished", "failed", "interrupted")
@@ -101,6 +103,8 @@ def _fits(kind: str, value: object) -> bool:
         return isinstance(value, str)
     if kind == _TIME:  # an age is computed from it: no NaN, no infinity
         return _number(value) and math.isfinite(value)  # type: ignore[arg-type]
+    if kind == _SHARE:
+        return _number(value) and 0 <= value <= 100  # type: ignore[operator]
     if kind in (_WHOLE, _PID):
         whole = isinstance(value, int) and not isinstance(value, bool)
         return whole and (kind == _WHOLE or 0 <= value < 2**31)  # type: ignore[operator]
@@ -244,6 +248,8 @@ class StatusWriter:
                 "train_loss": event.train_loss,
                 **({"val_loss": event.val_loss} if event.val_loss is not None else {}),
                 **event.metrics})
+            if event.overhead_pct is not None:
+                s.update(overhead_pct=event.overhead_pct)
             self.write()
         elif isinstance(event, RunFinished):
             # a stop from the TUI or a signal both leave a checkpoint to resume from
@@ -253,6 +259,8 @@ class StatusWriter:
                 s.update(best_epoch=event.best_epoch, best=dict(event.best))
             if event.early_stop:
                 s.update(early_stop=event.early_stop)
+            if event.overhead_pct is not None:
+                s.update(overhead_pct=event.overhead_pct)
             self.write(last=True)
         elif isinstance(event, RunFailed):
             s.update(state="failed", error=f"{event.kind}: {event.message}")
@@ -264,7 +272,8 @@ class StatusWriter:
 def for_run(run_dir: Path | None, emit: Callable[[Any], None], exp, resume: dict | None = None,
             world_size: int = 1) -> Callable[[Any], None]:
     """`emit` wrapped in the run folder's recorders: an EventRecorder (events.jsonl, preview.pt)
-    around a StatusWriter that wrote the first status (`emit` itself without a folder)."""
+    around TensorBoard's writer (with train.tensorboard) around a StatusWriter that wrote the first
+    status (`emit` itself without a folder)."""
     if run_dir is None:
         return emit
     from .record import EventRecorder
@@ -274,4 +283,9 @@ def for_run(run_dir: Path | None, emit: Callable[[Any], None], exp, resume: dict
         writer.status.update(started=old["started"], resumes=int(old.get("resumes", 0)) + 1)
     resume = resume or {}
     writer.start(int(resume.get("epoch", 0)), exp.train.max_epochs, int(resume.get("step", 0)))
-    return EventRecorder(run_dir, writer, exp, resume)
+    inner: Callable[[Any], None] = writer
+    if exp.train.tensorboard:  # event files beside the others, from the same events
+        from .tboard import TensorBoardWriter
+
+        inner = TensorBoardWriter(run_dir, writer, exp, resume)
+    return EventRecorder(run_dir, inner, exp, resume)
