@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -111,3 +112,20 @@ def test_the_cost_text_reads_as_the_status_line_shows_it():
     assert cost_text(None, 11.2) == "screen 11% cpu"
     assert cost_text(2.14, None) == "overhead 2.1%"
     assert cost_text(None, None) == ""
+
+
+def test_the_status_line_shows_the_runs_share_and_the_screens_cpu():
+    """EpochEnd's overhead_pct and the app's sampled CPU share reach the status line as one
+    field; a RunFinished without a share keeps the last one; a new run starts without it."""
+    from workbench.events import EpochEnd, RunFinished, RunStarted
+    from workbench.tui.widgets.status import RunStatus, apply_event, status_fields
+
+    s = apply_event(RunStatus("running"), EpochEnd(1, 3, 10, 0.5, 0.4, {}, 900.0, 1.0, 1.0,
+                                                   2.0, overhead_pct=2.14))
+    s = dataclasses.replace(s, screen_cpu=11.2)
+    assert "overhead 2.1% · screen 11% cpu" in [f.plain for f in status_fields(s)]
+    s = apply_event(s, RunFinished("finished", 3, 30))
+    assert s.overhead == 2.14
+    s = apply_event(s, RunStarted("r", "x", "cpu", "CPU", 3, 0, 10, 100, 20, "classification",
+                                  ("val_accuracy",), "tensor"))
+    assert s.overhead is None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.widgets import Static
 
+from .cpu_meter import CpuMeter
 from .eventlog import event_lines
 from .widgets.status import RunStatus, StatusLine
 
@@ -49,6 +50,8 @@ class RunView:
         self.batch_size = 0  # the followed run's batch size (its RunStarted's config), 0: unknown
         self.setup_run = ""  # the watched run whose config Setup shows read-only ("" when none)
         self.config_pending = False  # a watched run's config is being put into Setup
+        # the screen's own CPU share while a run is followed (the status line's `screen 11% cpu`)
+        self.cpu = CpuMeter(min_interval_s=2.0)
 
     def begin(self, run_dir: Path, own: bool) -> None:
         """A new run is followed: clear the curves, say where its numbers come from, and for a
@@ -59,6 +62,7 @@ class RunView:
         self.release_setup()
         self.source = "" if own else f"watching {run_dir.name}"
         self.batch_size = 0
+        self.cpu = CpuMeter(min_interval_s=2.0)
         self.app.query_one(TrainPane).clear()
         self.app.query_one(StatusLine).set_status(
             RunStatus("starting" if own else "unknown", source=self.source or run_dir.name))
@@ -172,6 +176,9 @@ class RunView:
                     app.show_tab("log")
                     self.release_setup()
                     app.refresh_bindings()
+        screen = self.cpu.sample()
+        if screen is not None and screen != status.status.screen_cpu:
+            status.set_figures(screen_cpu=screen)
 
 
 def batch_size(started: Any) -> int:

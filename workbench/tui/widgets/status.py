@@ -17,6 +17,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...progress import fmt_duration
+from ..cpu_meter import cost_text
 
 STATES = {  # state -> (glyph, style)
     "idle": ("○", "dim"),
@@ -53,7 +54,7 @@ class RunStatus:
     lr: float | None = None  # the first parameter group's learning rate, as the run reports it
     # filled by others as they come (shown last, as width allows): the run's CPU threads (e.g.
     # "2 threads" or "threads 2 (auto)"), the share of the run's time not spent in its steps,
-    # and the share of a CPU the screen itself takes
+    # and the share of a CPU the screen itself takes, both in % (cpu_meter.py)
     threads: str = ""
     overhead: float | None = None
     screen_cpu: float | None = None
@@ -86,6 +87,8 @@ def apply_event(s: RunStatus, event: object) -> RunStatus:
             out.eta_s = event.eta_s
         if event.lr is not None:
             out.lr = event.lr
+        if getattr(event, "overhead_pct", None) is not None:  # EpochEnd's (overhead.py)
+            out.overhead = event.overhead_pct
         return out
     if isinstance(event, Paused):
         return r(s, state="paused", step=event.step)
@@ -94,7 +97,8 @@ def apply_event(s: RunStatus, event: object) -> RunStatus:
     if isinstance(event, RunFinished):
         return r(s, state=event.status, detail="", step=event.step, eta_s=None,
                  elapsed_s=event.elapsed_s or s.elapsed_s,
-                 epoch=event.epochs_done or s.epoch)
+                 epoch=event.epochs_done or s.epoch,
+                 overhead=s.overhead if event.overhead_pct is None else event.overhead_pct)
     if isinstance(event, RunFailed):
         return r(s, state="failed", detail=event.kind, eta_s=None, step=event.step or s.step)
     return s
@@ -123,10 +127,8 @@ def status_fields(s: RunStatus, note: str = "") -> list[Text]:
         out.append(Text(f"elapsed {fmt_duration(s.elapsed_s)}"))
     if s.threads:
         out.append(Text(s.threads))
-    if s.overhead is not None:
-        out.append(Text(f"overhead {s.overhead:.0%}"))
-    if s.screen_cpu is not None:
-        out.append(Text(f"screen {s.screen_cpu:.0%} CPU"))
+    if s.overhead is not None or s.screen_cpu is not None:  # what workbench itself costs
+        out.append(Text(cost_text(s.overhead, s.screen_cpu)))
     if s.source:
         out.append(Text(s.source, style="dim"))
     if s.state == "idle":
