@@ -31,14 +31,14 @@ from textual.widgets import Footer
 
 from .. import presets
 from ..problems import InvalidExperiment
-from . import keys, watching
+from . import keys, lazy_tabs, previews, watching
 from .commands import PresetCommands
 from .event_view import RunView
 from .eventlog import line
 from .log_pane import LogPane
 from .messages import LogLine, Problems
 from .runner import PreviewSource, Runner, RunEvents, detect_devices
-from .screens import ChoiceScreen, HelpScreen
+from .screens import HelpScreen
 from .setup_pane import SetupPane
 from .watching import watch_target
 from .widgets.footer import KeysFooter
@@ -148,28 +148,8 @@ class WorkbenchApp(App[int]):
             watching.announce_running(self)
 
     def mount_tab(self, tab: str) -> None:
-        """Mount a tab's widgets if they are not yet: the plots and the Train tab's preview, the
-        Data tab's preview, the log's view, the run list. Done on the tab's first show, or when a
-        run is followed (Train and Data), never at start: their imports (plotext, the preview,
-        RichLog, the run list) and their mounting took as long as the form's, and mounted just
-        after it, they held back its first paint and the first keys typed into it."""
-        if tab in self._mounted_tabs:
-            return
-        self._mounted_tabs.add(tab)
-        if tab in ("train", "data"):
-            from .run_panes import DataPane, TrainPane
-
-            pane = TrainPane(id="train-row") if tab == "train" else DataPane(id="data-pane")
-            self._run_panes.append(pane)
-            self.query_one(f"#{tab}", Container).mount(pane)  # in the DOM now; composed after
-            if self._preview is not None:  # a batch loaded before the tab was first needed
-                pane.call_after_refresh(pane.show_event, self._preview)
-        elif tab == "log":
-            self.call_later(self._log.fill)
-        elif tab == "runs":
-            from .runs_pane import RunsPane
-
-            self.query_one("#runs", Container).mount(RunsPane(self.runs_root, id="runs-pane"))
+        """Mount a tab's widgets if they are not yet (lazy_tabs.mount)."""
+        lazy_tabs.mount(self, tab)
 
     def mount_run_panes(self) -> None:
         """The Train and Data tabs' widgets, which a followed run's events go to."""
@@ -199,22 +179,10 @@ class WorkbenchApp(App[int]):
         )
 
     def _preview_worker(self, exp: Experiment) -> None:
-        from ..data import DataError
-        from ..faults import RunError
-
-        try:
-            batch = self.previews.next_batch(exp)
-        except (DataError, RunError) as e:  # RunError: the user's own Dataset raised
-            self.call_from_thread(self.log_line, f"preview: {e}", "red")
-            return
-        self.call_from_thread(self.show_preview, batch)
+        previews.load(self, exp)
 
     def show_preview(self, batch: PreviewBatch) -> None:
-        if self.runner.active:  # the followed run's own preview is shown (a warm-up's is late)
-            return
-        self._preview = batch  # shown by a pane mounted later too
-        for pane in self._run_panes:  # kept: a DOM query per batch took 7% of the UI in a run
-            pane.show_event(batch)
+        previews.show(self, batch)
 
     # -- routing ---------------------------------------------------------------------------------
     def log_line(self, message: str, style: str = "") -> None:
@@ -325,30 +293,7 @@ class WorkbenchApp(App[int]):
                 status.set_status(RunStatus("idle", source=event.summary))
 
     def action_next_batch(self) -> None:
-        if self.runner.active:
-            # the Data tab shows the run's own batch (its preview, renewed each epoch): a batch
-            # drawn here would be replaced by the run's at its next epoch
-            self.notify("the Data tab shows the run's own batch while a run is followed "
-                        "(renewed each epoch); ctrl+n draws batches when no run is going",
-                        title="ctrl+n")
-            self.show_tab("data")
-            return
-        exp = self.current_experiment()  # typed ahead of the form's fill: checked now
-        if exp is None:
-            self.notify(
-                "fix the settings first: the preview loads the chosen data", severity="warning"
-            )
-            return
-        if not (self.has_class("-wide") and self.active_tab == "train"):
-            self.show_tab("data")
-        self.run_worker(
-            lambda: self._preview_worker(exp),
-            name="preview",
-            thread=True,
-            group="preview",
-            exclusive=True,
-            exit_on_error=False,
-        )
+        previews.next_batch(self)
 
     def action_lr_find(self) -> None:
         from . import lrfind_screen
@@ -426,24 +371,9 @@ class WorkbenchApp(App[int]):
     # -- quitting (a worker, so that it can wait for an answer) ------------------------------
     @work(exclusive=True, group="dialog")
     async def quit_flow(self) -> None:
-        """ctrl+q: while a run is going (started here or watched) ask whether to leave it running
-        (it goes on without the app: its own process, its own session), stop it, or stay."""
-        if self.runner.going:
-            name = self.watching.name if self.watching is not None else "a run"
-            answer = await self.push_screen_wait(ChoiceScreen(
-                f"{name} is still going. It runs on its own and goes on after this window "
-                "closes, unless it is stopped.",
-                [("l", "Leave it running and quit", "leave"),
-                 ("s", "Stop it (a checkpoint is saved) and quit", "stop"),
-                 ("c", "Cancel", "cancel")],
-            ))
-            if answer == "cancel":
-                return
-            if answer == "stop":
-                watching.send_stop(self)
-                await self.runner.wait()
-        self.exit(0)
-
+        """ctrl+q: while a run is going, ask whether to leave it running, stop it, or stay."""
+        if await watching.quit_choice(self):
+            self.exit(0)
 
 def run_app(preset: str | None, watch: str | None = None) -> int:
     """`workbench [PRESET]`: open the app on a preset (default: the offline digits-mlp);

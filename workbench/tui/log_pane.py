@@ -41,7 +41,7 @@ class LogPane(Container):
 
     async def fill(self) -> None:
         """Mount the view and write the backlog into it (once; on the tab's first show)."""
-        if self._filling:
+        if self._filling or not self.is_attached:  # (not attached: the app is closing)
             return
         self._filling = True
         from textual.widgets import RichLog

@@ -296,3 +296,27 @@ def clear_announcement(app: WorkbenchApp) -> None:
         return
     if status.note.endswith("to watch"):
         app.status_note("")
+
+
+async def quit_choice(app: WorkbenchApp) -> bool:
+    """Whether ctrl+q may quit now: while a run is going (started here or watched) it asks
+    whether to leave it running (it goes on without the app: its own process, its own session),
+    stop it (and waits for its checkpoint), or stay. Call from a worker (it waits for a dialog)."""
+    if not app.runner.going:
+        return True
+    from .screens import ChoiceScreen
+
+    name = app.watching.name if app.watching is not None else "a run"
+    answer = await app.push_screen_wait(ChoiceScreen(
+        f"{name} is still going. It runs on its own and goes on after this window "
+        "closes, unless it is stopped.",
+        [("l", "Leave it running and quit", "leave"),
+         ("s", "Stop it (a checkpoint is saved) and quit", "stop"),
+         ("c", "Cancel", "cancel")],
+    ))
+    if answer == "cancel":
+        return False
+    if answer == "stop":
+        send_stop(app)
+        await app.runner.wait()
+    return True
