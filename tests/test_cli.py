@@ -1,5 +1,6 @@
 """The command line: exit codes, messages, output on a pipe."""
 
+import sys
 import subprocess
 
 import pytest
@@ -104,3 +105,13 @@ def test_an_epoch_line_on_a_gpu_says_the_memory_the_run_holds():
     progress(EpochEnd(2, 2, 20, 0.5, 0.4, {}, 100.0, 1.0, 2.0, 0.0))  # on a CPU: none
     first, second = out.getvalue().splitlines()
     assert first.endswith("gpu 2.2 GiB") and "gpu" not in second
+
+
+def test_a_closed_pipe_ends_list_quietly():
+    """`workbench list | head -1`: the reader goes first; exit 0 and no traceback."""
+    import subprocess
+
+    p = subprocess.run(f"{sys.executable} -m workbench list | head -1", shell=True,
+                       capture_output=True, text=True, timeout=120)
+    assert p.stdout.count("\n") == 1
+    assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr

@@ -6,6 +6,7 @@ Exit status: 0 success; 2 invalid input; 1 the run failed; 130 interrupted (afte
 from __future__ import annotations
 
 import argparse
+import os
 import gc
 import signal
 import sys
@@ -84,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             return cmd_check(args)
         if args.command == "list":
-            return cmd_list(args.what)
+            from .listing import print_catalog
+
+            return print_catalog(args.what)
         if args.command == "lr-find":
             return cmd_lr_find(args)
         if args.command == "export":
@@ -108,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(schema_text())
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `workbench list | head`: the reader has gone, which is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (nor is the final flush)
+        return EXIT_OK
     return EXIT_OK
 
 
@@ -206,50 +212,6 @@ def cmd_lr_find(args) -> int:
           f"suggested: {result.suggestion:.3g} (the steepest descent, at most a tenth of the lowest)")
     print(line)
     return EXIT_OK
-
-
-def cmd_list(what: str) -> int:
-    from .catalog import LOSSES, MODELS, OPTIMIZERS
-    from .data import DATASETS, FORMATS
-    from .presets import list_presets
-
-    def table(title: str, rows: list[tuple[str, ...]]) -> None:
-        if what == "all":
-            print(f"{title}:")
-        width = max((len(r[0]) for r in rows), default=0)
-        for r in rows:
-            print(f"  {r[0]:<{width}}  " + "  ".join(r[1:]))
-        if what == "all":
-            print()
-
-    if what in ("all", "datasets"):
-        w = max(len(d.task) for d in DATASETS.values())
-        # one line each: the description, what to provide, and what a model receives
-        table("datasets", [(d.name, f"{d.task:<{w}}", d.description + (f" [needs {d.needs}]" if d.needs else "")
-                            + (f"; gives {FORMATS[d.name]}" if d.name in FORMATS else ""))
-                           for d in DATASETS.values()])
-    if what in ("all", "models"):
-        table("models", [(n, m.summary) for n, m in MODELS.items()])
-    if what in ("all", "losses"):
-        w = max(len(", ".join(c.tasks)) for c in LOSSES.values())
-        table("losses", [(n, f"{', '.join(c.tasks):<{w}}", c.summary) for n, c in LOSSES.items()])
-    if what in ("all", "optimizers"):
-        table("optimizers", [(n, c.summary) for n, c in OPTIMIZERS.items()])
-    if what in ("all", "presets"):
-        table("presets", [(n, _description(p) or str(p)) for n, p in list_presets().items()])
-    return EXIT_OK
-
-
-def _description(path: Path) -> str:
-    """A preset's `description`, or "" when it has none or cannot be read."""
-    from .config import InvalidExperiment
-    from .presets import read_toml
-
-    try:
-        text = read_toml(path).get("description", "")
-    except InvalidExperiment:
-        return ""
-    return text if isinstance(text, str) else ""
 
 
 def cmd_run(args) -> int:
