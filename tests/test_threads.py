@@ -165,4 +165,4 @@ def test_the_status_line_says_how_many_threads_and_why():
         "r", "digits-mlp", "cpu", "CPU", 3, 0, 10, 100, 20, "classification", ("val_accuracy",),
         "tensor", threads=2,
         threads_note="threads: 2 (measured: 2 -> 41 ms/batch, 1 -> 60 ms/batch)")))}
-    assert "threads 2 (measured)" in fields
+    assert "cpu 2 threads (measured)" in fields

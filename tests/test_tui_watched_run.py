@@ -4,6 +4,8 @@ during a run, Resume in the footer, `1 epoch`, the footer at 60 columns)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import socket
@@ -150,13 +152,16 @@ def test_the_status_keeps_speed_and_eta_between_events():
 def test_the_status_line_leads_with_state_epoch_and_eta_and_leaves_room_for_more():
     s = RunStatus("running", device="cuda:0", device_name="NVIDIA H200 NVL 141GB HBM3e",
                   epoch=3, max_epochs=20, step=12345, samples_per_s=54321.0, elapsed_s=600.0,
-                  eta_s=3600.0, lr=3e-4, gpu_memory_gib=12.5, threads="2 threads",
-                  overhead=0.04, screen_cpu=0.12)
+                  eta_s=3600.0, lr=3e-4, gpu_memory_gib=12.5, overhead=4.0, screen_cpu=12.0)
     line = status_text(s, 78).plain
     assert line.startswith("▶ running │ epoch 3/20 │ ETA 1:00:00")
     assert len(line) <= 78
     wide = status_text(s, 300).plain
-    assert wide.endswith("2 threads │ overhead 4% │ screen 12% CPU")
+    assert "cuda:0 NVIDIA H200 NVL 141GB HBM3e 12.5 GiB" in wide
+    assert wide.endswith("elapsed 10:00 │ overhead 4.0% · screen 12% cpu")
+    cpu = status_text(dataclasses.replace(s, device="cpu", device_name="CPU (2 threads)",
+                                          gpu_memory_gib=None, threads="2 threads (measured)"), 300)
+    assert "│ cpu 2 threads (measured) │" in cpu.plain
     assert status_text(s, 78).plain == line  # a pure function: the same state, the same line
 
 
@@ -183,16 +188,16 @@ def test_the_metric_line_tracks_the_latest_and_the_best_in_each_direction():
     m.add(1, {"val_accuracy": 0.8, "val_loss": 0.5})
     m.add(2, {"val_accuracy": 0.93, "val_loss": 0.28})
     m.add(3, {"val_accuracy": 0.912, "val_loss": 0.301})
-    assert m.text().plain == ("epoch 3: val_accuracy 0.912 (best 0.93 @ 2) · "
-                              "val_loss 0.301 (best 0.28 @ 2)")
+    assert m.text().plain == ("epoch 3: val_accuracy 0.912 (best 0.93 @2) · "
+                              "val_loss 0.301 (best 0.28 @2)")
     m.add(4, {"val_accuracy": 0.95, "val_loss": float("nan")})
     assert "val_accuracy 0.95 (best)" in m.text().plain
-    assert "val_loss nan (best 0.28 @ 2)" in m.text().plain
+    assert "val_loss nan (best 0.28 @2)" in m.text().plain
     # a metric that falls (an error, a loss) is best when lowest; one metric shown once
     r = MetricSummary.for_metric("val_loss")
     r.add(1, {"val_loss": 2.0})
     r.add(2, {"val_loss": 3.0})
-    assert r.text().plain == "epoch 2: val_loss 3 (best 2 @ 1)"
+    assert r.text().plain == "epoch 2: val_loss 3 (best 2 @1)"
 
 
 async def test_the_train_tab_shows_the_latest_and_best_metric_of_a_watched_run(tmp_path):
@@ -203,8 +208,8 @@ async def test_the_train_tab_shows_the_latest_and_best_metric_of_a_watched_run(t
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         assert app.attach(run_dir)
-        summary = app.query_one("#train-summary")
-        want = "val_accuracy 0.912 (best 0.93 @ 2) · val_loss 0.301 (best 0.28 @ 2)"
+        summary = app.query_one(TrainPane).summary  # (the pane's widgets are composed after)
+        want = "val_accuracy 0.912 (best 0.93 @2) · val_loss 0.301 (best 0.28 @2)"
         await wait_for(pilot, lambda: want in str(summary.render()), what="the metric line")
         await pilot.pause()
         assert app.active_tab == "train"

@@ -39,14 +39,14 @@ class Tracked:
             self.best, self.best_epoch = value, epoch
 
     def text(self) -> str:
-        """`val_accuracy 0.912 (best 0.930 @ 3)`, `val_loss 0.28 (best)`, `val_loss –`."""
+        """`val_accuracy 0.912 (best 0.930 @3)`, `val_loss 0.28 (best)`, `val_loss –`."""
         if self.latest is None:
             return f"{self.name} –"
         if self.best is None:
             return f"{self.name} {self.latest:.4g}"
         if self.best_epoch == self.latest_epoch:
             return f"{self.name} {self.latest:.4g} (best)"
-        return f"{self.name} {self.latest:.4g} (best {self.best:.4g} @ {self.best_epoch})"
+        return f"{self.name} {self.latest:.4g} (best {self.best:.4g} @{self.best_epoch})"
 
 
 @dataclass
@@ -75,8 +75,7 @@ class MetricSummary:
         epoch = max(t.latest_epoch for t in self.tracked)
         text = Text(f"epoch {epoch}: ", style="bold")
         text.append(" · ".join(t.text() for t in self.tracked))
-        text.no_wrap, text.overflow = True, "ellipsis"
-        return text
+        return text  # wraps to a second line where the width is short of the whole (80 columns)
 
 
 class TrainPane(Horizontal):

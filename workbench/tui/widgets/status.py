@@ -52,9 +52,9 @@ class RunStatus:
     source: str = ""  # e.g. "watching RUN": where the numbers come from, when not this process
     gpu_memory_gib: float | None = None  # on a CUDA device, as the run's process reports it
     lr: float | None = None  # the first parameter group's learning rate, as the run reports it
-    # filled by others as they come (shown last, as width allows): the run's CPU threads (e.g.
-    # "2 threads" or "threads 2 (auto)"), the share of the run's time not spent in its steps,
-    # and the share of a CPU the screen itself takes, both in % (cpu_meter.py)
+    # the run's CPU threads and how they were chosen ("2 threads (measured)", beside the device);
+    # then, last as width allows, the share of the run's time not spent in its steps and the
+    # share of a CPU the screen itself takes, both in % (overhead.py, cpu_meter.py)
     threads: str = ""
     overhead: float | None = None
     screen_cpu: float | None = None
@@ -125,8 +125,6 @@ def status_fields(s: RunStatus, note: str = "") -> list[Text]:
         out.append(Text(f"step {s.step:,}"))
     if s.elapsed_s is not None:
         out.append(Text(f"elapsed {fmt_duration(s.elapsed_s)}"))
-    if s.threads:
-        out.append(Text(s.threads))
     if s.overhead is not None or s.screen_cpu is not None:  # what workbench itself costs
         out.append(Text(cost_text(s.overhead, s.screen_cpu)))
     if s.source:
@@ -212,19 +210,25 @@ class StatusLine(Static):
 
 
 def _threads(event: object) -> str:
-    """'threads 2 (measured)' from a RunStarted's note (threads.Choice.text), without the timings
+    """'2 threads (measured)' from a RunStarted's note (threads.Choice.text), without the timings
     the Log shows; "" when the run did not say."""
     note = getattr(event, "threads_note", "") or ""
     if not note.startswith("threads: "):
         n = getattr(event, "threads", None)
-        return f"threads {n}" if n else ""
+        return _count(n) if n else ""
     count, _, how = note[len("threads: "):].partition(" (")
     how = how.rstrip(")").split(":", 1)[0]
-    return f"threads {count}" + (f" ({how})" if how else "")
+    return _count(int(count)) + (f" ({how})" if how else "")
+
+
+def _count(n: int) -> str:
+    return f"{n} thread{'' if n == 1 else 's'}"
 
 
 def _device(s: RunStatus) -> str:
     """`cuda:0 NVIDIA H200 1.2 GiB` (memory in use where CUDA), `cpu`, `mps`."""
+    if s.threads and s.device and s.device.startswith("cpu"):  # the CPU's thread count and how it was chosen, in place of `CPU (2 threads)`
+        return f"{s.device} {s.threads}"
     name = s.device_name if s.device_name and s.device_name != s.device else ""
     text = f"{s.device} {name[:28]}".strip()
     return f"{text} {s.gpu_memory_gib:.1f} GiB" if s.gpu_memory_gib is not None else text
