@@ -14,7 +14,7 @@ def test_run_writes_the_run_folder_and_exits_0(tmp_path, capsys):
     assert main(["run", "digits-mlp", "train.max_epochs=1", "train.device=cpu", "--out", str(out)]) == 0
     assert {p.name for p in out.iterdir()} >= {"config.toml", "metrics.jsonl", "checkpoint.pt"}
     text = capsys.readouterr().out
-    assert "epoch 1/1" in text and "finished: 1 epochs" in text and "\r" not in text
+    assert "epoch 1/1" in text and "finished: 1 epoch," in text and "\r" not in text
     assert main(["validate", str(out / "config.toml")]) == 0
 
 

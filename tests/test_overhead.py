@@ -69,7 +69,7 @@ def test_run_prints_the_share_and_writes_it_to_status_json(tmp_path, capsys):
     assert main(["run", "digits-mlp", "train.max_epochs=1", "train.device=cpu",
                  "data.batch_size=64", "--out", str(out)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("finished: 1 epochs") and " overhead " in last
+    assert last.startswith("finished: 1 epoch,") and " overhead " in last
     printed = float(last.split(" overhead ")[1].split("%")[0])
     status = json.loads((out / "status.json").read_text())
     assert 0 <= status["overhead_pct"] <= 100

@@ -86,7 +86,7 @@ def test_sigterm_mid_epoch_then_resume(tmp_path, reference):
         check_interrupted(d, proc)
     text = (tmp_path / "out.txt").read_text()
     assert "SIGTERM: finishing the current batch, saving a checkpoint" in text
-    assert "interrupted: 1 epochs" in text
+    assert "interrupted: 1 epoch," in text
     resumed = subprocess.run(workbench_cmd("run", "--resume", str(d)), capture_output=True, text=True,
                              env=subprocess_env(), timeout=120, check=False)
     assert resumed.returncode == 0, resumed.stderr

@@ -255,7 +255,7 @@ async def test_a_failing_run_is_shown_in_the_log_and_the_app_stays_usable(tmp_pa
         assert app.active_tab == "log"
         await pick(pilot, "model", "mlp")  # fix it and run again
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: "finished: 1 epochs" in log_text(app), 60, "the second run")
+        await wait_for(pilot, lambda: "finished: 1 epoch," in log_text(app), 60, "the second run")
 
 
 async def test_next_batch_previews_the_data_without_a_run(tmp_path):

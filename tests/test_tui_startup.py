@@ -52,7 +52,9 @@ async def test_pickers_show_before_the_form_fills_then_the_preset_is_checked(tmp
         await ready(pilot)
         assert seen == {
             "pickers": [True] * 4,
-            "titles": ["dataset: digits", "model: mlp", "loss: CrossEntropyLoss", "optimizer: SGD"],
+            # (focus starts on the first picker, marked ▸)
+            "titles": ["▸ dataset: digits", "model: mlp", "loss: CrossEntropyLoss",
+                       "optimizer: SGD"],
             "loading": True,
             "rows": 0,
             "settled": False,

@@ -89,6 +89,7 @@ class WorkbenchApp(App[int]):
         self._log = LogPane(id="log", classes="pane")
         # the tabs whose widgets are mounted (mount_tab); the Train and Data tabs' panes, kept
         self._mounted_tabs = {"setup"}
+        self.focus_runs = False  # f6 was pressed: the Runs table takes the focus once mounted
         self._run_panes: list[TrainPane | DataPane] = []
         self._preview: PreviewBatch | None = None  # the latest batch, for a pane mounted later
 
@@ -309,6 +310,7 @@ class WorkbenchApp(App[int]):
         self.show_tab(tab)
         if tab == "runs":  # its keys work at once, listed in the footer (the tab bar's arrows
             self.query("#runs-table").focus()  # keep their focus: they move through the tabs)
+            self.focus_runs = True  # (and on its first show, once it is mounted: RunsPane)
 
     # -- the followed run ------------------------------------------------------------------------
     def attach(self, run_dir: Path | str) -> bool:

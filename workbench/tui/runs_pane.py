@@ -114,6 +114,8 @@ class RunsPane(Vertical):
     def on_mount(self) -> None:
         self.set_interval(REFRESH_S, self.refresh_runs)
         self.refresh_runs(force=True)
+        if getattr(self.app, "focus_runs", False):  # mounted by f6 (the tab's first show)
+            self.query_one("#runs-table").focus()
 
     def on_show(self) -> None:
         self.refresh_runs(force=True)  # the tab was chosen: as the folders are now, not 2 s ago
