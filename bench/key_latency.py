@@ -64,7 +64,7 @@ def main() -> None:
             time.sleep(2)  # let the run (or torch's import) get going
             s.keys("F2")  # starting a run shows the Train tab: back to Setup,
             s.wait_for(SETUP_MARK, timeout=10)
-            s.keys("Tab")  # and focus the dataset picker
+            s.keys("Tab", "Tab")  # and focus the dataset picker (from none: the tab bar, then it)
             time.sleep(0.5)
             nav = []
             for i in range(args.presses):
