@@ -180,16 +180,7 @@ def start(app: WorkbenchApp) -> None:
         app.log_line(f"cannot create the run folder: {e}", "red")
         app.notify(f"cannot create the run folder: {e}", severity="error")
         return
-    if app.watching is not None and app.runner.active:
-        app.log_line(f"no longer watching {app.watching}")
-    clear_announcement(app)
-    app.mount_run_panes()  # the plots and previews the run's events go to
-    app.run_view.begin(run_dir, own=True)
-    try:
-        app.runner.start(exp, run_dir)
-    except OSError as e:
-        app.log_line(f"cannot start the run's process: {e}", "red")
-        app.notify(f"cannot start the run's process: {e}", severity="error")
+    if not _launch(app, run_dir, lambda: app.runner.start(exp, run_dir)):
         return
     app.log_line(f"started run in {run_dir}", "bold")
     app.show_tab("train")
@@ -238,16 +229,7 @@ def resume(app: WorkbenchApp, run_dir: Path) -> None:
         app.notify(f"cannot resume {run_dir.name}: {why} (interrupted or stale runs with a "
                    "checkpoint can be)", severity="warning")
         return
-    if app.watching is not None and app.runner.active:
-        app.log_line(f"no longer watching {app.watching}")
-    clear_announcement(app)
-    app.mount_run_panes()  # the plots and previews the run's events go to
-    app.run_view.begin(run_dir, own=True)
-    try:
-        app.runner.resume(run_dir)
-    except OSError as e:
-        app.log_line(f"cannot start the run's process: {e}", "red")
-        app.notify(f"cannot start the run's process: {e}", severity="error")
+    if not _launch(app, run_dir, lambda: app.runner.resume(run_dir)):
         return
     app.log_line(f"resuming {run_dir} from its checkpoint", "bold")
     app.show_tab("train")
@@ -319,4 +301,21 @@ async def quit_choice(app: WorkbenchApp) -> bool:
     if answer == "stop":
         send_stop(app)
         await app.runner.wait()
+    return True
+
+
+def _launch(app: WorkbenchApp, run_dir: Path, begin: Callable[[], object]) -> bool:
+    """Follow `run_dir` as this window's run and hand it to the run process with `begin` (a new
+    run or a resumed one); False, said in the Log, when the process cannot start."""
+    if app.watching is not None and app.runner.active:
+        app.log_line(f"no longer watching {app.watching}")
+    clear_announcement(app)
+    app.mount_run_panes()  # the plots and previews the run's events go to
+    app.run_view.begin(run_dir, own=True)
+    try:
+        begin()
+    except OSError as e:
+        app.log_line(f"cannot start the run's process: {e}", "red")
+        app.notify(f"cannot start the run's process: {e}", severity="error")
+        return False
     return True
