@@ -57,21 +57,13 @@ def resume(run_dir: Path) -> int:
     problem (no checkpoint, a run still alive there) goes to run.log, and the exit status is 2."""
     _redirect(run_dir / "run.log")
     from . import distributed, runs
-    from .cli import EXIT_INVALID, _err, run_experiment
-    from .config import validate
+    from .cli import EXIT_INVALID, _err, load_resume, run_experiment
     from .detach import busy_problem
-    from .problems import InvalidExperiment
 
-    try:
-        checkpoint = runs.load_checkpoint(run_dir)
-        exp = validate(checkpoint["config"])
-    except runs.CheckpointError as e:
-        _err(str(e))
+    loaded = load_resume(run_dir)
+    if loaded is None:
         return EXIT_INVALID
-    except InvalidExperiment as e:
-        for p in e.problems:
-            _err(f"checkpoint config: {p}")
-        return EXIT_INVALID
+    exp, checkpoint = loaded
     if problem := busy_problem(run_dir) or distributed.resume_problem(checkpoint):
         _err(problem)
         return EXIT_INVALID

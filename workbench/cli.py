@@ -214,9 +214,25 @@ def cmd_lr_find(args) -> int:
     return EXIT_OK
 
 
+def load_resume(run_dir: Path):
+    """(experiment, checkpoint) of the run to resume in `run_dir`, or None when its checkpoint
+    or the config in it is unusable (each problem printed), for `--resume` and the app's `r`."""
+    from . import runs
+    from .config import InvalidExperiment, validate
+
+    try:
+        checkpoint = runs.load_checkpoint(run_dir)
+        return validate(checkpoint["config"]), checkpoint
+    except runs.CheckpointError as e:
+        _err(str(e))
+    except InvalidExperiment as e:
+        for p in e.problems:
+            _err(f"checkpoint config: {p}")
+    return None
+
+
 def cmd_run(args) -> int:
     from . import distributed, runs
-    from .config import InvalidExperiment, validate
     from .detach import busy_problem, folder_in_use
     from .progress import Progress
 
@@ -233,16 +249,10 @@ def cmd_run(args) -> int:
         if not run_dir.is_dir():
             _err(f"--resume {run_dir}: no such run folder")
             return EXIT_INVALID
-        try:
-            resume = runs.load_checkpoint(run_dir)
-            exp = validate(resume["config"])
-        except runs.CheckpointError as e:
-            _err(str(e))
+        loaded = load_resume(run_dir)
+        if loaded is None:
             return EXIT_INVALID
-        except InvalidExperiment as e:
-            for p in e.problems:
-                _err(f"checkpoint config: {p}")
-            return EXIT_INVALID
+        exp, resume = loaded
         if not distributed.is_main():  # under torchrun, rank 0 alone touches the run folder
             run_dir = None
         elif problem := busy_problem(run_dir) or distributed.resume_problem(resume):
