@@ -44,6 +44,35 @@ def wait_quiet(busy: float = 0.15, window: float = 0.5, timeout: float = 30.0) -
     return time.perf_counter() - t0
 
 
+def stop_runs(cwd: Path, timeout: float = 30.0) -> None:
+    """SIGTERM every run still going under `cwd/runs` and wait for it to end: runs outlive the
+    app (issue 17), so a bench that ends, or fails, with a run going would leave it training."""
+    import json
+    import signal
+
+    pids = []
+    for status in (cwd / "runs").glob("*/status.json"):
+        try:
+            info = json.loads(status.read_text())
+        except (OSError, ValueError):
+            continue
+        pid = info.get("pid")
+        if info.get("state") in ("running", "paused", "starting") and isinstance(pid, int):
+            try:
+                os.kill(pid, signal.SIGTERM)
+                pids.append(pid)
+            except (ProcessLookupError, PermissionError):
+                pass
+    t0 = time.perf_counter()
+    for pid in pids:
+        while time.perf_counter() - t0 < timeout:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+
+
 class Session:
     """`workbench ARGS` (or `python PYTHON_ARGS`) in a detached tmux session of the given size."""
 
@@ -55,7 +84,8 @@ class Session:
         env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ENV if k in os.environ)
         env += "".join(f" {k}={shlex.quote(v)}" for k, v in (extra_env or {}).items())
         what = " ".join(map(shlex.quote, python_args)) if python_args else f"-m workbench {args}"
-        cmd = f"cd {cwd or Path.cwd()} && exec env {env} {sys.executable} {what}"
+        self.cwd = Path(cwd or Path.cwd())
+        cmd = f"cd {self.cwd} && exec env {env} {sys.executable} {what}"
         for _ in range(3):  # a server exiting as its last session closed can refuse a new one
             self.started = time.perf_counter()
             started = subprocess.run(
@@ -84,6 +114,7 @@ class Session:
 
     def close(self) -> None:
         tmux("kill-session", "-t", self.name)
+        stop_runs(self.cwd)
 
     def __enter__(self) -> "Session":
         return self

@@ -78,6 +78,34 @@ class MetricSummary:
         return text  # wraps to a second line where the width is short of the whole (80 columns)
 
 
+class SummaryLine(Static):
+    """The Train tab's line of figures. A new epoch's figures repaint it; the screen is laid out
+    again only when the text needs more lines than the line has (a `Static.update` asks for a
+    layout of the whole screen each time: with a run's events, several times a second, on any
+    tab). It keeps the lines it grew to until a resize (a shorter text leaves a line blank rather
+    than the plots jumping up and down); hidden, it only takes the text."""
+
+    MAX_LINES = 2
+    _lines = 0  # the height it was given
+    _refit = True  # the width changed: the height may shrink too
+    _text: Text | None = None
+
+    def show(self, text: Text) -> None:
+        self._text = text
+        width = self.content_region.width
+        if width > 0:
+            lines = max(1, min(self.MAX_LINES, len(text.wrap(self.app.console, width))))
+            if lines > self._lines or (self._refit and lines != self._lines):
+                self.styles.height = lines  # a layout, only when the height changes
+            self._lines, self._refit = max(lines, 0 if self._refit else self._lines), False
+        self.update(text, layout=False)
+
+    def on_resize(self) -> None:
+        self._refit = True
+        if self._text is not None:
+            self.show(self._text)
+
+
 class TrainPane(Horizontal):
     """The loss by step, losses, the primary metric and the lr by epoch, and the latest preview."""
 
@@ -88,7 +116,7 @@ class TrainPane(Horizontal):
         self.epoch_plot = EpochPlot(id="epoch-plot")
         self.preview = PreviewPane(id="preview-train", classes="preview")
         self.figures = MetricSummary.for_metric(None)
-        self.summary = Static(self.figures.text(), id="train-summary")
+        self.summary = SummaryLine(self.figures.text(), id="train-summary")
 
     def compose(self) -> ComposeResult:
         yield Vertical(self.summary, self.step_plot, self.epoch_plot, id="plots")
@@ -99,7 +127,7 @@ class TrainPane(Horizontal):
         self.step_plot.clear_history()
         self.epoch_plot.clear_history()
         self.figures = MetricSummary.for_metric(self.epoch_plot.metric)
-        self.summary.update(self.figures.text())
+        self.summary.show(self.figures.text())
 
     def show_event(self, event: Any) -> None:
         """Take in RunStarted (the metric to plot), BatchEnd, EpochEnd and PreviewBatch."""
@@ -111,7 +139,7 @@ class TrainPane(Horizontal):
         elif isinstance(event, EpochEnd):
             self.epoch_plot.add(event)
             self.figures.add(event.epoch, event.values)
-            self.summary.update(self.figures.text())  # one line always: no layout of the screen
+            self.summary.show(self.figures.text())
         elif isinstance(event, PreviewBatch):
             self.preview.show(event)
         elif isinstance(event, RunStarted):
@@ -122,7 +150,7 @@ class TrainPane(Horizontal):
                 t.name for t in MetricSummary.for_metric(metric).tracked
             ]:
                 self.figures = MetricSummary.for_metric(metric)
-                self.summary.update(self.figures.text())
+                self.summary.show(self.figures.text())
 
 
 class DataPane(Vertical):
