@@ -18,7 +18,8 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
@@ -42,23 +43,27 @@ def field_id(path: str) -> str:
 
 
 class FieldRow(Vertical):
-    """Label and editor on one line; description or problem on the next. The focused row's
-    label is marked `▸` and bold (`-focused`), which shows without colour too."""
+    """Label and editor on one line; description or problem on the next. The label is placed
+    over the editor's left margin (`position: absolute`, app.tcss) rather than beside it in a
+    line container: a row is four widgets, not five, which the form's fill, every layout of the
+    screen and every tab switch pay for, 27 rows at a time. The focused row's label is marked `▸`
+    and bold (`-focused`), which shows without colour too."""
 
     def __init__(self, spec: FieldSpec, value: object, devices: list[tuple[str, str]]) -> None:
         super().__init__(classes="field")
         self.spec, self.value, self.devices = spec, value, devices
         self._shown: list[str] = []
+        self._focused = False
 
     def compose(self) -> ComposeResult:
-        spec = self.spec
-        with Horizontal(classes="field-line"):
-            yield Label(self._label(False), classes="field-name")
-            yield self._editor()
-        yield Static(spec.hint, classes="field-hint")
+        yield Label(self._label(False), classes="field-name")
+        yield self._editor()
+        yield Static(self.spec.hint, classes="field-hint")
 
-    def _label(self, focused: bool) -> str:
-        return ("▸ " if focused else "  ") + self.spec.label
+    def _label(self, focused: bool) -> Content:
+        if focused:
+            return Content.styled("▸ " + self.spec.label, "bold $accent")
+        return Content("  " + self.spec.label)
 
     def on_descendant_focus(self) -> None:
         self._mark_focus()
@@ -68,9 +73,11 @@ class FieldRow(Vertical):
 
     def _mark_focus(self) -> None:
         focused = self.has_focus_within
-        if focused != self.has_class("-focused"):
-            self.set_class(focused, "-focused")
-            self.query_one(".field-name", Label).update(self._label(focused))
+        if focused != self._focused:
+            self._focused = focused
+            # styled in its text, not by a class on the row (a class restyles the row's widgets);
+            # its size is fixed (app.tcss): a repaint, not a layout of the screen
+            self.query_one(".field-name", Label).update(self._label(focused), layout=False)
 
     def _editor(self) -> Widget:
         spec, value, wid = self.spec, self.value, field_id(self.spec.path)
@@ -121,6 +128,26 @@ class FormSection(Vertical):
     def compose(self) -> ComposeResult:
         for spec in self.specs:
             yield FieldRow(spec, self.draft.get(spec.path), self.devices)
+
+    # The section that holds the focus has an accent border. Set here, on the section alone:
+    # a `:focus-within` rule made Textual restyle the section and every widget in it at each
+    # move of the focus (every Down in the form).
+    _lit = False
+
+    def on_descendant_focus(self) -> None:
+        self._light()
+
+    def on_descendant_blur(self) -> None:
+        self._light()
+
+    def _light(self) -> None:
+        lit = self.has_focus_within
+        if lit != self._lit:
+            self._lit = lit
+            if lit:
+                self.styles.border = ("round", self.app.current_theme.accent or "ansi_blue")
+            else:
+                self.styles.border = None  # back to app.tcss's
 
     async def rebuild(self, specs: list[FieldSpec]) -> None:
         self.specs = specs
