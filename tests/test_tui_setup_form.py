@@ -147,6 +147,30 @@ async def test_the_focused_field_is_marked_without_colour(tmp_path, monkeypatch)
         assert any(re.search(r"  shuffle\s+\[ \]", line) for line in lines)
 
 
+async def test_the_picker_cursor_is_underlined_without_colour(tmp_path, monkeypatch):
+    """Under NO_COLOR Textual draws a list's cursor in a shade of grey only: it is underlined
+    (a terminal attribute, not a colour), in the focused list and in the others."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        data = app.query_one("#list-data", OptionList)
+        await pilot.press("down")  # the cursor moves to the second dataset
+        await pilot.pause()
+        assert app.focused is data and data.highlighted == 1
+
+        def underlined(widget) -> list[str]:
+            lines = [widget.render_line(y) for y in range(widget.size.height)]
+            return [strip.text.strip() for strip in lines
+                    if any(seg.style and seg.style.underline and seg.text.strip() for seg in strip)]
+
+        second = items("data", "digits")[1].name
+        assert underlined(data) and underlined(data)[0].endswith(second)
+        assert not any("digits" in line for line in underlined(data))
+        model = app.query_one("#list-model", OptionList)  # not focused: its cursor too
+        assert underlined(model) and "mlp" in underlined(model)[0]
+
+
 async def test_names_follow_the_picks_until_the_user_types_one(tmp_path, user_presets):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -93,6 +93,17 @@ class WorkbenchApp(App[int]):
         self._run_panes: list[TrainPane | DataPane] = []
         self._preview: PreviewBatch | None = None  # the latest batch, for a pane mounted later
 
+    def get_css_variables(self) -> dict[str, str]:
+        """Under NO_COLOR, list cursors (pickers, drop-downs, the runs table) underlined: Textual
+        draws them with a shade of grey only (its `reverse` swaps the two greys), which a
+        terminal without colour may show the same as no cursor."""
+        variables = super().get_css_variables()
+        if self.no_color:
+            variables.update({"block-cursor-text-style": "bold underline",
+                              "block-cursor-blurred-text-style": "underline"})
+            self.theme_variables = variables
+        return variables
+
     @property
     def draft(self) -> Draft:
         """The experiment being edited (the Setup tab's; read it, change it through the tab)."""

@@ -58,6 +58,7 @@ class LivePlot(PlotextPlot):
         self.redraws = 0  # replots done; tests and benches read it
         self._frame: tuple[tuple, RenderResult] | None = None
         self._new_frame = False  # render() built a frame that render_lines has not timed yet
+        self._lines: tuple[tuple, list[Strip]] | None = None  # the last lines drawn, and for what
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -88,11 +89,15 @@ class LivePlot(PlotextPlot):
     def set_titles(self) -> None:
         """Titles and labels; called once when mounted."""
 
+    def _frame_key(self) -> tuple:
+        """What a frame is drawn from: the data (counted by replots), the size, the themes."""
+        return (self.redraws, self.size.width, self.size.height, self.theme, self.app.theme)
+
     def render(self) -> RenderResult:
         # plotext rebuilds the whole chart on every call; Textual also calls this to repaint
         # for reasons of its own (focus, hover, a neighbour's layout), so reuse the last frame
         # until the data, the size or the theme changed.
-        key = (self.redraws, self.size.width, self.size.height, self.theme, self.app.theme)
+        key = self._frame_key()
         if self._frame is None or self._frame[0] != key:
             self._frame = (key, super().render())
             self._new_frame = True
@@ -102,8 +107,14 @@ class LivePlot(PlotextPlot):
         """Textual's drawing of the widget: `render`, then the chart turned into lines of cells
         (as costly again as plotext at 160x50, py-spy); a new frame's whole cost sets when the
         timer may draw the next one."""
+        # the same frame, size and place as the last drawing (a tab switched back to, a
+        # neighbour's repaint): its lines as they were, not the chart turned into cells again
+        key = (self._frame_key(), crop, self.mouse_hover)
+        if self._lines is not None and self._lines[0] == key:
+            return self._lines[1]
         t = time.perf_counter()
         lines = super().render_lines(crop)
+        self._lines = (key, lines)
         if self._new_frame:
             self._new_frame = False
             self.frame_cost_s = time.perf_counter() - t
