@@ -4,8 +4,10 @@ screen showing it, in the real `workbench` app in tmux.
     python bench/key_latency.py [--presses 40] [--size 80x24]
 
 Keys measured: down / up in the dataset picker (the highlight moves), and, reported apart, tab
-switches (F2 Setup / F3 Train). The time includes tmux's own round
-trip (send-keys, then capture-pane polled every few ms), so it is an upper bound.
+switches (F2 Setup / F3 Train) and down / up between the form's fields. Also timed: a resize of
+the terminal (between the given size and 120x40, on the Train tab), to the footer redrawn on
+the new last line. The time includes tmux's own round trip (send-keys, then capture-pane polled
+every few ms), so it is an upper bound.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _tmux import Session
+from _tmux import Session, tmux
 
 SETUP_MARK, TRAIN_MARK = "dataset: ", "loss by epoch"
 
@@ -34,6 +36,13 @@ def timed(s: Session, key: str, done) -> float:
         if time.perf_counter() - t0 > 10:
             raise TimeoutError(f"{key!r}: no change on screen after 10 s:\n{s.screen()}")
     return time.perf_counter() - t0
+
+
+def footer_at(s: Session, rows: int) -> bool:
+    """Whether the app has drawn its footer on the last line of a terminal `rows` high, and the
+    status line above it (a redraw for the new size, not the old screen cut or padded)."""
+    lines = s.screen().splitlines()
+    return len(lines) >= rows and "Quit" in lines[rows - 1] and "epoch" in lines[rows - 2]
 
 
 def summary(name: str, times: list[float]) -> str:
@@ -75,6 +84,36 @@ def main() -> None:
                 key, mark, other = ("F3", TRAIN_MARK, SETUP_MARK) if i % 2 == 0 else ("F2", SETUP_MARK, TRAIN_MARK)
                 tabs.append(timed(s, key, lambda _b: mark in (sc := s.screen()) and other not in sc))
                 time.sleep(0.05)
+            fields = []  # the form: tab from the last picker to the first field, then down / up
+            s.keys("F2")
+            s.wait_for(SETUP_MARK, timeout=10)
+            names = ["max_epochs", "device", "seed", "name"]
+            for _ in range(8):  # from wherever the focus is on Setup to the first field
+                if f"▸ {names[0]}" in s.screen():
+                    break
+                s.keys("Tab")
+                time.sleep(0.5)
+            s.wait_for(f"▸ {names[0]}", timeout=10)
+            at = 0
+            for i in range(args.presses // 2):
+                to = at + 1 if (i // 3) % 2 == 0 else at - 1
+                fields.append(timed(s, "Down" if to > at else "Up",
+                                    lambda _b, n=names[to]: f"▸ {n}" in s.screen()))
+                at = to
+                time.sleep(0.05)
+            s.keys("F3")
+            s.wait_for(TRAIN_MARK, timeout=10)
+            sizes = [args.size, "120x40"]
+            resizes = []
+            for i in range(10):
+                cols, rows = sizes[(i + 1) % 2].split("x")
+                t0 = time.perf_counter()
+                tmux("resize-window", "-t", s.name, "-x", cols, "-y", rows)
+                while not footer_at(s, int(rows)):
+                    if time.perf_counter() - t0 > 10:
+                        raise TimeoutError(f"no footer on line {rows} after 10 s:\n{s.screen()}")
+                resizes.append(time.perf_counter() - t0)
+                time.sleep(0.3)
             s.keys("C-g")
             if not args.idle:  # the run saves its checkpoint, then the folder can go
                 s.wait_for("interrupted", timeout=60)  # ctrl+g is SIGTERM to the run, as any stop
@@ -82,6 +121,8 @@ def main() -> None:
     print(f"key press -> screen {during}, {args.size}:")
     print("  " + summary(f"picker down/up ({len(nav)} presses)", nav) + "   (target p95 <= 50 ms)")
     print("  " + summary(f"tab switch F2/F3 ({len(tabs)} presses)", tabs) + "   (target p95 <= 100 ms)")
+    print("  " + summary(f"form field down/up ({len(fields)} presses)", fields))
+    print("  " + summary(f"resize {args.size} <-> 120x40 on the Train tab ({len(resizes)})", resizes))
 
 
 if __name__ == "__main__":
