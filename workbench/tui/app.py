@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -31,28 +32,26 @@ from textual.widgets import Footer
 
 from .. import presets
 from ..problems import InvalidExperiment
-from . import keys, lazy_tabs, previews, watching
-from .commands import PresetCommands
-from .event_view import RunView
+from . import keys, lazy_tabs, previews
 from .eventlog import line
 from .log_pane import LogPane
 from .messages import LogLine, Problems
-from .runner import PreviewSource, Runner, RunEvents, detect_devices
-from .screens import HelpScreen
 from .setup_pane import SetupPane
-from .watching import watch_target
 from .widgets.footer import KeysFooter
 from .widgets.status import RunStatus, StatusLine
 from .widgets.tab_stack import TabStack
 from .widgets.tabbar import TabBar
 
 if TYPE_CHECKING:
+    from textual.command import Provider
     from textual.worker import Worker
 
     from ..config import Experiment
     from ..events import PreviewBatch
     from .draft import Draft
+    from .event_view import RunView
     from .run_panes import DataPane, TrainPane
+    from .runner import PreviewSource, Runner, RunEvents
     from .runs_pane import RunsPane
 
 DEFAULT_PRESET = "digits-mlp"
@@ -62,12 +61,26 @@ WIDE = 140  # columns from which plots and preview sit side by side
 NARROW = 70
 
 
+def _watching():
+    """`tui.watching` (runs started, stopped, watched; its dialogs), imported on first use."""
+    from . import watching
+
+    return watching
+
+
+def _preset_commands() -> type[Provider]:
+    """The command palette's presets, imported when the palette first opens."""
+    from .commands import PresetCommands
+
+    return PresetCommands
+
+
 class WorkbenchApp(App[int]):
     """Pick a dataset, model, loss and optimizer; edit; train (here or detached); watch."""
 
     CSS_PATH = "app.tcss"
     TITLE = "workbench"
-    COMMANDS = App.COMMANDS | {PresetCommands}
+    COMMANDS = App.COMMANDS | {_preset_commands}
     BINDINGS: ClassVar[list[BindingType]] = list(keys.BINDINGS)
 
     def __init__(
@@ -79,9 +92,6 @@ class WorkbenchApp(App[int]):
         super().__init__()
         self.watch_dir = watch
         self.runs_root = runs_root
-        self.runner = Runner(self)
-        self.run_view = RunView(self)
-        self.previews = PreviewSource()
         self.torch_ready = False
         self.ready = False  # the form is filled and the draft settled (after the first frame)
         # the tabs that own their state; kept, not queried (a log line is written per event)
@@ -103,6 +113,26 @@ class WorkbenchApp(App[int]):
                               "block-cursor-blurred-text-style": "underline"})
             self.theme_variables = variables
         return variables
+
+    # What follows and shows runs, made when first needed: their modules (the run folder's
+    # reader, the dialogs, the status routing) are not imported before the first frame.
+    @cached_property
+    def runner(self) -> Runner:
+        from .runner import Runner
+
+        return Runner(self)
+
+    @cached_property
+    def run_view(self) -> RunView:
+        from .event_view import RunView
+
+        return RunView(self)
+
+    @cached_property
+    def previews(self) -> PreviewSource:
+        from .runner import PreviewSource
+
+        return PreviewSource()
 
     @property
     def draft(self) -> Draft:
@@ -132,7 +162,8 @@ class WorkbenchApp(App[int]):
         )
 
     def on_unmount(self) -> None:
-        self.runner.close()
+        if "runner" in self.__dict__:  # made (cached_property)
+            self.runner.close()
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
@@ -157,7 +188,7 @@ class WorkbenchApp(App[int]):
         if self.watch_dir is not None:
             self.attach(self.watch_dir)
         else:  # runs still going from before (this app's, left running, or any other)
-            watching.announce_running(self)
+                _watching().announce_running(self)
 
     def mount_tab(self, tab: str) -> None:
         """Mount a tab's widgets if they are not yet (lazy_tabs.mount)."""
@@ -176,6 +207,8 @@ class WorkbenchApp(App[int]):
         except OSError:
             pass  # ctrl+r tries again and says why it cannot
         import torch
+
+        from .runner import detect_devices
 
         devices = detect_devices()
         self.call_from_thread(self._torch_loaded, torch.__version__, devices)
@@ -264,27 +297,28 @@ class WorkbenchApp(App[int]):
         if isinstance(self.screen, ModalScreen):
             return False
         if action in ("pause", "resume"):  # one ctrl+t, named for what it does now
-            return self.runner.paused == (action == "resume")
+            paused = "runner" in self.__dict__ and self.runner.paused  # (made when first needed)
+            return paused == (action == "resume")
         return True
 
     # -- actions ---------------------------------------------------------------------------------
     def action_run(self) -> None:
-        watching.start(self)
+        _watching().start(self)
 
     def action_pause(self) -> None:
-        watching.toggle_pause(self)
+        _watching().toggle_pause(self)
 
     def action_resume(self) -> None:
-        watching.toggle_pause(self)
+        _watching().toggle_pause(self)
 
     def action_stop(self) -> None:
-        watching.stop(self)
+        _watching().stop(self)
 
     def action_run_detached(self) -> None:
-        watching.run_detached(self)
+        _watching().run_detached(self)
 
     def action_run_config(self) -> None:
-        watching.open_run_config(self)
+        _watching().open_run_config(self)
 
     def action_save(self) -> None:
         self._setup.save_flow()
@@ -326,7 +360,7 @@ class WorkbenchApp(App[int]):
     # -- the followed run ------------------------------------------------------------------------
     def attach(self, run_dir: Path | str) -> bool:
         """Follow a run folder (its events, from the start); False if it is not one."""
-        return watching.attach(self, run_dir)
+        return _watching().attach(self, run_dir)
 
     @property
     def watching(self) -> Path | None:
@@ -352,13 +386,13 @@ class WorkbenchApp(App[int]):
         self.attach(event.run_dir)
 
     def on_runs_pane_open_config(self, event: RunsPane.OpenConfig) -> None:
-        watching.open_run_config(self, event.run_dir)
+        _watching().open_run_config(self, event.run_dir)
 
     def on_runs_pane_stop(self, event: RunsPane.Stop) -> None:
-        watching.stop_folder(self, event.run_dir)
+        _watching().stop_folder(self, event.run_dir)
 
     def on_runs_pane_resume(self, event: RunsPane.Resume) -> None:
-        watching.resume(self, event.run_dir)
+        _watching().resume(self, event.run_dir)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that raised (a run reports its own failures; this is anything else)."""
@@ -374,6 +408,8 @@ class WorkbenchApp(App[int]):
             )
 
     def action_help(self) -> None:
+        from .screens import HelpScreen
+
         self.push_screen(HelpScreen(keys.help_keys()))
 
     async def action_quit(self) -> None:
@@ -385,7 +421,7 @@ class WorkbenchApp(App[int]):
     @work(exclusive=True, group="dialog")
     async def quit_flow(self) -> None:
         """ctrl+q: while a run is going, ask whether to leave it running, stop it, or stay."""
-        if await watching.quit_choice(self):
+        if await _watching().quit_choice(self):
             self.exit(0)
 
 def run_app(preset: str | None, watch: str | None = None) -> int:
@@ -393,6 +429,8 @@ def run_app(preset: str | None, watch: str | None = None) -> int:
     `workbench watch [RUN_DIR]` (watch="latest" for the latest run): open it on a run folder."""
     run_dir = None
     if watch is not None:
+        from .watching import watch_target
+
         run_dir, problem = watch_target(watch)
         if problem:
             print(f"workbench: {problem}", file=sys.stderr)

@@ -27,7 +27,6 @@ from .. import presets
 from ..problems import InvalidExperiment, Problem
 from .draft import NAMED, Draft, problems_by_field
 from .messages import LogLine, Problems
-from .screens import ConfirmScreen, MessageScreen, PresetPickerScreen, SaveNameScreen
 from .widgets.form import Form
 from .widgets.pickers import SECTIONS, Picker, PickerColumn
 
@@ -209,6 +208,7 @@ class SetupPane(Container):
 
     def _checked(self, result: Report | RunFailed | Any) -> None:
         from ..preflight import Report
+        from .screens import MessageScreen
 
         self.checking = False
         if isinstance(result, Report):
@@ -234,6 +234,8 @@ class SetupPane(Container):
     @work(exclusive=True, group="dialog")
     async def save_flow(self) -> None:
         """Ask for a name (and before overwriting), then save the settings as a user preset."""
+        from .screens import ConfirmScreen, SaveNameScreen  # the dialogs: not at the first frame
+
         problems = self.check()
         if problems:
             self.post_message(Problems.refusal(problems, "save", "save"))
@@ -270,6 +272,8 @@ class SetupPane(Container):
     @work(exclusive=True, group="dialog")
     async def load_flow(self) -> None:
         """Pick a shipped or user preset and load it."""
+        from .screens import PresetPickerScreen
+
         path = await self.app.push_screen_wait(PresetPickerScreen())
         if path is not None:
             await self._load(path)
@@ -279,6 +283,8 @@ class SetupPane(Container):
         self.run_worker(self._load(Path(path)), group="dialog", exclusive=True)
 
     async def _load(self, path: Path) -> None:
+        from .screens import MessageScreen
+
         try:
             exp = presets.load(str(path))
         except InvalidExperiment as e:
