@@ -260,3 +260,16 @@ async def test_pickers_show_the_chosen_items_when_the_experiment_changes(tmp_pat
         browsed.highlighted = browsed.option_count - 1
         await pick(pilot, "data", "moons")
         await wait_for(pilot, lambda: all(chosen_in_view(app, s) for s in SECTIONS))
+
+
+def test_the_form_mounts_first_the_sections_in_view():
+    """The fill mounts the sections the form's height shows, the rest after a paint: at 80x24
+    (the form about 38 x 19) the training and data loader sections, not the other five."""
+    from workbench.tui.draft import Draft
+    from workbench.tui.widgets.form import in_view
+
+    specs = list(Draft(presets.read_preset("digits-mlp")).specs().values())
+    assert len(specs) == 7
+    assert in_view(specs, 38, 19) == 2
+    assert in_view(specs, 38, 4) == 1  # at least the first
+    assert in_view(specs, 120, 500) == 7  # a form tall enough shows them all

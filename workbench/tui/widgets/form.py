@@ -110,6 +110,20 @@ def _with_current(options: list[tuple[str, object]], value: object) -> list[tupl
     return list(options)
 
 
+def in_view(sections: list[list[FieldSpec]], width: int, height: int) -> int:
+    """How many of the sections, one under another, a form `width` x `height` shows (at least
+    one, and the one it shows in part): a section takes its border, and per row the label line
+    and the hint's lines (wrapped at the hint's width: the section's border, padding and the
+    hint's indent take 6 columns)."""
+    room = max(10, width - 6)
+    used = 0
+    for n, specs in enumerate(sections, 1):
+        used += 2 + sum(1 + max(1, -(-len(spec.hint) // room)) for spec in specs)
+        if used >= height:
+            return n
+    return len(sections)
+
+
 class FormSection(Vertical):
     """The rows of one section of the experiment."""
 
@@ -195,23 +209,36 @@ class Form(VerticalScroll, can_focus=False):
         self.call_after_refresh(self._fill)
 
     async def _fill(self) -> None:
+        """Mount the sections the form's height shows; the rest after they are painted, so
+        that the fields a user sees first (10 of 27 rows at 80x24) wait for no others."""
         self.draft.settle()
         self.specs = self.draft.specs()  # a preset loaded before the fill is shown as it is now
         self._loading = True
+        shown = in_view(list(self.specs.values()), self.size.width, self.size.height)
+        sections = self._sections()
+        await self.query("#form-loading").remove()
         try:
-            await self.query("#form-loading").remove()
-            await self._mount_sections()
+            await self.mount_all(sections[:shown])
+        except BaseException:
+            self._loading = False
+            raise
+        self.call_after_refresh(self._fill_rest, sections[shown:])
+
+    async def _fill_rest(self, sections: list[FormSection]) -> None:
+        try:
+            await self.mount_all(sections)
         finally:
             self._loading = False
         self._filled.set()
         self.show_problems(self._placed)
         self.post_message(self.Filled())
 
+    def _sections(self) -> list[FormSection]:
+        return [FormSection(section, specs, self.draft, self.devices)
+                for section, specs in self.specs.items()]
+
     async def _mount_sections(self) -> None:
-        await self.mount_all(
-            FormSection(section, specs, self.draft, self.devices)
-            for section, specs in self.specs.items()
-        )
+        await self.mount_all(self._sections())
 
     @property
     def filled(self) -> bool:
