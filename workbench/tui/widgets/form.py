@@ -6,8 +6,8 @@ Every edit is written into the shared `Draft` and announced with `Form.Edited`; 
 validates and hands the problems back through `show_problems`.
 
 The rows (most of the screen's widgets) are mounted just after the first frame, so that the pickers
-show sooner; the draft is settled (validated: this loads pydantic) then too. `Form.Filled` says when
-they are there.
+show sooner. They are made from plain data (`tui.fieldtable`): the draft is settled (validated: this
+loads pydantic) once they are on screen (the Setup pane, on `Form.Filled`).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ class Form(VerticalScroll, can_focus=False):
         path: str
 
     class Filled(Message):
-        """The rows are mounted (once, just after the first frame)."""
+        """The rows are mounted (once, just after the first frame), the draft maybe not settled."""
 
     @dataclass
     class Switched(Message):
@@ -168,7 +168,7 @@ class Form(VerticalScroll, can_focus=False):
         self.call_after_refresh(self._fill)
 
     async def _fill(self) -> None:
-        self.draft.settle()
+        # plain data: the schema (pydantic) loads after the rows are painted, at the settle
         self.specs = self.draft.specs()  # a preset loaded before the fill is shown as it is now
         self._loading = True
         try:
