@@ -16,14 +16,14 @@ from __future__ import annotations
 import copy
 import re
 import types
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
 from ..presets import parse_value
 from ..problems import InvalidExperiment, Problem
+from .fieldspec import FieldSpec
 
 if TYPE_CHECKING:
     from ..config import Experiment
@@ -47,28 +47,6 @@ CUSTOM_PATH_HINT = "'file.py:Class' or 'pkg.module:Class'; its code runs when a 
 NAMED = ("data", "model", "loss", "optimizer")
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """One form field, derived from a pydantic field."""
-
-    path: str  # dotted, as in Problem.path: "optimizer.lr", "seed"
-    label: str
-    kind: Literal["bool", "choice", "text", "device"]
-    choices: tuple[Any, ...] = ()
-    optional: bool = False  # None is allowed (an empty input leaves the key out)
-    is_str: bool = False  # the text is taken verbatim, not parsed as a TOML value
-    hint: str = ""  # description and bounds
-    switches: bool = False  # a section's class name: picking one restarts the section (`switch`)
-
-    @property
-    def section(self) -> str:
-        return self.path.rpartition(".")[0]
-
-    @property
-    def key(self) -> str:
-        return self.path.rpartition(".")[2]
-
-
 def data_keys(name: str) -> tuple[str, ...]:
     """The [data] keys the form shows for a dataset: the keys of its files (a custom Dataset's
     path, task and arguments), then the loader's."""
@@ -90,9 +68,8 @@ def data_specs(name: str) -> list[FieldSpec]:
 
     from ..data import DATASETS
     from ..tasks import TASKS
-    from .fieldtable import FIELDS
 
-    specs = {spec.key: spec for spec in FIELDS["data"]}
+    specs = {spec.key: spec for spec in _table().FIELDS["data"]}
     out = []
     for spec in (specs[key] for key in data_keys(name)):
         hint = spec.hint.removeprefix("custom: ")
@@ -107,9 +84,7 @@ def data_specs(name: str) -> list[FieldSpec]:
 def switched_specs(section: str, name: str) -> list[FieldSpec]:
     """A section whose class is chosen in the form: its `name` (a choice), then that class's
     arguments."""
-    from .fieldtable import ARGUMENTS
-
-    classes = ARGUMENTS[section]
+    classes = _table().ARGUMENTS[section]
     hint = HINTS.get(section, "")
     pick = FieldSpec(f"{section}.name", "name", "choice", tuple(classes), hint=hint, switches=True)
     return [pick, *classes.get(name, ())]
@@ -312,7 +287,7 @@ def generated_description(raw: dict) -> str:
 
 
 def _table() -> types.ModuleType:
-    """The generated field table (imported here, not at the top: it imports `FieldSpec`)."""
+    """The generated field table, imported when first needed (the first frame does without)."""
     from . import fieldtable
 
     return fieldtable

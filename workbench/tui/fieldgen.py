@@ -20,7 +20,8 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .draft import COMMON, CSV_KEYS, CUSTOM_KEYS, PATH_KEYS, PICKED, FieldSpec
+from .draft import COMMON, CSV_KEYS, CUSTOM_KEYS, PATH_KEYS, PICKED
+from .fieldspec import FieldSpec
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -103,22 +104,25 @@ def table() -> dict[str, Any]:
     from ..config import SECTIONS, DataConfig, Experiment, TrainConfig
     from ..schedulers import EarlyStopping
 
-    classes = {s: SECTIONS[s] for s in (*PICKED, "scheduler")}
+    classes: dict[str, dict[str, type[BaseModel]]] = {
+        s: SECTIONS[s] for s in (*PICKED, "scheduler")  # type: ignore[misc]
+    }
+    data_keys = PATH_KEYS + CUSTOM_KEYS + CSV_KEYS + COMMON["data"]
     return {
         "EXPERIMENT": Experiment().to_dict(),
         "FIELDS": {
             "train": model_specs("train", TrainConfig, COMMON["train"]),
             "": model_specs("", Experiment, COMMON[""]),
             # every [data] key the form shows for some dataset (`draft.data_keys` picks them)
-            "data": model_specs("data", DataConfig, PATH_KEYS + CUSTOM_KEYS + CSV_KEYS + COMMON["data"]),
+            "data": model_specs("data", DataConfig, data_keys),
             "early_stopping": model_specs("early_stopping", EarlyStopping),
         },
         "ARGUMENTS": {
-            s: {name: model_specs(s, cls) for name, cls in entry.items()}  # type: ignore[union-attr]
+            s: {name: model_specs(s, cls) for name, cls in entry.items()}
             for s, entry in classes.items()
         },
         "DEFAULTS": {
-            s: {name: class_defaults(cls) for name, cls in entry.items()}  # type: ignore[union-attr]
+            s: {name: class_defaults(cls) for name, cls in entry.items()}
             for s, entry in classes.items()
         },
     }
@@ -126,9 +130,12 @@ def table() -> dict[str, Any]:
 
 HEADER = f'''"""The hyperparameter form's fields and defaults as plain data: GENERATED, do not edit.
 
-Written from the schema's pydantic classes by `{COMMAND}` (`tui.fieldgen`), so that
-the form fills without loading the schema (pydantic); tests/test_fieldtable.py checks that it is in
-step with the classes.
+The form fills from it without loading the schema (pydantic and the config classes). Written from
+the schema's pydantic classes (`tui.fieldgen`) by
+
+    {COMMAND}
+
+and tests/test_fieldtable.py checks that it is in step with them.
 """
 
 # ruff: noqa: E501
@@ -137,12 +144,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .draft import FieldSpec
+from .fieldspec import FieldSpec
 '''
 
 COMMENTS = {
     "EXPERIMENT": "#: the default experiment, as `config.Experiment().to_dict()` gives it",
-    "FIELDS": "#: the fields of the sections of one class (`draft.COMMON`; the data keys of every dataset)",
+    "FIELDS": "#: the fields of the sections of one class (`draft.COMMON`; every dataset's keys)",
     "ARGUMENTS": "#: the arguments of each class of the sections picked by name",
     "DEFAULTS": "#: the arguments of each such class that have a default other than None",
 }

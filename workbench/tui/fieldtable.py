@@ -1,8 +1,11 @@
 """The hyperparameter form's fields and defaults as plain data: GENERATED, do not edit.
 
-Written from the schema's pydantic classes by `python -m workbench.tui.fieldgen --write` (`tui.fieldgen`), so that
-the form fills without loading the schema (pydantic); tests/test_fieldtable.py checks that it is in
-step with the classes.
+The form fills from it without loading the schema (pydantic and the config classes). Written from
+the schema's pydantic classes (`tui.fieldgen`) by
+
+    python -m workbench.tui.fieldgen --write
+
+and tests/test_fieldtable.py checks that it is in step with them.
 """
 
 # ruff: noqa: E501
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .draft import FieldSpec
+from .fieldspec import FieldSpec
 
 #: the default experiment, as `config.Experiment().to_dict()` gives it
 EXPERIMENT: dict[str, Any] = {'name': 'experiment',
@@ -52,7 +55,7 @@ EXPERIMENT: dict[str, Any] = {'name': 'experiment',
            'max_rollbacks': 3,
            'tensorboard': False}}
 
-#: the fields of the sections of one class (`draft.COMMON`; the data keys of every dataset)
+#: the fields of the sections of one class (`draft.COMMON`; every dataset's keys)
 FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     'train': (
         FieldSpec('train.max_epochs', 'max_epochs', 'text', hint='epochs to train; >= 1, <= 100,000'),
