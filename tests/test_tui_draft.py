@@ -8,7 +8,8 @@ import pytest
 from workbench import presets
 from workbench.events import BatchEnd, EpochEnd, PreviewBatch
 from workbench.optimizers import OPTIMIZERS
-from workbench.tui.draft import Draft, field_spec, format_value, parse_text, problems_by_field
+from workbench.tui.draft import Draft, format_value, parse_text, problems_by_field
+from workbench.tui.fieldgen import field_spec
 from workbench.tui.runner import coalesce
 from workbench.tui.widgets.pickers import items
 

@@ -75,6 +75,63 @@ async def test_pickers_show_before_the_form_fills_then_the_preset_is_checked(tmp
         await wait_for(pilot, lambda: not app.draft.problems, what="the fix to validate")
 
 
+FILL_PROBE = """
+import asyncio, sys, tempfile
+from pathlib import Path
+from workbench import presets
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.draft import Draft
+from workbench.tui.setup_pane import SetupPane
+from workbench.tui.widgets.form import Form
+
+seen = {}
+filled, settle = SetupPane.on_form_filled, Draft.settle
+
+def on_form_filled(pane, event):
+    seen["filled"] = [m for m in ("pydantic", "workbench.config") if m in sys.modules]
+    filled(pane, event)
+
+def spied_settle(draft):
+    rows = app.query_one(Form).rows()
+    seen.setdefault("settle", (len(rows), rows["train.max_epochs"].is_on_screen))
+    return settle(draft)
+
+SetupPane.on_form_filled, Draft.settle = on_form_filled, spied_settle
+app = WorkbenchApp(presets.read_toml(presets.resolve("digits-mlp")),
+                   runs_root=Path(tempfile.mkdtemp()) / "runs")
+
+async def main():
+    async with app.run_test(size=(80, 24)) as pilot:
+        while not app.ready:
+            await pilot.pause(0.01)
+asyncio.run(main())
+print(seen)
+"""
+
+
+def test_the_form_fills_and_is_painted_before_the_schema_loads():
+    """The rows come from plain data (`tui.fieldtable`); pydantic and the config classes load
+    (the preset is validated) once they are on screen. In a process of its own: other tests'
+    imports would be there already."""
+    out = subprocess.run([sys.executable, "-c", FILL_PROBE], capture_output=True, text=True,
+                         check=True, timeout=120)
+    seen = eval(out.stdout.strip().splitlines()[-1])
+    assert seen["filled"] == []  # nothing of the schema when the rows are mounted
+    rows, painted = seen["settle"]
+    assert rows > 20 and painted  # the settle waits for them to be on screen
+
+
+async def test_a_value_the_settle_normalises_is_shown_as_the_settled_draft_has_it(tmp_path):
+    raw = presets.read_toml(presets.resolve("digits-mlp"))
+    raw["optimizer"] = {"name": "Adam", "lr": 1}  # an int, where the schema has a float
+    app = WorkbenchApp(raw, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert app.draft.get("optimizer.lr") == 1.0
+        assert app.query_one("#f-optimizer-lr", Input).value == "1.0"
+        assert app.query_one("#f-optimizer-eps", Input).value == "1e-08"  # the default, as before
+
+
 async def test_a_pick_made_before_the_form_fills_is_kept(tmp_path, monkeypatch):
     fill = Form._fill
 

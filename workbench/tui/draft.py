@@ -2,10 +2,13 @@
 
 No Textual here. The form and the pickers write into a `Draft`; `problems_by_field` maps each
 `Problem.path` to the widget that shows it. Field specs are generated from the pydantic schema
-(annotation, default, bounds, description), so no form is hand-written per optimizer or loss.
+(annotation, default, bounds, description), so no form is hand-written per optimizer or loss: they
+and the classes' defaults are read from `fieldtable`, plain data generated from the schema
+(`tui.fieldgen`).
 
-The app starts from a preset's raw data: its first frame needs only the picked names, and the schema
-(pydantic, `config`) is loaded just after it, by `settle`.
+The app starts from a preset's raw data: its first frame and its form need only that table, and the
+schema (pydantic, `config`) is loaded once the form is on screen, by `settle`. Until then the draft
+shows each value the file leaves out as the default it will get.
 """
 
 from __future__ import annotations
@@ -13,19 +16,16 @@ from __future__ import annotations
 import copy
 import re
 import types
-import typing
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
 from ..presets import parse_value
 from ..problems import InvalidExperiment, Problem
+from .fieldspec import FieldSpec
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from ..config import Experiment
 
 #: the tutorial's common hyperparameters, in the order the form shows them
@@ -47,70 +47,6 @@ CUSTOM_PATH_HINT = "'file.py:Class' or 'pkg.module:Class'; its code runs when a 
 NAMED = ("data", "model", "loss", "optimizer")
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """One form field, derived from a pydantic field."""
-
-    path: str  # dotted, as in Problem.path: "optimizer.lr", "seed"
-    label: str
-    kind: Literal["bool", "choice", "text", "device"]
-    choices: tuple[Any, ...] = ()
-    optional: bool = False  # None is allowed (an empty input leaves the key out)
-    is_str: bool = False  # the text is taken verbatim, not parsed as a TOML value
-    hint: str = ""  # description and bounds
-    switches: bool = False  # a section's class name: picking one restarts the section (`switch`)
-
-    @property
-    def section(self) -> str:
-        return self.path.rpartition(".")[0]
-
-    @property
-    def key(self) -> str:
-        return self.path.rpartition(".")[2]
-
-
-def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], len(args) < len(typing.get_args(annotation))
-    return annotation, False
-
-
-def bounds_text(metadata: list) -> str:
-    """'> 0, <= 100' from pydantic's annotated_types metadata."""
-    import annotated_types as at
-
-    parts = []
-    for m in metadata:
-        for cls, attr, op in (
-            (at.Gt, "gt", ">"),
-            (at.Ge, "ge", ">="),
-            (at.Lt, "lt", "<"),
-            (at.Le, "le", "<="),
-        ):
-            if isinstance(m, cls):
-                v = getattr(m, attr)
-                parts.append(f"{op} {v:,}" if isinstance(v, int) else f"{op} {v:g}")
-    return ", ".join(parts)
-
-
-def field_spec(model: type[BaseModel], key: str, section: str) -> FieldSpec:
-    """The form field for `model.model_fields[key]`, found under `section` of the experiment."""
-    info = model.model_fields[key]
-    path = f"{section}.{key}" if section else key
-    annotation, optional = _unwrap_optional(info.annotation)
-    hint = "; ".join(t for t in (info.description or "", bounds_text(info.metadata)) if t)
-    if path == "train.device":
-        return FieldSpec(path, key, "device", hint=hint, is_str=True)
-    if annotation is bool:
-        return FieldSpec(path, key, "bool", hint=hint)
-    if typing.get_origin(annotation) is Literal:
-        return FieldSpec(path, key, "choice", typing.get_args(annotation), optional, hint=hint)
-    return FieldSpec(path, key, "text", optional=optional, is_str=annotation is str, hint=hint)
-
-
 def data_keys(name: str) -> tuple[str, ...]:
     """The [data] keys the form shows for a dataset: the keys of its files (a custom Dataset's
     path, task and arguments), then the loader's."""
@@ -130,12 +66,12 @@ def data_specs(name: str) -> list[FieldSpec]:
     tasks (a plain string in the schema)."""
     from dataclasses import replace
 
-    from ..config import DataConfig
     from ..data import DATASETS
     from ..tasks import TASKS
 
+    specs = {spec.key: spec for spec in _table().FIELDS["data"]}
     out = []
-    for spec in section_specs("data", DataConfig, data_keys(name)):
+    for spec in (specs[key] for key in data_keys(name)):
         hint = spec.hint.removeprefix("custom: ")
         if spec.key == "path":
             hint = (CUSTOM_PATH_HINT if name == "custom" else DATASETS[name].needs) or hint
@@ -145,20 +81,13 @@ def data_specs(name: str) -> list[FieldSpec]:
     return out
 
 
-def switched_specs(section: str, classes: dict[str, type[BaseModel]], name: str) -> list[FieldSpec]:
+def switched_specs(section: str, name: str) -> list[FieldSpec]:
     """A section whose class is chosen in the form: its `name` (a choice), then that class's
     arguments."""
+    classes = _table().ARGUMENTS[section]
     hint = HINTS.get(section, "")
     pick = FieldSpec(f"{section}.name", "name", "choice", tuple(classes), hint=hint, switches=True)
-    cls = classes.get(name)
-    return [pick, *(section_specs(section, cls) if cls is not None else [])]
-
-
-def section_specs(
-    section: str, model: type[BaseModel], keys: tuple[str, ...] | None = None
-) -> list[FieldSpec]:
-    keys = keys if keys is not None else tuple(k for k in model.model_fields if k != "name")
-    return [field_spec(model, k, section) for k in keys]
+    return [pick, *classes.get(name, ())]
 
 
 def format_value(value: Any, spec: FieldSpec | None = None) -> str:
@@ -254,12 +183,14 @@ class Draft:
         self.raw["description"] = generated_description(self.raw)
 
     def get(self, path: str) -> Any:
-        node: Any = self.raw
-        for k in path.split("."):
-            if not isinstance(node, dict) or k not in node:
-                return None
-            node = node[k]
-        return node
+        """The value at a dotted path; before `settle`, one the file leaves out (or holds in a
+        section that is not a table) is the default that the settled draft will give it."""
+        value = _lookup(self.raw, path)
+        if value is None and not self.settled:
+            section, dot, _ = path.partition(".")
+            defaults = {section: _section_base(self.raw, section)} if dot else _table().EXPERIMENT
+            value = copy.deepcopy(_lookup(defaults, path))  # a list the caller may change
+        return value
 
     def set(self, path: str, value: Any, present: bool = True) -> None:
         *parents, key = path.split(".")
@@ -281,9 +212,7 @@ class Draft:
             return
         if self.name_of(section) == name:
             return
-        from ..config import SECTIONS
-
-        self.raw[section] = {"name": name, **_defaults(SECTIONS[section][name])}  # type: ignore[index]
+        self.raw[section] = {"name": name, **copy.deepcopy(_table().DEFAULTS[section][name])}
 
     def _switch_data(self, name: str) -> None:
         """A new dataset keeps the loader's settings; keys that only the old one read go, and so
@@ -314,22 +243,19 @@ class Draft:
         return self.problems
 
     def specs(self) -> dict[str, list[FieldSpec]]:
-        """Form sections for the current picks: title -> fields."""
-        from ..config import SECTIONS, Experiment
-        from ..schedulers import SCHEDULERS, EarlyStopping
-
+        """Form sections for the current picks: title -> fields (plain data: no schema loaded)."""
+        table = _table()
         out: dict[str, list[FieldSpec]] = {
-            "train": section_specs("train", SECTIONS["train"], COMMON["train"])  # type: ignore[arg-type]
-            + section_specs("", Experiment, COMMON[""]),
+            "train": [*table.FIELDS["train"], *table.FIELDS[""]],
             "data": data_specs(self.name_of("data")),
         }
         for section in PICKED:
-            cls = SECTIONS[section].get(self.name_of(section))  # type: ignore[union-attr]
-            if cls is not None:
-                out[section] = section_specs(section, cls)
+            specs = table.ARGUMENTS[section].get(self.name_of(section))
+            if specs is not None:
+                out[section] = list(specs)
             if section == "optimizer":  # the schedule drives the optimizer's rate: shown under it
-                out["scheduler"] = switched_specs("scheduler", SCHEDULERS, self.name_of("scheduler"))
-        out["early_stopping"] = section_specs("early_stopping", EarlyStopping)
+                out["scheduler"] = switched_specs("scheduler", self.name_of("scheduler"))
+        out["early_stopping"] = list(table.FIELDS["early_stopping"])
         return out
 
 
@@ -360,42 +286,47 @@ def generated_description(raw: dict) -> str:
     return f"{picks['data']} with {picks['model']}, {picks['loss']} and {picks['optimizer']}"
 
 
-def _defaults(cls: type[BaseModel]) -> dict:
-    """The arguments of a class that have a default (other than None), as plain data."""
-    out = {}
-    for key, info in cls.model_fields.items():
-        if key != "name" and not info.is_required():
-            default = info.get_default(call_default_factory=True)
-            if default is not None:
-                out[key] = copy.deepcopy(default)
-    return _jsonable(out)
+def _table() -> types.ModuleType:
+    """The generated field table, imported when first needed (the first frame does without)."""
+    from . import fieldtable
+
+    return fieldtable
+
+
+def _lookup(node: Any, path: str) -> Any:
+    for k in path.split("."):
+        if not isinstance(node, dict) or k not in node:
+            return None
+        node = node[k]
+    return node
+
+
+def _section_base(raw: dict, section: str) -> dict | None:
+    """What a section of raw experiment data is laid over at `settle`: the default section where
+    the file's is not a table or names the default class (or none), else the defaults of the class
+    it names; None for a class it does not know (or a key that is not a section)."""
+    table = _table()
+    default, given = table.EXPERIMENT.get(section), raw.get(section)
+    if not isinstance(default, dict):
+        return None
+    if not isinstance(given, dict) or section not in table.DEFAULTS:
+        return default  # not a table (a problem, listed at the load), or data, train, ...
+    name = given.get("name", default.get("name"))
+    if name == default.get("name"):
+        return default
+    if name in table.DEFAULTS[section]:
+        return {"name": name, **table.DEFAULTS[section][name]}
+    return None
 
 
 def _over_defaults(raw: dict) -> dict:
     """Raw experiment data over the defaults of the classes it names (where they are known)."""
-    from ..config import SECTIONS, Experiment
-
-    base = Experiment().to_dict()
-    out = {**base, **raw}
-    for section, entry in SECTIONS.items():
-        given, default = raw.get(section), base[section].get("name")
-        if not isinstance(given, dict):  # absent, or not a table (a problem, listed at the load)
-            out[section] = base[section]
-        elif not isinstance(entry, dict) or given.get("name", default) == default:
-            out[section] = {**base[section], **given}  # data and train, or the default class
-        elif given["name"] in entry:
-            out[section] = {"name": given["name"], **_defaults(entry[given["name"]]), **given}
-    return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
+    out = {**_table().EXPERIMENT, **raw}
+    for section in _table().EXPERIMENT:
+        base, given = _section_base(raw, section), raw.get(section)
+        if base is not None:
+            out[section] = {**base, **given} if isinstance(given, dict) else base
+    return copy.deepcopy(out)  # nothing shared with the table
 
 
 def problems_by_field(

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from ..preflight import Report
 
 
+#: refreshes the settle waits for the form's rows to be painted (one or two, as a rule)
+PAINT_REFRESHES = 10
+
+
 class SetupPane(Container):
     """Pickers for dataset, model, loss and optimizer beside the form of their hyperparameters."""
 
@@ -76,8 +80,21 @@ class SetupPane(Container):
     def current_experiment(self) -> Experiment | None:
         """The validated experiment, or None; a preset typed ahead of the form's fill is checked
         now."""
-        self.draft.settle()
+        self._settle()
         return self.draft.experiment
+
+    def _settle(self) -> None:
+        """Validate the preset the app started from, once (this loads the schema: pydantic); the
+        rows filled before it then show what that changed: a value normalised (`lr = 1` is 1.0),
+        a section that was not a table replaced by its defaults."""
+        if self.draft.settled:
+            return
+        form = self.query_one(Form)
+        shown = {path: self.draft.get(path) for path in form.paths}
+        self.draft.settle()
+        for path, value in shown.items():
+            if repr(self.draft.get(path)) != repr(value):  # strict: 1 is not 1.0, nor True
+                form.show_value(path)
 
     def check(self) -> list[Problem]:
         """Validate the draft; mark each problem next to its field or picker and return them."""
@@ -144,6 +161,20 @@ class SetupPane(Container):
     # -- the form and the pickers ----------------------------------------------------------------
     def on_form_filled(self, event: Form.Filled) -> None:
         event.stop()
+        self.call_after_refresh(self._settle_when_painted)
+
+    async def _settle_when_painted(self, refreshes: int = 1) -> None:
+        """Settle the draft once the rows are on screen: loading the schema (pydantic, ~0.25 s)
+        holds the UI that long. A new row reaches the screen's layout a refresh or so after its
+        mount (its parent asks for the layout when idle): a few refreshes are waited for."""
+        first = next(iter(self.query_one(Form).rows().values()), None)
+        if first is not None and not first.is_on_screen and refreshes < PAINT_REFRESHES:
+            self.call_after_refresh(self._settle_when_painted, refreshes + 1)
+            return
+        self._settle()
+        form = self.query_one(Form)
+        if self.draft.specs() != form.specs:  # the draft's data filled other sections than these
+            await form.rebuild()
         self.refresh_pickers()  # the settled draft names every section
         self.revalidate()
         if self.draft.load_problems:  # some may be gone: a section that was not a table, say

@@ -6,8 +6,8 @@ Every edit is written into the shared `Draft` and announced with `Form.Edited`; 
 validates and hands the problems back through `show_problems`.
 
 The rows (most of the screen's widgets) are mounted just after the first frame, so that the pickers
-show sooner; the draft is settled (validated: this loads pydantic) then too. `Form.Filled` says when
-they are there.
+show sooner. They are made from plain data (`tui.fieldtable`): the draft is settled (validated: this
+loads pydantic) once they are on screen (the Setup pane, on `Form.Filled`).
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class Form(VerticalScroll, can_focus=False):
         path: str
 
     class Filled(Message):
-        """The rows are mounted (once, just after the first frame)."""
+        """The rows are mounted (once, just after the first frame), the draft maybe not settled."""
 
     @dataclass
     class Switched(Message):
@@ -210,8 +210,8 @@ class Form(VerticalScroll, can_focus=False):
 
     async def _fill(self) -> None:
         """Mount the sections the form's height shows; the rest after they are painted, so
-        that the fields a user sees first (10 of 27 rows at 80x24) wait for no others."""
-        self.draft.settle()
+        that the fields a user sees first (10 of 27 rows at 80x24) wait for no others. Plain
+        data: the schema (pydantic) loads after the rows are painted, at the settle."""
         self.specs = self.draft.specs()  # a preset loaded before the fill is shown as it is now
         self._loading = True
         shown = in_view(list(self.specs.values()), self.size.width, self.size.height)
