@@ -145,6 +145,8 @@ class WorkbenchApp(App[int]):
         # node, 2% of the work to the first frame at 160x50)
         self.set_class(self.size.width >= WIDE, "-wide")
         self.set_class(self.size.width < NARROW, "-narrow")
+        # the footer is composed for this width: the first resize event has nothing to change
+        self._footer_room = self._room(self.size.width)
         yield TabBar({t: t.title() for t in keys.TABS}, "setup", id="tab-bar")
         with TabStack(base="setup", id="tabs"):  # the others over Setup, which stays laid out
             yield self._setup
@@ -154,7 +156,7 @@ class WorkbenchApp(App[int]):
             yield self._log
             yield Container(id="runs", classes="pane")
         yield StatusLine(id="status")
-        yield KeysFooter(compact=True)
+        yield KeysFooter(compact=True, show_command_palette=self.size.width >= 100)
 
     def on_mount(self) -> None:
         self.log_line(
@@ -171,10 +173,15 @@ class WorkbenchApp(App[int]):
         # below 100 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
         footer = self.query_one(Footer)
         footer.show_command_palette = event.size.width >= 100
-        room = tuple(event.size.width >= w for w in keys.FOOTER_MIN_WIDTH.values())
-        if room != getattr(self, "_footer_room", None):  # the keys it has room for changed
+        room = self._room(event.size.width)
+        if room != self._footer_room:  # the keys it has room for changed
             self._footer_room = room
             footer.refresh(recompose=True)
+
+    @staticmethod
+    def _room(width: int) -> tuple[bool, ...]:
+        """Which of the footer's width-dependent keys a terminal `width` wide has room for."""
+        return tuple(width >= w for w in keys.FOOTER_MIN_WIDTH.values())
 
     # -- after the first frame -------------------------------------------------------------------
     def on_setup_pane_ready(self, event: SetupPane.Ready) -> None:
