@@ -7,8 +7,10 @@ parallel op; with one thread fewer the screen has a core of its own, but a model
 built-in `cnn` on MNIST-sized images 1.55x slower from the app than with `workbench run` under the
 old rule of `cores - 1`, where the digits MLP, whose ops are too small to split, lost nothing.
 Which one wins depends on the model, so the app's run measures it (`choose`): after building the
-model, it times a few training steps of a copy of the model and its optimizer at each candidate
-(all cores, one fewer), in alternation after a warm-up, and keeps the faster. The screen is idle
+model, it waits (up to 2 s) for the other processes to leave the cores (`others_quiet`: the screen
+is busiest just as its run starts), times a few training steps of a copy of the model and its
+optimizer at each candidate (all cores, one fewer), in alternation after a warm-up, and keeps the
+faster, comparing each candidate's best round (a round the screen cut into says nothing). The screen is idle
 while this runs, so the count that leaves it a core is kept unless the other is clearly faster
 (`MARGIN`). The app's run process also has OpenMP wait passively (`passive_wait_env`): libgomp's
 threads otherwise spin at each barrier for a while and hold the core that a descheduled sibling
@@ -23,7 +25,6 @@ core) unless the preset says otherwise. The choice and its figures go into the R
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -31,8 +32,9 @@ from typing import Any, Callable
 #: more threads are kept only when they are at least this much faster per step (the screen, idle
 #: while the run measures, takes a share of a core from a run that uses them all)
 MARGIN = 0.10
-#: rounds of timed steps per candidate, taken in alternation (medians compared)
-ROUNDS = 3
+#: rounds of timed steps per candidate, taken in alternation (each candidate's best compared: a
+#: round that another process cut into says nothing about the thread count)
+ROUNDS = 4
 #: the time a round aims for, and the most the whole measurement may take once a round is done
 ROUND_S = 0.05
 BUDGET_S = 2.0
@@ -108,7 +110,7 @@ def choose(user_threads: int, measure: bool, n_cores: int, default: int,
             break
         for n in options if r % 2 == 0 else options[::-1]:  # neither always goes first
             seen[n].append(time_round(n))
-    timings = {n: statistics.median(v) for n, v in seen.items()}
+    timings = {n: min(v) for n, v in seen.items()}
     return Choice(pick(timings), "measured", timings)
 
 
@@ -125,7 +127,9 @@ def settle(job: Any, measure: bool) -> Choice:
             choice = Choice(n, f"not measured: {why}")
         else:
             try:
-                choice = choose(0, True, cores(), default, StepTimer(job))
+                timer = StepTimer(job)
+                others_quiet()  # the screen's burst at a run's start (its tabs, the first events)
+                choice = choose(0, True, cores(), default, timer)
             except Exception as e:  # noqa: BLE001 (the run's first step reports a user's error)
                 n = candidates(cores(), default)[-1]
                 choice = Choice(n, f"not measured: {type(e).__name__}")
@@ -133,6 +137,40 @@ def settle(job: Any, measure: bool) -> Choice:
         choice = choose(user, measure, cores(), default)
     torch.set_num_threads(choice.threads)
     return choice
+
+
+#: the other processes' share of the cores under which the measurement starts, and the most it
+#: waits for them (a run started in the app begins while the screen mounts its tabs and draws)
+QUIET_CORES, QUIET_WAIT_S, QUIET_POLL_S = 0.3, 2.0, 0.1
+
+
+def others_quiet(max_wait_s: float = QUIET_WAIT_S, poll_s: float = QUIET_POLL_S) -> float:
+    """Wait (at most `max_wait_s`) until the other processes use less than `QUIET_CORES` of the
+    cores; returns the seconds waited. Linux only (/proc): elsewhere it does not wait."""
+    t0 = time.perf_counter()
+    before = _busy()
+    while before is not None and time.perf_counter() - t0 < max_wait_s:
+        time.sleep(poll_s)
+        after = _busy()
+        if after is None:
+            break
+        others = (after[0] - before[0]) - (after[1] - before[1])  # jiffies, all minus this one
+        if others / max(after[2] - before[2], 1e-9) < QUIET_CORES:
+            break
+        before = after
+    return time.perf_counter() - t0
+
+
+def _busy() -> tuple[float, float, float] | None:
+    """(busy jiffies of the machine, of this process, wall jiffies) now, from /proc."""
+    try:
+        cpu = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        own = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return (sum(cpu) - cpu[3] - (cpu[4] if len(cpu) > 4 else 0), int(own[11]) + int(own[12]),
+            time.monotonic() * hz)
 
 
 def _not_measurable(job: Any) -> str | None:
