@@ -57,7 +57,7 @@ def stop_runs(cwd: Path, timeout: float = 30.0) -> None:
         except (OSError, ValueError):
             continue
         pid = info.get("pid")
-        if info.get("state") in ("running", "paused", "starting") and isinstance(pid, int):
+        if info.get("state") == "running" and isinstance(pid, int):  # (paused runs too)
             try:
                 os.kill(pid, signal.SIGTERM)
                 pids.append(pid)

@@ -10,9 +10,9 @@ Which one wins depends on the model, so the app's run measures it (`choose`): af
 model, it waits (up to 2 s) for the other processes to leave the cores (`others_quiet`: the screen
 is busiest just as its run starts), times a few training steps of a copy of the model and its
 optimizer at each candidate (all cores, one fewer), in alternation after a warm-up, and keeps the
-faster, comparing each candidate's best round (a round the screen cut into says nothing). The screen is idle
-while this runs, so the count that leaves it a core is kept unless the other is clearly faster
-(`MARGIN`). The app's run process also has OpenMP wait passively (`passive_wait_env`): libgomp's
+faster, comparing each candidate's best round (a round the screen cut into says nothing). The
+screen is idle while this runs, so the count that leaves it a core is kept unless the other is
+clearly faster (`MARGIN`). The app's run process also has OpenMP wait passively (`passive_wait_env`): libgomp's
 threads otherwise spin at each barrier for a while and hold the core that a descheduled sibling
 (or the screen) needs; on a busy 2-core machine, 2 spinning threads took 4-6x as long per step of
 the cnn as 1 thread did, 2 passive ones 0.7-1.3x (bench/README.md, issue 18).
@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 #: more threads are kept only when they are at least this much faster per step (the screen, idle
@@ -164,8 +165,8 @@ def others_quiet(max_wait_s: float = QUIET_WAIT_S, poll_s: float = QUIET_POLL_S)
 def _busy() -> tuple[float, float, float] | None:
     """(busy jiffies of the machine, of this process, wall jiffies) now, from /proc."""
     try:
-        cpu = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-        own = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+        cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, ValueError, IndexError):
         return None
     hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

@@ -61,6 +61,8 @@ WIDE = 140  # columns from which plots and preview sit side by side
 #: columns below which the footer's keys lose the space after the key (`^rRun`), so that every
 #: key up to f1 fits at 60 (only ctrl+y, last, goes)
 NARROW = 70
+#: columns from which the footer also shows the command palette's key (below, f1 lists ctrl+p)
+PALETTE_WIDTH = 100
 
 
 class WorkbenchScreen(Screen):
@@ -169,7 +171,7 @@ class WorkbenchApp(App[int]):
             yield self._log
             yield Container(id="runs", classes="pane")
         yield StatusLine(id="status")
-        yield KeysFooter(compact=True, show_command_palette=self.size.width >= 100)
+        yield KeysFooter(compact=True, show_command_palette=self.size.width >= PALETTE_WIDTH)
 
     def on_mount(self) -> None:
         self.log_line(
@@ -183,12 +185,12 @@ class WorkbenchApp(App[int]):
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
         self.set_class(event.size.width < NARROW, "-narrow")
-        # below 100 columns the app's own keys need the footer's whole width (f1 lists ctrl+p)
+        # narrower, the app's own keys need the footer's whole width (f1 lists ctrl+p)
         footer = self.query_one(Footer)
-        footer.show_command_palette = event.size.width >= 100
-        room = self._room(event.size.width)
-        if room != self._footer_room:  # the keys it has room for changed
-            self._footer_room = room
+        palette, room = event.size.width >= PALETTE_WIDTH, self._room(event.size.width)
+        # the keys it has room for changed (Footer's show_command_palette is read at compose)
+        if room != self._footer_room or palette != footer.show_command_palette:
+            footer.show_command_palette, self._footer_room = palette, room
             footer.refresh(recompose=True)
 
     @staticmethod
@@ -208,7 +210,7 @@ class WorkbenchApp(App[int]):
         if self.watch_dir is not None:
             self.attach(self.watch_dir)
         else:  # runs still going from before (this app's, left running, or any other)
-                _watching().announce_running(self)
+            _watching().announce_running(self)
 
     def mount_tab(self, tab: str) -> None:
         """Mount a tab's widgets if they are not yet (lazy_tabs.mount)."""

@@ -95,9 +95,10 @@ class SummaryLine(Static):
         width = self.content_region.width
         if width > 0:
             lines = max(1, min(self.MAX_LINES, len(text.wrap(self.app.console, width))))
-            if lines > self._lines or (self._refit and lines != self._lines):
-                self.styles.height = lines  # a layout, only when the height changes
-            self._lines, self._refit = max(lines, 0 if self._refit else self._lines), False
+            if self._refit or lines > self._lines:  # grows; shrinks only after a resize
+                if lines != self._lines:
+                    self.styles.height = lines  # a layout, only when the height changes
+                self._lines, self._refit = lines, False
         self.update(text, layout=False)
 
     def on_resize(self) -> None:

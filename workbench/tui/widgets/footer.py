@@ -37,8 +37,9 @@ class KeysFooter(Footer):
             yield widget
 
     def _keys_shown(self, screen: Screen) -> tuple:
+        # (a change of width that changes the keys it has room for rebuilds it: app.on_resize)
         return (
-            self.app.size.width, self.show_command_palette, self.compact,
+            self.show_command_palette, self.compact,
             tuple((b.key, b.description, b.action, enabled, tooltip)
                   for (_, b, enabled, tooltip) in screen.active_bindings.values() if b.show),
         )

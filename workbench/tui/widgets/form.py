@@ -47,7 +47,7 @@ class FieldRow(Vertical):
     over the editor's left margin (`position: absolute`, app.tcss) rather than beside it in a
     line container: a row is four widgets, not five, which the form's fill, every layout of the
     screen and every tab switch pay for, 27 rows at a time. The focused row's label is marked `▸`
-    and bold (`-focused`), which shows without colour too."""
+    and bold in its own text, which shows without colour too."""
 
     def __init__(self, spec: FieldSpec, value: object, devices: list[tuple[str, str]]) -> None:
         super().__init__(classes="field")
