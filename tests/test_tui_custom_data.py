@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import tomllib
 
-from textual.widgets import Input, Select
+from textual.widgets import Input
 from tui_helpers import hint, make_app, pick, ready, type_into, wait_for
 
 from workbench import presets
 from workbench.tui import app as app_module
 from workbench.tui.screens import SaveNameScreen
+from workbench.tui.widgets.editors import FieldSelect
 from workbench.tui.widgets.form import Form
 from workbench.tui.widgets.pickers import Picker, items
 
@@ -47,7 +48,7 @@ def unfit(app, section: str) -> dict[str, str]:
 
 
 async def choose(pilot, path: str, value) -> None:
-    pilot.app.query_one(f"#f-{path.replace('.', '-')}", Select).value = value
+    pilot.app.query_one(f"#f-{path.replace('.', '-')}", FieldSelect).value = value
     await pilot.pause()
     await pilot.pause()
 
@@ -72,7 +73,7 @@ async def test_custom_data_shows_its_fields_validates_them_and_goes_away(tmp_pat
         form = app.query_one(Form)
         assert set(CUSTOM_FIELDS) <= form.paths
         assert app.query_one("#form-data").border_title == "data: custom"
-        assert app.query_one("#f-data-task", Select).value is Select.NULL
+        assert app.query_one("#f-data-task", FieldSelect).value is FieldSelect.NULL
         assert "needs its task" in hint(app, "data.task")
         assert not any(unfit(app, "loss").values())  # until the task is chosen
         await choose(pilot, "data.task", "regression")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import tomllib
 
-from textual.widgets import Input, Select
+from textual.widgets import Input
 from tui_helpers import hint, make_app, pick, ready, type_into, wait_for
 
 from workbench import presets
 from workbench.schedulers import SCHEDULERS, EarlyStopping
 from workbench.tui.draft import Draft
 from workbench.tui.screens import SaveNameScreen
+from workbench.tui.widgets.editors import FieldSelect
 from workbench.tui.widgets.form import FieldRow, Form
 
 
@@ -20,7 +21,7 @@ def section_keys(app, section: str) -> list[str]:
 
 
 async def choose(pilot, selector: str, value) -> None:
-    select = pilot.app.query_one(selector, Select)
+    select = pilot.app.query_one(selector, FieldSelect)
     select.focus()
     select.value = value
     await pilot.pause()
@@ -109,4 +110,4 @@ async def test_save_keeps_the_schedule_and_early_stopping(tmp_path, user_presets
         await pilot.pause()
         assert app.draft.experiment == presets.load(str(saved))
         assert app.query_one("#f-scheduler-milestones", Input).value == "[3, 6]"
-        assert app.query_one("#f-scheduler-name", Select).value == "MultiStepLR"
+        assert app.query_one("#f-scheduler-name", FieldSelect).value == "MultiStepLR"

@@ -10,11 +10,12 @@ import re
 
 from rich.console import Console
 from textual import events
-from textual.widgets import Input, OptionList, Select
+from textual.widgets import Input, OptionList
 from tui_helpers import make_app, pick, ready, type_into, wait_for
 
 from workbench import presets
 from workbench.tui.screens import PresetPickerScreen, SaveNameScreen
+from workbench.tui.widgets.editors import FieldMenu, FieldSelect
 from workbench.tui.widgets.pickers import SECTIONS, items
 
 
@@ -60,7 +61,7 @@ async def test_arrows_pass_the_device_drop_down_and_enter_opens_it(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        device = app.query_one("#f-train-device", Select)
+        device = app.query_one("#f-train-device", FieldSelect)
         app.query_one("#f-train-max_epochs").focus()
         for key, expected in (("down", "f-train-device"), ("down", "f-seed"),
                               ("up", "f-train-device"), ("up", "f-train-max_epochs"),
@@ -75,6 +76,34 @@ async def test_arrows_pass_the_device_drop_down_and_enter_opens_it(tmp_path):
         await pilot.press("down")  # after escape, down goes on to the next field
         await pilot.pause()
         assert app.focused.id == "f-seed" and not device.expanded
+
+
+async def test_the_drop_down_picks_by_key_and_shows_its_value_on_one_line(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        device = app.query_one("#f-train-device", FieldSelect)
+        assert [v for _, v in device.options][:2] == ["auto", "cpu"]
+        device.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.focused, FieldMenu), what="the list")
+        row = next(i for i, line in enumerate(screen_lines(app)) if "device" in line)
+        assert "auto" in screen_lines(app)[row] and "▲" in screen_lines(app)[row]
+        menu = screen_lines(app)[row + 2:row + 4]  # the list opens under the value, one line
+        assert "auto (" in menu[0] and "cpu" in menu[1], menu  # an option, its border above
+        await pilot.press("down", "enter")  # auto -> cpu
+        await wait_for(pilot, lambda: not device.expanded and app.focused is device)
+        assert device.value == "cpu" and app.draft.get("train.device") == "cpu"
+        line = screen_lines(app)[row]
+        assert re.search(r"device +cpu.*▼", line), line
+        await pilot.press("space", "up", "escape")  # escape leaves the value as it was
+        await wait_for(pilot, lambda: not device.expanded and app.focused is device)
+        assert device.value == "cpu"
+        await pilot.press("enter")  # a click or key elsewhere (focus leaves the list) closes it
+        await wait_for(pilot, lambda: device.expanded, what="the list")
+        app.query_one("#f-seed").focus()
+        await wait_for(pilot, lambda: not device.expanded, what="the list to close")
+        assert device.value == "cpu"
 
 
 async def test_no_keystroke_is_lost_when_typing_at_full_speed_after_ctrl_u(tmp_path):

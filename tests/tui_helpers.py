@@ -83,7 +83,7 @@ def row(app, path: str):
 
 def hint(app, path: str) -> str:
     """The text shown under a field: its description and bounds, or its problem."""
-    return str(row(app, path).query_one(".field-hint").render())
+    return row(app, path).hint
 
 
 async def start_run(pilot) -> list:

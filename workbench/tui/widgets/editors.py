@@ -6,20 +6,26 @@ through and safe to type into at full speed.
   whatever has focus by that time. Keys typed right after ctrl+u reached the input first and were
   then cleared with the rest (6 times in 10 over SSH); an enter typed just before a tab could pick
   in the next list. These widgets run their own keys as they receive them, in order.
-- `FieldSelect` opens on enter or space only: up and down move between fields, as they do on
-  every other field, instead of opening the drop-down again.
+- `FieldSelect`, a drop-down in one widget (Textual's Select is five, a list included, and the
+  form has five of them): it opens on enter or space only, and up and down move between fields,
+  as they do on every other field, instead of opening the drop-down again.
 - `FieldCheckbox` shows `[x]` / `[ ]`, which read the same with or without colour (Textual's
   `▐X▌` differs only by its shade).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.widgets import Checkbox, Input, OptionList, Select
+from textual.message import Message
+from textual.reactive import var
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, OptionList
+from textual.widgets.option_list import Option
 
 #: tab and shift+tab move focus as the keys arrive (the screen's bindings run once they bubble up)
 MOVE_KEYS: list[BindingType] = [
@@ -72,17 +78,134 @@ class FieldInput(KeysInOrder, Input):
     BINDINGS: ClassVar[list[BindingType]] = FIELD_KEYS
 
 
-class FieldSelect(KeysInOrder, Select, inherit_bindings=False):
-    """A drop-down that enter or space opens; up and down move between fields."""
+class NoValue:
+    """The value of a drop-down with nothing chosen (`FieldSelect.NULL`)."""
+
+    def __repr__(self) -> str:
+        return "FieldSelect.NULL"
+
+
+class FieldMenu(OptionList):
+    """A drop-down's list, shown under it while open: enter picks, escape closes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close", show=False)]
+
+    def action_close(self) -> None:
+        if isinstance(self.parent, FieldSelect):
+            self.parent.close(refocus=True)
+
+    def on_blur(self) -> None:
+        if isinstance(self.parent, FieldSelect) and self.app.focused not in (self, self.parent):
+            self.parent.close(refocus=False)
+
+
+class FieldSelect(KeysInOrder, Widget, can_focus=True):
+    """A drop-down in one widget: the chosen option's label and an arrow, and a list mounted
+    under it while it is open. Enter or space opens it; up and down move between fields."""
+
+    NULL: ClassVar[NoValue] = NoValue()
+    PROMPT = "(none)"
+
+    DEFAULT_CSS = """
+    FieldSelect {
+        height: 1;
+        &:focus { background-tint: $foreground 5%; }
+        &.-blank { color: $foreground 50%; }
+        & > FieldMenu {
+            overlay: screen;
+            constrain: inside inside;
+            offset-y: 1;
+            width: auto;
+            min-width: 100%;
+            max-width: 60;
+            height: auto;
+            max-height: 12;
+            border: tall $border-blurred;
+            background: $surface;
+            & > .option-list--option { padding: 0 1; }
+        }
+    }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,space", "show_overlay", "Show menu", show=False),
+        Binding("enter,space", "open", "Show menu", show=False),
         *FIELD_KEYS,
     ]
 
+    value: var[object] = var(NULL, init=False)
+
+    @dataclass
+    class Changed(Message):
+        """The value changed (picked, or set by the program)."""
+
+        select: FieldSelect
+        value: object
+
+        @property
+        def control(self) -> FieldSelect:
+            return self.select
+
+    def __init__(self, options: list[tuple[str, object]], *, value: object = NULL,
+                 allow_blank: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.allow_blank = allow_blank
+        self._options: list[tuple[str, object]] = []
+        self.set_options(options)
+        self.set_reactive(FieldSelect.value, value)
+        self.set_class(value is self.NULL, "-blank")
+
+    @property
+    def options(self) -> list[tuple[str, object]]:
+        """(label, value) of each choice, the blank one first where it is allowed."""
+        return ([(self.PROMPT, self.NULL)] if self.allow_blank else []) + self._options
+
+    def set_options(self, options: list[tuple[str, object]]) -> None:
+        self._options = list(options)
+        self.refresh()
+
+    @property
+    def expanded(self) -> bool:
+        return bool(self.children)
+
     def keys_here(self) -> bool:
-        # open: its list takes the keys (it gets focus a moment after it opens: Textual's way)
-        return not self.expanded
+        return not self.expanded  # open: its list takes the keys
+
+    def render(self) -> Content:
+        label = next((label for label, v in self.options if v == self.value), None)
+        if label is None:
+            label = self.PROMPT if self.value is self.NULL else str(self.value)
+        room = max(1, self.content_size.width - 2)  # the arrow at the right end
+        arrow = "▲" if self.expanded else "▼"
+        return Content(label).truncate(room, ellipsis=True, pad=True) + Content(" " + arrow)
+
+    def watch_value(self, value: object) -> None:
+        self.set_class(value is self.NULL, "-blank")
+        self.refresh()
+        self.post_message(self.Changed(self, value))
+
+    def action_open(self) -> None:
+        if self.expanded or not self.options:
+            return
+        values = [v for _, v in self.options]
+        menu = FieldMenu(*(Option(label) for label, _ in self.options))
+        if self.value in values:
+            menu.highlighted = values.index(self.value)
+        self.mount(menu)
+        self.refresh()
+        menu.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.value = self.options[event.option_index][1]
+        self.close(refocus=True)
+
+    def close(self, refocus: bool) -> None:
+        if not self.expanded:
+            return
+        if refocus:
+            self.focus()
+        self.remove_children()
+        self.refresh()
 
 
 class FieldCheckbox(KeysInOrder, Checkbox):

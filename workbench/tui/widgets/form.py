@@ -1,6 +1,6 @@
 """The hyperparameter form, generated from the schema's field specs (see `tui.draft`).
 
-One row per field: name, editor (a compact Input, Checkbox or Select chosen by the field's type),
+One row per field: name, editor (a compact Input, Checkbox or drop-down chosen by the field's type),
 and a line under it that shows the field's description and bounds, or its problem after an edit.
 Every edit is written into the shared `Draft` and announced with `Form.Edited`; the Setup pane
 validates and hands the problems back through `show_problems`.
@@ -13,16 +13,18 @@ loads pydantic) once they are on screen (the Setup pane, on `Form.Filled`).
 from __future__ import annotations
 
 import asyncio
+import textwrap
 from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Static
 
 from ..draft import COMMON, PICKED, Draft, FieldSpec, format_value, parse_text
 from .editors import FieldCheckbox, FieldInput, FieldSelect
@@ -42,12 +44,17 @@ def field_id(path: str) -> str:
     return "f-" + path.replace(".", "-")
 
 
-class FieldRow(Vertical):
-    """Label and editor on one line; description or problem on the next. The label is placed
-    over the editor's left margin (`position: absolute`, app.tcss) rather than beside it in a
-    line container: a row is four widgets, not five, which the form's fill, every layout of the
-    screen and every tab switch pay for, 27 rows at a time. The focused row's label is marked `▸`
-    and bold in its own text, which shows without colour too."""
+class FieldRow(Widget):
+    """One field: its label and editor on one line, its description (or problem) under them.
+
+    The row draws the label and the description itself (`render`, `get_content_height`); its one
+    child, the editor, sits on its first line right of the label (`margin-left`, app.tcss). Two
+    text widgets per row were 54 of the screen's ~170 widgets, which the form's fill, every
+    layout, every full repaint and every tab switch paid for. The focused row's label is marked
+    `▸` and bold, which shows without colour too."""
+
+    LABEL_WIDTH = 18  # the editor's margin (app.tcss `.field > *`)
+    INDENT = 2  # the description's
 
     def __init__(self, spec: FieldSpec, value: object, devices: list[tuple[str, str]]) -> None:
         super().__init__(classes="field")
@@ -56,14 +63,30 @@ class FieldRow(Vertical):
         self._focused = False
 
     def compose(self) -> ComposeResult:
-        yield Label(self._label(False), classes="field-name")
         yield self._editor()
-        yield Static(self.spec.hint, classes="field-hint")
 
-    def _label(self, focused: bool) -> Content:
-        if focused:
-            return Content.styled("▸ " + self.spec.label, "bold $accent")
-        return Content("  " + self.spec.label)
+    @property
+    def hint(self) -> str:
+        """The line under the field: its description and bounds, or its problem."""
+        return "✗ " + "; ".join(self._shown) if self._shown else self.spec.hint
+
+    def _lines(self, width: int) -> list[str]:
+        room = max(1, width - self.INDENT)
+        return textwrap.wrap(self.hint, room, break_on_hyphens=False) or [""]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return 1 + len(self._lines(width))
+
+    def render(self) -> Content:
+        if self._focused:
+            label = Content.styled("▸ " + self.spec.label, "bold $accent")
+        else:
+            label = Content("  " + self.spec.label)
+        label = label.truncate(self.LABEL_WIDTH - 1, ellipsis=True)
+        style = "bold $error" if self._shown else "$text-muted"
+        pad = " " * self.INDENT
+        lines = [Content.styled(pad + line, style) for line in self._lines(self.content_size.width)]
+        return Content("\n").join([label, *lines])
 
     def on_descendant_focus(self) -> None:
         self._mark_focus()
@@ -75,9 +98,7 @@ class FieldRow(Vertical):
         focused = self.has_focus_within
         if focused != self._focused:
             self._focused = focused
-            # styled in its text, not by a class on the row (a class restyles the row's widgets);
-            # its size is fixed (app.tcss): a repaint, not a layout of the screen
-            self.query_one(".field-name", Label).update(self._label(focused), layout=False)
+            self.refresh()  # the label's text: a repaint, not a layout of the screen
 
     def _editor(self) -> Widget:
         spec, value, wid = self.spec, self.value, field_id(self.spec.path)
@@ -88,10 +109,9 @@ class FieldRow(Vertical):
             options = _with_current(options, value)
             return FieldSelect(
                 options,
-                value=value if value is not None else Select.NULL,
+                value=value if value is not None else FieldSelect.NULL,
                 id=wid,
                 allow_blank=spec.optional,
-                compact=True,
             )
         return FieldInput(format_value(value, spec), id=wid, compact=True, select_on_focus=False)
 
@@ -99,9 +119,8 @@ class FieldRow(Vertical):
         if messages == self._shown:
             return  # most edits change one row: leave the others alone (no re-layout)
         self._shown = messages
-        hint = self.query_one(".field-hint", Static)
-        hint.update("✗ " + "; ".join(messages) if messages else self.spec.hint)
         self.set_class(bool(messages), "-invalid")
+        self.refresh(layout=True)  # the new text may take more or fewer lines
 
 
 def _with_current(options: list[tuple[str, object]], value: object) -> list[tuple[str, object]]:
@@ -278,7 +297,7 @@ class Form(VerticalScroll, can_focus=False):
     def set_devices(self, devices: list[tuple[str, str]]) -> None:
         """Offer the devices torch found (called once torch has loaded)."""
         self.devices[:] = devices
-        for select in self.query(f"#{field_id('train.device')}").results(Select):
+        for select in self.query(f"#{field_id('train.device')}").results(FieldSelect):
             current = self.draft.get("train.device")
             select.set_options(_with_current(devices, current))
             select.value = current
@@ -295,8 +314,8 @@ class Form(VerticalScroll, can_focus=False):
                 editor.value = format_value(value, row.spec)
             elif isinstance(editor, Checkbox):
                 editor.value = bool(value)
-            elif isinstance(editor, Select):
-                editor.value = value if value is not None else Select.NULL
+            elif isinstance(editor, FieldSelect):
+                editor.value = value if value is not None else FieldSelect.NULL
 
     def show_problems(self, placed: dict[str, list[str]]) -> None:
         self._placed = placed
@@ -326,7 +345,7 @@ class Form(VerticalScroll, can_focus=False):
         event.stop()
         self._edited(event.checkbox, True, event.value)
 
-    def on_select_changed(self, event: Select.Changed) -> None:
+    def on_field_select_changed(self, event: FieldSelect.Changed) -> None:
         event.stop()
-        blank = event.value is Select.NULL
+        blank = event.value is FieldSelect.NULL
         self._edited(event.select, not blank, None if blank else event.value)
