@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from conftest import subprocess_env
 from textual.widgets import DataTable
-from textual.widgets._footer import FooterKey
 from tui_helpers import log_text, make_app, ready, wait_for
 
 from workbench import presets, runs, runstatus
@@ -25,6 +24,7 @@ from workbench.events import RunStarted, to_record
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.runs_pane import RunsTable
 from workbench.tui.screens import NAVIGATION, ChoiceScreen, ConfirmScreen
+from workbench.tui.widgets.footer import KeysFooter
 from workbench.tui.widgets.status import StatusLine
 
 SHORT = {"train__max_epochs": 3, "data__batch_size": 256, "train__device": "cpu"}
@@ -210,7 +210,7 @@ async def test_the_runs_tab_has_focus_and_its_keys_are_in_the_footer(tmp_path, m
         await pilot.press("f6")
         await wait_for(pilot, lambda: isinstance(app.focused, RunsTable), what="table focus")
         await pilot.pause()
-        shown = [k.description for k in app.screen.query(FooterKey) if k.region.width]
+        shown = app.query_one(KeysFooter).shown
         assert shown[:6] == ["Watch", "Stop", "Resume", "Config", "Mark", "Compare"]
         help_text = " ".join(f"{k} {w}" for k, w in NAVIGATION)
         assert "resume an interrupted or stale one" in help_text and "mark runs" in help_text

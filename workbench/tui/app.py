@@ -30,7 +30,6 @@ from textual.containers import Container
 from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from .. import presets
 from ..problems import InvalidExperiment
@@ -58,11 +57,6 @@ if TYPE_CHECKING:
 
 DEFAULT_PRESET = "digits-mlp"
 WIDE = 140  # columns from which plots and preview sit side by side
-#: columns below which the footer's keys lose the space after the key (`^rRun`), so that every
-#: key up to f1 fits at 60 (only ctrl+y, last, goes)
-NARROW = 70
-#: columns from which the footer also shows the command palette's key (below, f1 lists ctrl+p)
-PALETTE_WIDTH = 100
 
 
 class WorkbenchScreen(Screen):
@@ -159,9 +153,6 @@ class WorkbenchApp(App[int]):
         # known now: set before the first styling (on_resize setting it after restyles every
         # node, 2% of the work to the first frame at 160x50)
         self.set_class(self.size.width >= WIDE, "-wide")
-        self.set_class(self.size.width < NARROW, "-narrow")
-        # the footer is composed for this width: the first resize event has nothing to change
-        self._footer_room = self._room(self.size.width)
         yield TabBar({t: t.title() for t in keys.TABS}, "setup", id="tab-bar")
         with TabStack(base="setup", id="tabs"):  # the others over Setup, which stays laid out
             yield self._setup
@@ -171,7 +162,7 @@ class WorkbenchApp(App[int]):
             yield self._log
             yield Container(id="runs", classes="pane")
         yield StatusLine(id="status")
-        yield KeysFooter(compact=True, show_command_palette=self.size.width >= PALETTE_WIDTH)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.log_line(
@@ -184,19 +175,6 @@ class WorkbenchApp(App[int]):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
-        self.set_class(event.size.width < NARROW, "-narrow")
-        # narrower, the app's own keys need the footer's whole width (f1 lists ctrl+p)
-        footer = self.query_one(Footer)
-        palette, room = event.size.width >= PALETTE_WIDTH, self._room(event.size.width)
-        # the keys it has room for changed (Footer's show_command_palette is read at compose)
-        if room != self._footer_room or palette != footer.show_command_palette:
-            footer.show_command_palette, self._footer_room = palette, room
-            footer.refresh(recompose=True)
-
-    @staticmethod
-    def _room(width: int) -> tuple[bool, ...]:
-        """Which of the footer's width-dependent keys a terminal `width` wide has room for."""
-        return tuple(width >= w for w in keys.FOOTER_MIN_WIDTH.values())
 
     # -- after the first frame -------------------------------------------------------------------
     def on_setup_pane_ready(self, event: SetupPane.Ready) -> None:
