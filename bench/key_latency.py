@@ -4,10 +4,10 @@ screen showing it, in the real `workbench` app in tmux.
     python bench/key_latency.py [--presses 40] [--size 80x24]
 
 Keys measured: down / up in the dataset picker (the highlight moves), and, reported apart, tab
-switches (F2 Setup / F3 Train) and down / up between the form's fields. Also timed: a resize of
-the terminal (between the given size and 120x40, on the Train tab), to the footer redrawn on
-the new last line. The time includes tmux's own round trip (send-keys, then capture-pane polled
-every few ms), so it is an upper bound.
+switches (F2 Setup / F3 Train) and down / up between the form's fields. Also timed: resizes of
+the terminal (between the given size and 120x40, on the Train tab, then on the Setup tab), to
+the footer redrawn on the new last line. The time includes tmux's own round trip (send-keys,
+then capture-pane polled every few ms), so it is an upper bound.
 """
 
 from __future__ import annotations
@@ -43,6 +43,22 @@ def footer_at(s: Session, rows: int) -> bool:
     status line above it (a redraw for the new size, not the old screen cut or padded)."""
     lines = s.screen().splitlines()
     return len(lines) >= rows and "Quit" in lines[rows - 1] and "epoch" in lines[rows - 2]
+
+
+def resized(s: Session, size: str, times: int = 10) -> list[float]:
+    """Resize the terminal between `size` and 120x40 `times` times; the time of each to the
+    app's redraw for the new size (its footer and status line on the new last lines)."""
+    sizes, took = [size, "120x40"], []
+    for i in range(times):
+        cols, rows = sizes[(i + 1) % 2].split("x")
+        t0 = time.perf_counter()
+        tmux("resize-window", "-t", s.name, "-x", cols, "-y", rows)
+        while not footer_at(s, int(rows)):
+            if time.perf_counter() - t0 > 10:
+                raise TimeoutError(f"no footer on line {rows} after 10 s:\n{s.screen()}")
+        took.append(time.perf_counter() - t0)
+        time.sleep(0.3)
+    return took
 
 
 def summary(name: str, times: list[float]) -> str:
@@ -101,19 +117,11 @@ def main() -> None:
                                     lambda _b, n=names[to]: f"▸ {n}" in s.screen()))
                 at = to
                 time.sleep(0.05)
-            s.keys("F3")
-            s.wait_for(TRAIN_MARK, timeout=10)
-            sizes = [args.size, "120x40"]
-            resizes = []
-            for i in range(10):
-                cols, rows = sizes[(i + 1) % 2].split("x")
-                t0 = time.perf_counter()
-                tmux("resize-window", "-t", s.name, "-x", cols, "-y", rows)
-                while not footer_at(s, int(rows)):
-                    if time.perf_counter() - t0 > 10:
-                        raise TimeoutError(f"no footer on line {rows} after 10 s:\n{s.screen()}")
-                resizes.append(time.perf_counter() - t0)
-                time.sleep(0.3)
+            resizes = {}
+            for key, mark, tab in (("F3", TRAIN_MARK, "Train"), ("F2", SETUP_MARK, "Setup")):
+                s.keys(key)
+                s.wait_for(mark, timeout=10)
+                resizes[tab] = resized(s, args.size)
             s.keys("C-g")
             if not args.idle:  # the run saves its checkpoint, then the folder can go
                 s.wait_for("interrupted", timeout=60)  # ctrl+g is SIGTERM to the run, as any stop
@@ -122,7 +130,8 @@ def main() -> None:
     print("  " + summary(f"picker down/up ({len(nav)} presses)", nav) + "   (target p95 <= 50 ms)")
     print("  " + summary(f"tab switch F2/F3 ({len(tabs)} presses)", tabs) + "   (target p95 <= 100 ms)")
     print("  " + summary(f"form field down/up ({len(fields)} presses)", fields))
-    print("  " + summary(f"resize {args.size} <-> 120x40 on the Train tab ({len(resizes)})", resizes))
+    for tab, times in resizes.items():
+        print("  " + summary(f"resize {args.size} <-> 120x40 on the {tab} tab ({len(times)})", times))
 
 
 if __name__ == "__main__":

@@ -83,6 +83,8 @@ async def test_the_drop_down_picks_by_key_and_shows_its_value_on_one_line(tmp_pa
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         device = app.query_one("#f-train-device", FieldSelect)
+        await wait_for(pilot, lambda: device.options[0][0].startswith("auto ("),
+                       what="the devices torch found")  # (before torch loads: auto, cpu)
         assert [v for _, v in device.options][:2] == ["auto", "cpu"]
         device.focus()
         await pilot.press("enter")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 
+from textual import events
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.css.styles import RulesMap
@@ -228,8 +229,12 @@ class Picker(Vertical, can_focus=False):
         event.stop()
         self._ask_room()
 
-    def on_resize(self) -> None:
-        self._follow_highlight()
+    _size = None  # at the last resize: Textual sends one, same size, each time Setup shows
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size != self._size:
+            self._size = event.size
+            self._follow_highlight()
 
     def _follow_highlight(self) -> None:
         """Ask for the rows the highlighted item needs, then scroll to it once the new size is
@@ -281,8 +286,12 @@ class PickerColumn(Vertical):
     """The four pickers, one above the other: each gets the rows its highlighted item needs
     (`Picker.rows_needed`), and the rest is shared out evenly, as `1fr` each would be."""
 
-    def on_resize(self) -> None:
-        self.share_rows()
+    _size = None
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size != self._size:
+            self._size = event.size
+            self.share_rows()
 
     def share_rows(self) -> None:
         """Give each picker its rows (once the column has a size)."""

@@ -1,14 +1,17 @@
 """The tabs' panes, one shown at a time, where a switch does not re-lay out the Setup tab.
 
-Textual's `ContentSwitcher` hides the pane it leaves and shows the one it goes to (`display`). For
-the Setup tab, the form and the pickers (~180 widgets), that is a message to each widget on every
-switch: `Hide` going away, `Show` and `Resize` coming back, and the scrolling widgets among them
-(inputs, option lists) looking up their regions in a full map of the screen, arranged anew for it.
-A tab switch during a run took a median 181 ms, p95 524 ms on two busy cores (`key_latency.py`).
+Textual's `ContentSwitcher` hides the pane it leaves and shows the one it goes to (`display`): a
+pane shown again is arranged anew, which for the Setup tab (the form and the pickers, most of the
+screen's widgets) was most of a tab switch, and of a resize made on another tab.
 
-Here the first pane (the base: Setup) is never hidden: the other panes are drawn over it, on a
-layer above, with an opaque background. Going to Train or back adds or removes only the Train
-pane's few widgets. While covered, the base's widgets cannot hold or take the focus.
+Here the first pane (the base: Setup) keeps its place in the layout: the other panes are drawn
+over it, on a layer above, with an opaque background, and while one of them is up the base is
+`visibility: hidden`. Hidden, its widgets keep their arrangement (nothing to arrange when it
+comes back, Textual's arrangement is cached by size) but are left out of the screen's map: a
+repaint under the Train pane no longer renders the form it covers (a switch to Train took paint
+50-230 ms, layout 46-280 ms in a run, against 20-26 and 24-30 hidden), and a resize on the Train
+tab lays out the pickers and the form once, when Setup is shown again. While covered, the base's
+widgets cannot hold or take the focus.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class TabStack(Container):
                 self.get_child_by_id(pane_id).display = True
         covered = pane_id != self.base
         base.can_focus_children = not covered  # tab and shift+tab skip what is covered
+        base.styles.visibility = "hidden" if covered else "visible"
         focused = self.screen.focused
         if covered and focused is not None and base in focused.ancestors:
             focused.blur()  # as a hidden widget loses the focus: keys must not edit it unseen
