@@ -106,6 +106,10 @@ async def test_the_drop_down_picks_by_key_and_shows_its_value_on_one_line(tmp_pa
         app.query_one("#f-seed").focus()
         await wait_for(pilot, lambda: not device.expanded, what="the list to close")
         assert device.value == "cpu"
+        await pilot.click(device)  # a click opens it, and on it again closes it
+        await wait_for(pilot, lambda: device.expanded and isinstance(app.focused, FieldMenu))
+        await pilot.click(device)
+        await wait_for(pilot, lambda: not device.expanded and app.focused is device)
 
 
 async def test_no_keystroke_is_lost_when_typing_at_full_speed_after_ctrl_u(tmp_path):

@@ -36,7 +36,15 @@ async def ready(pilot) -> None:
     await wait_for(pilot, lambda: pilot.app.ready, what="the form to fill")
 
 
+async def to_setup(pilot) -> None:
+    """Show the Setup tab, as a user does before editing (covered, its fields take no focus)."""
+    if pilot.app.active_tab != "setup":
+        await pilot.press("f2")
+        await pilot.pause()
+
+
 async def type_into(pilot, selector: str, text: str) -> Input:
+    await to_setup(pilot)
     field = pilot.app.query_one(selector, Input)
     field.focus()
     field.value = ""
@@ -48,6 +56,7 @@ async def type_into(pilot, selector: str, text: str) -> Input:
 
 async def pick(pilot, section: str, name: str) -> None:
     """Highlight `name` in a picker and press enter, as a user would."""
+    await to_setup(pilot)
     ol = pilot.app.query_one(f"#list-{section}", OptionList)
     ol.focus()
     ol.highlighted = ol.get_option_index(name)

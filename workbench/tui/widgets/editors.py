@@ -194,6 +194,15 @@ class FieldSelect(KeysInOrder, Widget, can_focus=True):
         self.refresh()
         menu.focus()
 
+    def on_click(self, event: events.Click) -> None:
+        if event.widget is self:  # (a click in the open list bubbles up here too)
+            event.stop()
+            if self.expanded:
+                self.close(refocus=True)
+            else:
+                self.focus()
+                self.action_open()
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.value = self.options[event.option_index][1]
