@@ -15,6 +15,15 @@ def user_presets(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def no_spare_process(request, monkeypatch):
+    """The app keeps no process with torch loaded waiting for a run (README: WORKBENCH_NO_SPARE):
+    one per app made each of ~120 app tests pay for a torch import in a process that most of
+    them never use. A test that needs the waiting process is marked `spare_process`."""
+    if request.node.get_closest_marker("spare_process") is None:
+        monkeypatch.setenv("WORKBENCH_NO_SPARE", "1")
+
+
 @pytest.fixture
 def small_exp():
     """digits-mlp cut down to a couple of fast epochs."""

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from textual import events
 from textual.widgets import Input
 from tui_helpers import hint, make_app, pick, ready, row, wait_for
@@ -176,6 +177,33 @@ async def test_ctrl_r_typed_ahead_starts_the_run_before_the_form_fills(tmp_path,
         from workbench.tui.widgets.plots import StepPlot
 
         assert len(app.query_one(StepPlot).series) == 89  # the plots were there for it
+
+
+@pytest.mark.spare_process
+async def test_a_process_for_the_next_run_waits_with_torch_loaded_unless_told_not_to(
+    tmp_path, monkeypatch
+):
+    app = make_app(tmp_path, train__max_epochs=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.runner._waiting is not None, 60, "the waiting process")
+        waiting = app.runner._waiting
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.runner.process is waiting, 30, "the run in it")
+        status = app.query_one(StatusLine)
+        await wait_for(pilot, lambda: status.status.state == "finished", 60, "the run")
+        # and the next run's process is started as this one ends
+        await wait_for(pilot, lambda: app.runner._waiting not in (None, waiting), 30, "the next")
+    monkeypatch.setenv("WORKBENCH_NO_SPARE", "1")
+    app = make_app(tmp_path, train__max_epochs=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.torch_ready, 60, "torch")
+        assert app.runner._waiting is None
+        await pilot.press("ctrl+r")  # the run's process starts now, and loads torch first
+        status = app.query_one(StatusLine)
+        await wait_for(pilot, lambda: status.status.state == "finished", 90, "the run")
+        assert app.runner._waiting is None
 
 
 def test_a_preset_that_is_missing_or_not_toml_stops_before_the_app(tmp_path, capsys):

@@ -80,6 +80,7 @@ class Tmux:
         subprocess.run([*self.base, "kill-server"], check=False, capture_output=True)
 
 
+@pytest.mark.spare_process  # the user's path: ctrl+r hands the run to the waiting process
 def test_workbench_in_tmux_runs_and_stops(tmp_path):
     tmux = Tmux(f"wb-test-{os.getpid()}")
     env = {

@@ -37,6 +37,9 @@ PREVIEW_LIMIT = 64
 POLL_S = 0.2  # how often a followed run's folder is read (the screen's updates per second, at most)
 EXIT_GRACE_S = 30.0  # how long a run's process may linger after its last event
 FIRST_POLL_S = 0.01  # until the first batch: ctrl+r to the first point on the plot stays short
+#: set (to anything): keep no process with torch loaded waiting for the next run (~400 MB); ctrl+r
+#: then waits for torch's import in the run's new process
+NO_SPARE = "WORKBENCH_NO_SPARE"
 
 
 class RunEvents(Message):
@@ -114,20 +117,29 @@ class Runner:
         return self.going and self.process is not None
 
     def prepare(self) -> None:
-        """Start a process for the next run now, so that ctrl+r does not wait for torch."""
+        """Start a process for the next run now, so that ctrl+r does not wait for torch (not
+        with WORKBENCH_NO_SPARE set: no process holds torch's memory until a run starts)."""
         from ..child import TrainingProcess
 
+        if os.environ.get(NO_SPARE):
+            return
         with self._lock:
             if self._waiting is None or self._waiting.exit_code() is not None:
                 self._waiting = TrainingProcess()
 
-    def start(self, exp: Experiment, run_dir: Path) -> None:
-        """Write the run folder's config and hand it to the waiting process, then follow it
-        (raises OSError when no process can be started or the config not written)."""
+    def _take_process(self) -> TrainingProcess:
+        """The waiting process, or a new one (which loads torch before it starts the run)."""
+        from ..child import TrainingProcess
+
         self.prepare()
         with self._lock:
             process, self._waiting = self._waiting, None
-        assert process is not None
+        return process if process is not None else TrainingProcess()
+
+    def start(self, exp: Experiment, run_dir: Path) -> None:
+        """Write the run folder's config and hand it to the waiting process, then follow it
+        (raises OSError when no process can be started or the config not written)."""
+        process = self._take_process()
         try:
             runs.prepare(run_dir, exp)
             process.begin(run_dir)
@@ -140,10 +152,7 @@ class Runner:
         """Continue an interrupted or stale run folder from its checkpoint in the waiting process
         (as `workbench run --resume` would), then follow it as a run of this app (raises OSError
         when no process can be started)."""
-        self.prepare()
-        with self._lock:
-            process, self._waiting = self._waiting, None
-        assert process is not None
+        process = self._take_process()
         feed = RunFeed(run_dir, process.exit_code)
         feed.skip_existing()  # the old run's end is not this run's: its log is read once rewritten
         try:
