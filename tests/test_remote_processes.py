@@ -90,6 +90,7 @@ def test_killed_detached_run_is_stale_then_resumes_to_the_end(tmp_path):
     _assert_continuous(run_dir, 3, 1438 // 8)
 
 
+@pytest.mark.xdist_group("torchrun")  # one port (29500) for every torchrun
 def test_two_processes_with_torchrun_match_one_process(tmp_path):
     """2 ranks (gloo) with data.batch_size=8, interrupted mid-epoch by SIGTERM to torchrun and
     resumed under torchrun, follow one process with the preset's batch_size=16 epoch by epoch.
@@ -187,6 +188,7 @@ with open(os.path.join(sys.argv[1], f"rank{os.environ['RANK']}.json"), "w") as f
 '''
 
 
+@pytest.mark.xdist_group("torchrun")  # one port (29500) for every torchrun
 def test_ranks_roll_back_together_when_one_rank_diverges(tmp_path):
     """Without the gradient check only rank 1 sees its NaN loss; DDP's all-reduce has put NaN into
     rank 0's gradients too. The ranks agree (one collective) that the step diverged: both roll back
