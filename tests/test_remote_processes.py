@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from workbench import runs
 from workbench.events import BatchEnd, EpochEnd, RunFinished
 from workbench.feed import RunFeed
