@@ -16,6 +16,7 @@ from tui_helpers import make_app, pick, ready, type_into, wait_for
 from workbench import presets
 from workbench.tui.screens import PresetPickerScreen, SaveNameScreen
 from workbench.tui.widgets.editors import FieldMenu, FieldSelect
+from workbench.tui.widgets.form import Form
 from workbench.tui.widgets.pickers import SECTIONS, items
 
 
@@ -110,6 +111,25 @@ async def test_the_drop_down_picks_by_key_and_shows_its_value_on_one_line(tmp_pa
         await wait_for(pilot, lambda: device.expanded and isinstance(app.focused, FieldMenu))
         await pilot.click(device)
         await wait_for(pilot, lambda: not device.expanded and app.focused is device)
+        # shift+tab from the open list closes it and goes to the field before
+        await pilot.press("enter", "shift+tab")
+        await wait_for(pilot, lambda: not device.expanded and app.focused.id == "f-train-max_epochs",
+                       3, f"{device.expanded} {app.focused}")
+        # new choices while it is open (torch's devices arriving) close it: no pick from old ones
+        device.focus()
+        await pilot.press("enter", "down")
+        await wait_for(pilot, lambda: device.expanded, what="the list")
+        app.query_one(Form).set_devices([("only auto", "auto")])
+        await wait_for(pilot, lambda: not device.expanded and app.focused is device)
+        await pilot.press("enter", "enter")  # cpu is still offered: the current value is kept
+        await wait_for(pilot, lambda: not device.expanded)
+        assert device.value in ("auto", "cpu")
+        # a preset loaded while the list is open: the rebuilt field gets the focus back
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: device.expanded, what="the list")
+        await app.query_one(Form).rebuild()
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "f-train-device"
 
 
 async def test_no_keystroke_is_lost_when_typing_at_full_speed_after_ctrl_u(tmp_path):

@@ -101,3 +101,35 @@ async def test_a_covered_setup_keeps_no_focus_and_tab_does_not_reach_it(tmp_path
         await pilot.press("f2")
         await pilot.press("tab", "tab")
         assert app.focused is not None and setup in app.focused.ancestors
+
+
+async def test_the_train_tabs_figures_line_waits_while_hidden_and_shows_on_its_tab(
+    tmp_path, monkeypatch
+):
+    """A repaint asked for by a widget that is not on screen makes Textual arrange every widget
+    anew at the next region asked for: the figures line, fed by a run's events, waits instead."""
+    from rich.text import Text
+    from textual._compositor import Compositor
+
+    from workbench.tui.run_panes import SummaryLine
+
+    unseen: list = []  # widgets off screen that asked for a repaint
+    update = Compositor.update_widgets
+
+    def spy(self, widgets):
+        unseen.extend(w for w in widgets if w not in self.visible_widgets)
+        return update(self, widgets)
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        app.mount_run_panes()
+        await pilot.pause()
+        line = app.query_one(SummaryLine)
+        monkeypatch.setattr(Compositor, "update_widgets", spy)
+        for epoch in range(1, 4):
+            line.show(Text(f"epoch {epoch}: val_accuracy 0.9"))
+            await pilot.pause()
+        assert line not in unseen
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: "epoch 3:" in str(line.render()), 5, "the line on its tab")

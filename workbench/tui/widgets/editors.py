@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import events
+from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
@@ -86,16 +87,31 @@ class NoValue:
 
 
 class FieldMenu(OptionList):
-    """A drop-down's list, shown under it while open: enter picks, escape closes."""
+    """A drop-down's list, shown under it while open: enter picks, escape closes; tab and
+    shift+tab close it and move on, as from the drop-down."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", show=False),
+        Binding("tab", "close_and('app.focus_next')", "Next", show=False),
+        Binding("shift+tab", "close_and('app.focus_previous')", "Previous", show=False),
+    ]
 
     def action_close(self) -> None:
         if isinstance(self.parent, FieldSelect):
             self.parent.close(refocus=True)
 
+    async def action_close_and(self, action: str) -> None:
+        select = self.parent
+        if isinstance(select, FieldSelect):
+            self.screen.set_focus(select)  # now, so that the move starts from the drop-down
+            select.close(refocus=False)
+        await self.app.run_action(action)
+
     def on_blur(self) -> None:
-        if isinstance(self.parent, FieldSelect) and self.app.focused not in (self, self.parent):
+        # focus gone elsewhere (a click, a tab switch) closes it; not the terminal losing focus
+        # (Textual gives it back to this list), nor a click on its drop-down (which toggles it)
+        if (isinstance(self.parent, FieldSelect) and self.app.app_focus
+                and self.app.focused not in (self, self.parent)):
             self.parent.close(refocus=False)
 
 
@@ -129,6 +145,7 @@ class FieldSelect(KeysInOrder, Widget, can_focus=True):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,space", "open", "Show menu", show=False),
+        Binding("escape", "close", "Close menu", show=False),
         *FIELD_KEYS,
     ]
 
@@ -149,8 +166,8 @@ class FieldSelect(KeysInOrder, Widget, can_focus=True):
                  allow_blank: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.allow_blank = allow_blank
-        self._options: list[tuple[str, object]] = []
-        self.set_options(options)
+        self._options: list[tuple[str, object]] = list(options)
+        self._menu_values: list[object] = []
         self.set_reactive(FieldSelect.value, value)
         self.set_class(value is self.NULL, "-blank")
 
@@ -161,6 +178,7 @@ class FieldSelect(KeysInOrder, Widget, can_focus=True):
 
     def set_options(self, options: list[tuple[str, object]]) -> None:
         self._options = list(options)
+        self.close(refocus=True)  # an open list shows the old ones: open it again for the new
         self.refresh()
 
     @property
@@ -184,9 +202,12 @@ class FieldSelect(KeysInOrder, Widget, can_focus=True):
         self.post_message(self.Changed(self, value))
 
     def action_open(self) -> None:
-        if self.expanded or not self.options:
+        if self.expanded:  # (the focus came back here while it was open)
+            self.close(refocus=True)
             return
-        values = [v for _, v in self.options]
+        if not self.options:
+            return
+        self._menu_values = values = [v for _, v in self.options]
         menu = FieldMenu(*(Option(label) for label, _ in self.options))
         if self.value in values:
             menu.highlighted = values.index(self.value)
@@ -205,7 +226,12 @@ class FieldSelect(KeysInOrder, Widget, can_focus=True):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.value = self.options[event.option_index][1]
+        self.value = self._menu_values[event.option_index]  # the choices the list was opened on
+        self.close(refocus=True)
+
+    def action_close(self) -> None:
+        if not self.expanded:
+            raise SkipAction()  # escape goes on up
         self.close(refocus=True)
 
     def close(self, refocus: bool) -> None:

@@ -27,7 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Static
 
 from ..draft import COMMON, PICKED, Draft, FieldSpec, format_value, parse_text
-from .editors import FieldCheckbox, FieldInput, FieldSelect
+from .editors import FieldCheckbox, FieldInput, FieldMenu, FieldSelect
 
 TITLES = {
     "train": "training",
@@ -276,6 +276,8 @@ class Form(VerticalScroll, can_focus=False):
         the field that had focus keeps it where it is still there."""
         await self._filled.wait()  # the fill reads the draft too: rebuild after it, never during
         focused = self.app.focused
+        if isinstance(focused, FieldMenu):  # an open drop-down's list: the drop-down's field
+            focused = focused.parent
         refocus = focused.id if focused is not None and self in focused.ancestors else None
         self.specs = specs = self.draft.specs()
         self._loading = True
