@@ -69,7 +69,11 @@ def test_detached_run_outlives_its_launcher_and_finishes(tmp_path):
     assert feed.done and isinstance(events[-1], RunFinished) and events[-1].epochs_done == 3
     assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1, 2, 3]
     assert sum(len(e.steps) for e in events if isinstance(e, BatchEnd)) == 3 * 89
-    assert "finished: 3 epochs" in (run_dir / "run.log").read_text()
+    # the last event is written before the process prints its last line: give it a moment
+    deadline = time.monotonic() + 30
+    while "finished: 3 epochs" not in (log := (run_dir / "run.log").read_text()):
+        assert time.monotonic() < deadline, log
+        time.sleep(0.1)
     listing = _workbench("runs", cwd=tmp_path, timeout=30)
     assert listing.returncode == 0 and run_dir.name in listing.stdout and "finished" in listing.stdout
 
