@@ -94,7 +94,7 @@ class SummaryLine(Static):
     def show(self, text: Text) -> None:
         self._text = text
         if not all(node.display for node in self.ancestors_with_self if isinstance(node, Widget)):
-            # on a hidden tab: drawn on its Show. A repaint asked for by a widget that is not on
+            # on a hidden tab: drawn on the Resize Textual sends it when shown. A repaint asked for by a widget that is not on
             # screen invalidates the screen's whole map, and the next region asked for arranges
             # every widget anew: 44 times in 10 s of a run watched from Setup, 4-5% of a core
             return
@@ -109,10 +109,6 @@ class SummaryLine(Static):
 
     def on_resize(self) -> None:
         self._refit = True
-        if self._text is not None:
-            self.show(self._text)
-
-    def on_show(self) -> None:
         if self._text is not None:
             self.show(self._text)
 

@@ -218,11 +218,8 @@ class FieldSelect(KeysInOrder, Widget, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         if event.widget is self:  # (a click in the open list bubbles up here too)
             event.stop()
-            if self.expanded:
-                self.close(refocus=True)
-            else:
-                self.focus()
-                self.action_open()
+            self.focus()
+            self.action_open()  # opens it, or closes it when open
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
