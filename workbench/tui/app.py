@@ -66,6 +66,17 @@ class WorkbenchScreen(Screen):
 
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
+    _resumed = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # The first resume is the app's start: every widget was styled as it mounted, a moment
+        # ago. Textual restyles the whole screen again here (a second styling of each widget
+        # before the first frame); later resumes (back from a dialog) still do.
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
+        super()._on_screen_resume(event)
+
 
 def _watching():
     """`tui.watching` (runs started, stopped, watched; its dialogs), imported on first use."""

@@ -23,7 +23,7 @@ from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
-from textual.reactive import var
+from textual.reactive import reactive, var
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, OptionList
 from textual.widgets.option_list import Option
@@ -72,8 +72,18 @@ class KeysInOrder:
         return True
 
 
+# Textual's compact style is a reactive that starts False: each widget made with compact=True was
+# styled as it mounted, then again as the reactive took its class off, then again as it put it
+# back. Compact from the start (the class and the reactive's default; made with compact=True as
+# well, which then changes nothing), each is styled once: the pickers and the form's editors.
+COMPACT = reactive(True, toggle_class="-textual-compact")
+
+
 class FieldInput(KeysInOrder, Input):
     """An input whose editing keys (ctrl+u, backspace, ...) take effect in the order typed."""
+
+    DEFAULT_CLASSES = "-textual-compact"
+    compact = COMPACT
 
     TYPES_TEXT = True
     BINDINGS: ClassVar[list[BindingType]] = FIELD_KEYS
@@ -243,6 +253,9 @@ class FieldSelect(KeysInOrder, Widget, can_focus=True):
 class FieldCheckbox(KeysInOrder, Checkbox):
     """A checkbox drawn as `[x]` or `[ ]`."""
 
+    DEFAULT_CLASSES = "-textual-compact"
+    compact = COMPACT
+
     BINDINGS: ClassVar[list[BindingType]] = FIELD_KEYS
 
     @property
@@ -252,5 +265,8 @@ class FieldCheckbox(KeysInOrder, Checkbox):
 
 class PickerList(KeysInOrder, OptionList):
     """A picker's list: enter picks the item highlighted when it was pressed."""
+
+    DEFAULT_CLASSES = "-textual-compact"
+    compact = COMPACT
 
     BINDINGS: ClassVar[list[BindingType]] = MOVE_KEYS
