@@ -31,13 +31,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 #: more threads are kept only when they are at least this much faster per step (the screen, idle
-#: while the run measures, takes a share of a core from a run that uses them all)
-MARGIN = 0.10
+#: while the run measures, takes a share of a core from a run that uses them all: about 4% of one
+#: on the Train tab). 10% was too much: on the cnn of bench/screen_live.py the probe gave 2
+#: threads 8% (11 against 12 ms/batch), the run then took 1 and its epochs were 1.24x those of
+#: `workbench run` on 2 (1.13-1.18x when the probe chose 2)
+MARGIN = 0.05
 #: rounds of timed steps per candidate, taken in alternation (each candidate's best compared: a
 #: round that another process cut into says nothing about the thread count)
 ROUNDS = 4
 #: the time a round aims for, and the most the whole measurement may take once a round is done
-ROUND_S = 0.05
+ROUND_S = 0.1
 BUDGET_S = 2.0
 #: environment variables with which the user tunes OpenMP's waiting: when set, theirs win
 OMP_WAIT = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
