@@ -7,7 +7,9 @@ Keys measured: down / up in the dataset picker (the highlight moves), and, repor
 switches (F2 Setup / F3 Train) and down / up between the form's fields. Also timed: resizes of
 the terminal (between the given size and 120x40, on the Train tab, then on the Setup tab), to
 the footer redrawn on the new last line. The time includes tmux's own round trip (send-keys,
-then capture-pane polled every few ms), so it is an upper bound.
+then capture-pane each time the app has written to the terminal, which a tmux control-mode client
+reports: `Session.wait_change`), so it is an upper bound. (Until 2026-12-07 it polled
+capture-pane back to back, which took most of a core from the app it measured.)
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ def body(s: Session) -> str:
 
 
 def timed(s: Session, key: str, done) -> float:
+    """Seconds from sending `key` to `done(screen before)` holding, the screen read again after
+    each write of the app (`Session.wait_change`)."""
     before = body(s)
+    s.follow_output()
     t0 = time.perf_counter()
     s.keys(key)
-    while not done(before):
-        if time.perf_counter() - t0 > 10:
-            raise TimeoutError(f"{key!r}: no change on screen after 10 s:\n{s.screen()}")
+    s.wait_change(lambda: done(before), what=repr(key))
     return time.perf_counter() - t0
 
 
@@ -51,11 +54,10 @@ def resized(s: Session, size: str, times: int = 10) -> list[float]:
     sizes, took = [size, "120x40"], []
     for i in range(times):
         cols, rows = sizes[(i + 1) % 2].split("x")
+        s.follow_output()
         t0 = time.perf_counter()
         tmux("resize-window", "-t", s.name, "-x", cols, "-y", rows)
-        while not footer_at(s, int(rows)):
-            if time.perf_counter() - t0 > 10:
-                raise TimeoutError(f"no footer on line {rows} after 10 s:\n{s.screen()}")
+        s.wait_change(lambda: footer_at(s, int(rows)), what=f"footer on line {rows}")
         took.append(time.perf_counter() - t0)
         time.sleep(0.3)
     return took
