@@ -119,6 +119,7 @@ class WorkbenchApp(App[int]):
         self.focus_runs = False  # f6 was pressed: the Runs table takes the focus once mounted
         self._run_panes: list[TrainPane | DataPane] = []
         self._preview: PreviewBatch | None = None  # the latest batch, for a pane mounted later
+        self._preview_frozen = False  # gc.freeze() after the first preview (show_preview)
 
     def get_css_variables(self) -> dict[str, str]:
         """Under NO_COLOR, list cursors (pickers, drop-downs, the runs table) underlined: Textual
@@ -207,8 +208,10 @@ class WorkbenchApp(App[int]):
 
     def mount_run_panes(self) -> None:
         """The Train and Data tabs' widgets, which a followed run's events go to."""
-        self.mount_tab("train")
-        self.mount_tab("data")
+        if not {"train", "data"} <= self._mounted_tabs:
+            self.mount_tab("train")
+            self.mount_tab("data")
+            gc.freeze()  # (their modules: plotext, the run's reader; see _torch_loaded)
 
     @work(thread=True, name="loading torch", group="warmup", exit_on_error=False)
     def warm_up(self) -> None:
@@ -228,6 +231,10 @@ class WorkbenchApp(App[int]):
             self._preview_worker(exp)
 
     def _torch_loaded(self, version: str, devices: list[tuple[str, str]]) -> None:
+        # torch's objects (several hundred thousand) live as long as the app: out of the GC's
+        # sight too. Left in, each full collection during a run went over them all, holding the
+        # UI 130-180 ms every few seconds (key_latency.py's tails)
+        gc.freeze()
         self.torch_ready = True
         self._setup.set_devices(devices)
         self.log_line(
@@ -239,6 +246,9 @@ class WorkbenchApp(App[int]):
 
     def show_preview(self, batch: PreviewBatch) -> None:
         previews.show(self, batch)
+        if not self._preview_frozen:  # the dataset's modules, loaded for the first preview
+            self._preview_frozen = True  # (scikit-learn's): see _torch_loaded
+            gc.freeze()
 
     # -- routing ---------------------------------------------------------------------------------
     def log_line(self, message: str, style: str = "") -> None:

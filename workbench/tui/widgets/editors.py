@@ -22,6 +22,7 @@ from textual import events
 from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive, var
 from textual.widget import Widget
@@ -39,6 +40,25 @@ FIELD_KEYS: list[BindingType] = [
     Binding("down", "app.focus_next", "Next field", show=False),
     Binding("up", "app.focus_previous", "Previous field", show=False),
 ]
+
+
+class SteadySize:
+    """A scrolling widget (Textual's `ScrollView`: inputs, option lists) that is not redrawn when
+    a layout gives it the size it had. Every layout of the screen tells each widget on it its size;
+    a ScrollView compares the container size it is told with its own size less its gutter, which
+    differ, so it took every layout for a resize and drew itself anew: a switch back to the Setup
+    tab redrew the 18 inputs and 4 picker lists (about half of the switch's 36-60 ms)."""
+
+    _told: tuple | None = None  # the sizes of the last layout
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        # (a ScrollView sizes its scrollbars from its own virtual size, set apart from layouts)
+        told = (size, virtual_size, container_size, self.virtual_size)  # type: ignore[attr-defined]
+        if told == self._told:
+            return False
+        self._told = told
+        return super()._size_updated(size, virtual_size, container_size, layout)  # type: ignore[misc]
 
 
 class KeysInOrder:
@@ -79,7 +99,7 @@ class KeysInOrder:
 COMPACT = reactive(True, toggle_class="-textual-compact")
 
 
-class FieldInput(KeysInOrder, Input):
+class FieldInput(SteadySize, KeysInOrder, Input):
     """An input whose editing keys (ctrl+u, backspace, ...) take effect in the order typed."""
 
     DEFAULT_CLASSES = "-textual-compact"
@@ -263,7 +283,7 @@ class FieldCheckbox(KeysInOrder, Checkbox):
         return Content.styled("[x]" if self.value else "[ ]", "bold" if self.value else "")
 
 
-class PickerList(KeysInOrder, OptionList):
+class PickerList(SteadySize, KeysInOrder, OptionList):
     """A picker's list: enter picks the item highlighted when it was pressed."""
 
     DEFAULT_CLASSES = "-textual-compact"
