@@ -19,6 +19,7 @@ the app, and the app follows it from its folder like any other (feed.RunFeed).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import subprocess
@@ -33,6 +34,7 @@ RESUME = "resume "
 
 # -- the child -------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
+    gc.disable()  # until the run has started (cli._collect_after_setup)
     warm_up()  # before the job arrives: that is what the waiting is for
     line = sys.stdin.readline()
     if not line.strip():
