@@ -19,6 +19,7 @@ Validation is split into one contiguous chunk per rank and its sums are added up
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from .devices import resolve_device
@@ -180,6 +181,13 @@ class DDPStrategy(SingleProcess):
         import torch.distributed as dist
 
         if self.owned and dist.is_available() and dist.is_initialized():
+            if dist.get_backend() == "gloo":
+                # leave together: a rank that tore its group down while another still used it
+                # (rank 0 holds the rendezvous store) once ended in a C++ abort at exit in CI
+                try:
+                    dist.monitored_barrier(timeout=timedelta(seconds=30))
+                except RuntimeError:
+                    pass  # a rank that is gone or stuck: its own error says why; leave anyway
             dist.destroy_process_group()
         self.owned = False
 
