@@ -138,14 +138,10 @@ class Session:
     def keys(self, *keys: str) -> None:
         tmux("send-keys", "-t", self.name, *keys)
 
-    def wait_for(self, text: str, timeout: float = 60.0, poll: float = 0.002) -> float:
-        """Seconds until `text` is on screen."""
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < timeout:
-            if text in self.screen():
-                return time.perf_counter() - t0
-            time.sleep(poll)
-        raise TimeoutError(f"{text!r} not on screen after {timeout} s:\n{self.screen()}")
+    def wait_for(self, text: str, timeout: float = 60.0) -> float:
+        """Seconds until `text` is on screen, looked for after each write of the app (polling
+        `capture-pane` every 2 ms took most of a core from the app being timed)."""
+        return self.wait_change(lambda: text in self.screen(), timeout, repr(text))
 
     def close(self) -> None:
         if self._control is not None:

@@ -279,7 +279,7 @@ def main() -> None:
                     help="a second headless run instead of the app's (an A/A test of the method)")
     ap.add_argument("--app-env", action="append", default=[], metavar="KEY=VALUE",
                     help="an environment variable for the app and its run (e.g. OMP_WAIT_POLICY="
-                         "ACTIVE, to compare with the run process's passive default)")
+                         "PASSIVE, to compare with the run process's GOMP_SPINCOUNT=10000)")
     args = ap.parse_args()
     args.app_env = dict(item.split("=", 1) for item in args.app_env)
     extra = [f"train.threads={args.threads}"] if args.threads else []

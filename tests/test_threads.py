@@ -103,10 +103,10 @@ def test_the_reported_text():
     assert fast.text() == "threads: 1 (measured: 1 -> 0.31 ms/batch, 2 -> 0.52 ms/batch)"
 
 
-def test_the_run_process_waits_passively_unless_the_user_said_otherwise():
-    assert threads.passive_wait_env({"A": "1"}) == {"A": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    assert threads.passive_wait_env({"OMP_WAIT_POLICY": "ACTIVE"}) == {"OMP_WAIT_POLICY": "ACTIVE"}
-    assert "OMP_WAIT_POLICY" not in threads.passive_wait_env({"GOMP_SPINCOUNT": "10000"})
+def test_the_run_process_spins_briefly_unless_the_user_said_otherwise():
+    assert threads.short_spin_env({"A": "1"}) == {"A": "1", "GOMP_SPINCOUNT": "10000"}
+    assert threads.short_spin_env({"OMP_WAIT_POLICY": "ACTIVE"}) == {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert threads.short_spin_env({"GOMP_SPINCOUNT": "500"}) == {"GOMP_SPINCOUNT": "500"}
 
 
 def exp_for(*items):
@@ -166,7 +166,7 @@ def test_the_log_shows_the_choice():
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/environ"), reason="reads /proc")
-def test_the_apps_run_process_waits_passively(monkeypatch):
+def test_the_apps_run_process_spins_briefly(monkeypatch):
     from workbench.child import TrainingProcess
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
@@ -181,7 +181,7 @@ def test_the_apps_run_process_waits_passively(monkeypatch):
             time.sleep(0.05)
     finally:
         process.discard()
-    assert b"OMP_WAIT_POLICY=PASSIVE" in env
+    assert b"GOMP_SPINCOUNT=10000" in env
 
 
 def test_the_status_line_says_how_many_threads_and_why():

@@ -120,7 +120,7 @@ class TrainingProcess:
 
     def __init__(self) -> None:
         from .detach import package_env
-        from .threads import passive_wait_env
+        from .threads import short_spin_env
 
         self.run_dir: Path | None = None
         self.proc = subprocess.Popen(
@@ -128,8 +128,8 @@ class TrainingProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,  # until it has a run.log, it has nothing to say
             stderr=subprocess.DEVNULL,
-            # OpenMP's threads sleep rather than spin while they wait: the screen shares the cores
-            env={**passive_wait_env(package_env()), "PYTHONUNBUFFERED": "1"},
+            # OpenMP's threads spin only briefly before they sleep: the screen shares the cores
+            env={**short_spin_env(package_env()), "PYTHONUNBUFFERED": "1"},
             start_new_session=True,  # no terminal's hangup or ctrl+c reaches the run
         )
 

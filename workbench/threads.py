@@ -12,10 +12,12 @@ is busiest just as its run starts), times a few training steps of a copy of the 
 optimizer at each candidate (all cores, one fewer), in alternation after a warm-up, and keeps the
 faster, comparing each candidate's best round (a round the screen cut into says nothing). The
 screen is idle while this runs, so the count that leaves it a core is kept unless the other is
-clearly faster (`MARGIN`). The app's run process also has OpenMP wait passively (`passive_wait_env`): libgomp's
-threads otherwise spin at each barrier for a while and hold the core that a descheduled sibling
-(or the screen) needs; on a busy 2-core machine, 2 spinning threads took 4-6x as long per step of
-the cnn as 1 thread did, 2 passive ones 0.7-1.3x (bench/README.md, issue 18).
+clearly faster (`MARGIN`). The app's run process also has OpenMP's threads spin only briefly
+before they sleep at a barrier (`short_spin_env`): with libgomp's default they spin for most of a
+millisecond and hold the core that a descheduled sibling (or the screen) needs (on a busy 2-core
+machine, 2 spinning threads took 4-6x as long per step of the cnn as 1 thread did); sleeping at
+once (OMP_WAIT_POLICY=PASSIVE, the choice before) cost the cnn a quarter of its speed beside the
+live screen (bench/README.md, issue 18).
 
 `train.threads` set by the user always wins; `workbench run` keeps torch's default (one thread per
 core) unless the preset says otherwise. The choice and its figures go into the RunStarted event
@@ -44,6 +46,12 @@ ROUND_S = 0.1
 BUDGET_S = 2.0
 #: environment variables with which the user tunes OpenMP's waiting: when set, theirs win
 OMP_WAIT = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+#: how many times the app's run's OpenMP threads spin at a barrier before they sleep (libgomp's
+#: default: 300,000, most of a millisecond; OMP_WAIT_POLICY=PASSIVE: none). bench/screen_live.py,
+#: cnn, live/headless at 80x24 / 160x50 in one session: passive 1.311 / 1.338, 10,000 1.048 /
+#: 1.106 (passive paid a futex wake-up at each of a step's parallel regions); with another
+#: process on a whole core, 2 threads spinning 300,000 times took 5x as long as passive ones
+SPIN_COUNT = 10_000
 
 
 @dataclass(frozen=True)
@@ -242,10 +250,11 @@ class StepTimer:
             self.torch.random.set_rng_state(self.rng)
 
 
-def passive_wait_env(env: dict) -> dict:
-    """`env` with OpenMP's threads set to sleep, not spin, while they wait (unless the user tuned
-    that): for the app's run process, whose cores the screen shares. Read by libgomp when torch
-    loads, so it is set in the environment the process starts with."""
+def short_spin_env(env: dict) -> dict:
+    """`env` with OpenMP's waiting threads spinning briefly (`SPIN_COUNT`) before they sleep,
+    unless the user tuned that: for the app's run process, whose cores the screen shares. Read by
+    libgomp (torch's OpenMP on Linux) when torch loads, so it is set in the environment the
+    process starts with."""
     if any(k in env for k in OMP_WAIT):
         return env
-    return {**env, "OMP_WAIT_POLICY": "PASSIVE"}
+    return {**env, "GOMP_SPINCOUNT": str(SPIN_COUNT)}
