@@ -5,12 +5,15 @@ Exit status: 0 success; 2 invalid input; 1 the run failed; 130 interrupted (afte
 
 from __future__ import annotations
 
-import argparse
-import os
 import gc
+import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("run", "validate", "check", "lr-find", "export", "sweep", "list", "watch", "runs",
@@ -23,6 +26,8 @@ def _err(msg: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse  # (not on the app's way to its first frame)
+
     p = argparse.ArgumentParser(
         prog="workbench",
         description="A keyboard-driven terminal workbench for PyTorch experiments.",

@@ -71,11 +71,6 @@ class SetupPane(Container):
                     yield Picker(section, self.draft.name_of(section), dataset, task)
             yield Form(self.draft)  # its rows are mounted just after the first frame
 
-    def on_mount(self) -> None:
-        # focus starts on the first picker, where the experiment begins (the screen would give it
-        # to the first widget that takes it: the tab bar, where up and down do nothing)
-        self.query_one(f"#list-{SECTIONS[0]}").focus()
-
     # -- what the rest of the app asks ------------------------------------------------------------
     def current_experiment(self) -> Experiment | None:
         """The validated experiment, or None; a preset typed ahead of the form's fill is checked

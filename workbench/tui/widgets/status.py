@@ -162,12 +162,14 @@ class StatusLine(Static):
 
     def __init__(self, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None, disabled: bool = False) -> None:
-        super().__init__("", name=name, id=id, classes=classes, disabled=disabled)
         self.status = RunStatus()
+        state = f"-{self.status.state}"
+        super().__init__("", name=name, id=id, classes=f"{classes} {state}" if classes else state,
+                         disabled=disabled)
         self.note = ""  # something else under way (the LR finder's progress), after the state
 
     def on_mount(self) -> None:
-        self._show()
+        self._show()  # (its state's class is set in __init__: no restyle before the first frame)
 
     def update_event(self, event: object) -> None:
         """Take in a run's event (the source shown, e.g. "watching RUN", stays)."""
