@@ -77,6 +77,24 @@ async def test_preview_shows_shapes_labels_and_marks_wrong_predictions(digits):
     assert "▄" in text  # half-block pixels
 
 
+async def test_a_preview_is_redrawn_at_most_once_per_its_interval(digits):
+    """Batches that come faster than `min_interval` replace each other; the latest is drawn when
+    the interval is over (the Train tab's preview waits 3 s, the Data tab's 1 s)."""
+    pane = PreviewPane(min_interval=0.4, id="pv")
+    app = Holder(pane)
+    async with app.run_test(size=(80, 24)) as pilot:
+        draws = []
+        real = pane._draw
+        pane._draw = lambda: (draws.append(pane.preview.epoch), real())[1]
+        for epoch in (1, 2, 3):
+            pane.show(digits_preview(digits, epoch=epoch))
+            await pilot.pause(0.05)
+        assert draws == [1]  # the first at once, the next two within the interval
+        await pilot.pause(0.5)
+        assert draws == [1, 3]  # then the latest only
+        assert "predictions after epoch 3" in screen_text(app)
+
+
 def test_images_are_coloured_half_blocks_in_a_grid(digits):
     p = digits_preview(digits, wrong=())
     plain, ansi = rendered(describe(p, 80), 80)

@@ -121,7 +121,9 @@ class TrainPane(Horizontal):
         # kept, not queried: a DOM query per event took a share of the UI's time in a run
         self.step_plot = StepPlot(id="step-plot")
         self.epoch_plot = EpochPlot(id="epoch-plot")
-        self.preview = PreviewPane(id="preview-train", classes="preview")
+        # beside the plots on a wide screen, redrawn every 3 s (the Data tab's, once a second):
+        # at 160x50 a grid of images was a sixth of the screen's CPU during a run (py-spy)
+        self.preview = PreviewPane(min_interval=3.0, id="preview-train", classes="preview")
         self.figures = MetricSummary.for_metric(None)
         self.summary = SummaryLine(self.figures.text(), id="train-summary")
 

@@ -50,9 +50,11 @@ class PreviewPane(VerticalScroll):
     }
     """
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None, disabled: bool = False) -> None:
+    def __init__(self, *, min_interval: float | None = None, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,
+                 disabled: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.min_interval = self.MIN_INTERVAL if min_interval is None else min_interval
         self.preview: PreviewBatch | None = None
         self._width = 0
         self._shape: tuple = ()  # what decides the drawing's size: the last one laid out
@@ -74,7 +76,7 @@ class PreviewPane(VerticalScroll):
         self._stale = True
         if not self.is_on_screen and self._last_draw > -1e9:
             return  # hidden (another tab): drawn by on_show
-        wait = self._last_draw + self.MIN_INTERVAL - time.monotonic()
+        wait = self._last_draw + self.min_interval - time.monotonic()
         if wait <= 0:
             self._draw()
         elif self._timer is None:
