@@ -49,6 +49,20 @@ async def test_every_key_is_in_the_footer(tmp_path):
             assert key in footer
 
 
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+async def test_f1_stays_in_the_footer_when_a_tab_brings_keys_of_its_own(tmp_path, size):
+    """The Runs tab's seven keys come first; f1, which lists every key, keeps its room."""
+    from workbench.tui.widgets.footer import KeysFooter
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: "Watch" in app.query_one(KeysFooter).shown)
+        shown = app.query_one(KeysFooter).shown
+        assert shown[0] == "Watch" and shown[-1] == "Help", shown
+
+
 async def test_tab_and_arrows_move_between_panes_and_fields(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:

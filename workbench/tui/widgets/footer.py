@@ -6,7 +6,8 @@ This one draws its keys itself, from the screen's active bindings, and repaints 
 change. It fits them to its width: below `keys.FOOTER_MIN_WIDTH[action]` columns a key is left
 out (f1 lists them all), below `NARROW` columns a key and its word lose the space between them
 (`^rRun`: every key up to f1 fits at 60), from `PALETTE_WIDTH` the command palette's key shows
-at the right end, and a key that does not fit whole is not drawn. A click on a key presses it.
+at the right end, a key that does not fit whole is not drawn, and f1 always keeps its room (a
+tab's own keys come first). A click on a key presses it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from ..keys import FOOTER_MIN_WIDTH
 #: columns below which a key and its word lose the space between them (`^rRun`), so that every
 #: key up to f1 fits at 60 (only ctrl+y, last, goes)
 NARROW = 70
+#: the key that lists every other: always drawn, after the keys that fit before it
+HELP_ACTION = "help"
 #: columns from which the footer also shows the command palette's key (below, f1 lists ctrl+p)
 PALETTE_WIDTH = 100
 
@@ -92,15 +95,24 @@ class KeysFooter(Widget, can_focus=False):
         parts: list[Content] = []
         self.placed = {}
         x = 0
+        # f1 (which lists every key) keeps its room: a tab's own keys come first and would push
+        # it out (the Runs tab's seven at 80 columns)
+        help_key = next((k for k in self.keys if k.action == HELP_ACTION), None)
+        reserve = self._cells(help_key, gap) + 1 if help_key else 0
         for key in self.keys:
             if width < FOOTER_MIN_WIDTH.get(key.action, 0):
                 continue
+            if key is help_key:
+                reserve = 0
             cells = self._cells(key, gap)
-            if x + cells > room:
+            if x + cells + reserve > room:
                 break  # no key drawn in part
             parts.append(self._drawn(key, gap) + " ")
             self.placed[key.key] = (x, x + cells)
             x += cells + 1
+        if reserve and help_key is not None and x + reserve - 1 <= room:
+            parts.append(self._drawn(help_key, gap) + " ")
+            self.placed[help_key.key] = (x, x + reserve - 1)
         line = Content("").join(parts)
         if palette:
             right = Content.styled("▕", "$foreground 20%") + self._drawn(palette, gap)
