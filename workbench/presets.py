@@ -19,7 +19,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-import tomli_w
 
 from .problems import InvalidExperiment, Problem
 
@@ -196,6 +195,8 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 
 def dumps(exp: Experiment) -> str:
+    import tomli_w  # (writing only: not on the app's way to its first frame)
+
     return tomli_w.dumps(exp.to_dict())
 
 

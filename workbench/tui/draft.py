@@ -19,7 +19,6 @@ import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import tomli_w
 
 from ..presets import parse_value
 from ..problems import InvalidExperiment, Problem
@@ -106,6 +105,8 @@ def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
+        import tomli_w  # (the form's fill: after the first frame)
+
         return tomli_w.dumps({"v": value})[len("v = "):-1]  # 'v = "..."\n': the string's part
     if isinstance(value, float):
         return repr(value)  # 0.001, 1e-05, inf, nan: TOML floats all
@@ -118,6 +119,8 @@ def _toml(value: Any) -> str:
 
 def _key(key: Any) -> str:
     """A TOML key: bare where it can be (`lr`), quoted otherwise (`"a.b"`, `"my key"`)."""
+    import tomli_w
+
     return tomli_w.dumps({str(key): 0})[: -len(" = 0\n")]
 
 

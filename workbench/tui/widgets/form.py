@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -24,10 +24,22 @@ from textual.geometry import Size
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Checkbox, Input, Static
+from textual.widgets import Input, Static
 
 from ..draft import COMMON, PICKED, Draft, FieldSpec, format_value, parse_text
-from .editors import FieldCheckbox, FieldInput, FieldMenu, FieldSelect
+
+if TYPE_CHECKING:
+    from textual.widgets import Checkbox
+
+    from .editors import FieldSelect
+
+
+def _editors():
+    """The editors' module, imported when the first rows are made (the first frame, which has
+    none, does without its classes and Textual's checkbox)."""
+    from . import editors
+
+    return editors
 
 TITLES = {
     "train": "training",
@@ -102,18 +114,20 @@ class FieldRow(Widget):
 
     def _editor(self) -> Widget:
         spec, value, wid = self.spec, self.value, field_id(self.spec.path)
+        ed = _editors()
         if spec.kind == "bool":
-            return FieldCheckbox("", bool(value), id=wid, compact=True)
+            return ed.FieldCheckbox("", bool(value), id=wid, compact=True)
         if spec.kind in ("choice", "device"):
             options = self.devices if spec.kind == "device" else [(str(c), c) for c in spec.choices]
             options = _with_current(options, value)
-            return FieldSelect(
+            return ed.FieldSelect(
                 options,
-                value=value if value is not None else FieldSelect.NULL,
+                value=value if value is not None else ed.FieldSelect.NULL,
                 id=wid,
                 allow_blank=spec.optional,
             )
-        return FieldInput(format_value(value, spec), id=wid, compact=True, select_on_focus=False)
+        return ed.FieldInput(format_value(value, spec), id=wid, compact=True,
+                             select_on_focus=False)
 
     def show_problem(self, messages: list[str]) -> None:
         if messages == self._shown:
@@ -276,7 +290,7 @@ class Form(VerticalScroll, can_focus=False):
         the field that had focus keeps it where it is still there."""
         await self._filled.wait()  # the fill reads the draft too: rebuild after it, never during
         focused = self.app.focused
-        if isinstance(focused, FieldMenu):  # an open drop-down's list: the drop-down's field
+        if isinstance(focused, _editors().FieldMenu):  # an open drop-down's list: the drop-down's field
             focused = focused.parent
         refocus = focused.id if focused is not None and self in focused.ancestors else None
         self.specs = specs = self.draft.specs()
@@ -299,7 +313,7 @@ class Form(VerticalScroll, can_focus=False):
     def set_devices(self, devices: list[tuple[str, str]]) -> None:
         """Offer the devices torch found (called once torch has loaded)."""
         self.devices[:] = devices
-        for select in self.query(f"#{field_id('train.device')}").results(FieldSelect):
+        for select in self.query(f"#{field_id('train.device')}").results(_editors().FieldSelect):
             current = self.draft.get("train.device")
             select.set_options(_with_current(devices, current))
             select.value = current
@@ -311,13 +325,14 @@ class Form(VerticalScroll, can_focus=False):
         if row is None:
             return
         value = self.draft.get(path)
+        ed = _editors()
         for editor in row.query(f"#{field_id(path)}"):
             if isinstance(editor, Input):
                 editor.value = format_value(value, row.spec)
-            elif isinstance(editor, Checkbox):
+            elif isinstance(editor, ed.FieldCheckbox):
                 editor.value = bool(value)
-            elif isinstance(editor, FieldSelect):
-                editor.value = value if value is not None else FieldSelect.NULL
+            elif isinstance(editor, ed.FieldSelect):
+                editor.value = value if value is not None else ed.FieldSelect.NULL
 
     def show_problems(self, placed: dict[str, list[str]]) -> None:
         self._placed = placed
@@ -349,5 +364,5 @@ class Form(VerticalScroll, can_focus=False):
 
     def on_field_select_changed(self, event: FieldSelect.Changed) -> None:
         event.stop()
-        blank = event.value is FieldSelect.NULL
+        blank = event.value is _editors().FieldSelect.NULL
         self._edited(event.select, not blank, None if blank else event.value)

@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 
 from ...catalog import LOSSES, MODELS, OPTIMIZERS, fitting_datasets
 from ...data import DATASETS
-from .editors import PickerList
+from .keyed import PickerList
 
 SECTIONS = ("data", "model", "loss", "optimizer")
 LEAST = 3  # a picker's fewest rows: its border and the chosen item's name
