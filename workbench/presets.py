@@ -19,7 +19,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-
 from .problems import InvalidExperiment, Problem
 
 if TYPE_CHECKING:  # config (pydantic) loads when a preset is validated, after the app's 1st frame

@@ -39,6 +39,7 @@ from .log_pane import LogPane
 from .messages import LogLine, Problems
 from .setup_pane import SetupPane
 from .widgets.footer import KeysFooter
+from .widgets.pickers import SECTIONS
 from .widgets.status import RunStatus, StatusLine
 from .widgets.tab_stack import TabStack
 from .widgets.tabbar import TabBar
@@ -68,7 +69,7 @@ class WorkbenchScreen(Screen):
     # focus starts on the first picker, where the experiment begins: Textual's default gives it
     # to the first widget that takes it (the tab bar, where up and down do nothing), and a move
     # from there to the picker restyled both before the first frame
-    AUTO_FOCUS = "#list-data"
+    AUTO_FOCUS = f"#list-{SECTIONS[0]}"
 
     _resumed = False
 

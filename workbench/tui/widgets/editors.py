@@ -26,9 +26,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, OptionList
 from textual.widgets.option_list import Option
 
-from .keyed import COMPACT, FIELD_KEYS, MOVE_KEYS, KeysInOrder, PickerList, SteadySize  # noqa: F401
-
-
+from .keyed import COMPACT, FIELD_KEYS, KeysInOrder, SteadySize
 
 
 class FieldInput(SteadySize, KeysInOrder, Input):

@@ -290,7 +290,7 @@ class Form(VerticalScroll, can_focus=False):
         the field that had focus keeps it where it is still there."""
         await self._filled.wait()  # the fill reads the draft too: rebuild after it, never during
         focused = self.app.focused
-        if isinstance(focused, _editors().FieldMenu):  # an open drop-down's list: the drop-down's field
+        if isinstance(focused, _editors().FieldMenu):  # an open drop-down's list: its field
             focused = focused.parent
         refocus = focused.id if focused is not None and self in focused.ancestors else None
         self.specs = specs = self.draft.specs()
