@@ -26,6 +26,7 @@ from workbench.events import BatchEnd, EpochEnd, PreviewBatch, RunFinished
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens import ChoiceScreen
 from workbench.tui.widgets.form import Form
+from workbench.tui.widgets.picker_list import PickerList
 from workbench.tui.widgets.pickers import Picker
 from workbench.tui.widgets.plots import EpochPlot, StepPlot
 from workbench.tui.widgets.preview import PreviewPane
@@ -102,8 +103,9 @@ async def test_an_unfit_loss_shows_the_reason_and_a_fitting_dataset_makes_it_val
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        mse = app.query_one("#list-loss").get_option("MSELoss")
-        assert "needs a regression dataset" in mse.prompt.plain  # marked, not hidden
+        losses = app.query_one("#list-loss", PickerList)
+        mse = losses.visual_at(losses.index_of("MSELoss"))
+        assert "needs a regression dataset" in mse.plain  # marked, not hidden
         await pick(pilot, "loss", "MSELoss")
         loss_picker = app.query_one("#pick-loss", Picker)
         assert loss_picker.has_class("-invalid")

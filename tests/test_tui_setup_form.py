@@ -17,6 +17,7 @@ from workbench import presets
 from workbench.tui.screens import PresetPickerScreen, SaveNameScreen
 from workbench.tui.widgets.editors import FieldMenu, FieldSelect
 from workbench.tui.widgets.form import Form
+from workbench.tui.widgets.picker_list import PickerList
 from workbench.tui.widgets.pickers import SECTIONS, items
 
 
@@ -41,7 +42,7 @@ async def test_focus_starts_on_the_first_picker(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         assert app.focused is not None and app.focused.id == "list-data"
-        ol = app.query_one("#list-data", OptionList)
+        ol = app.query_one("#list-data", PickerList)
         before = ol.highlighted
         await pilot.press("down")  # the first down moves in the list (it did nothing on the tabs)
         assert ol.highlighted == before + 1
@@ -166,12 +167,12 @@ async def test_keys_typed_at_full_speed_go_where_focus_has_moved(tmp_path):
         await wait_for(pilot, lambda: app.draft.get("seed") == 42, 10, "seed typed after down")
         assert app.draft.get("train.max_epochs") == 20 and app.focused.id == "f-seed"
         # enter picks in the list it was typed in; the downs after tab move in the next list
-        data = app.query_one("#list-data", OptionList)
+        data = app.query_one("#list-data", PickerList)
         data.focus()
-        data.highlighted = data.get_option_index("moons")
+        data.highlighted = data.index_of("moons")
         await pilot.pause()
         burst(app, "enter", "tab", "tab", "down", "down")
-        loss = app.query_one("#list-loss", OptionList)
+        loss = app.query_one("#list-loss", PickerList)
         # the pick has landed (the loss list is marked for moons); the downs were not undone
         await wait_for(pilot, lambda: app.query_one("#pick-loss").dataset == "moons", 10)
         await pilot.pause(0.2)
@@ -209,7 +210,7 @@ async def test_the_picker_cursor_is_underlined_without_colour(tmp_path, monkeypa
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        data = app.query_one("#list-data", OptionList)
+        data = app.query_one("#list-data", PickerList)
         await pilot.press("down")  # the cursor moves to the second dataset
         await pilot.pause()
         assert app.focused is data and data.highlighted == 1
@@ -222,7 +223,7 @@ async def test_the_picker_cursor_is_underlined_without_colour(tmp_path, monkeypa
         second = items("data", "digits")[1].name
         assert underlined(data) and underlined(data)[0].endswith(second)
         assert not any("digits" in line for line in underlined(data))
-        model = app.query_one("#list-model", OptionList)  # not focused: its cursor too
+        model = app.query_one("#list-model", PickerList)  # not focused: its cursor too
         assert underlined(model) and "mlp" in underlined(model)[0]
 
 
@@ -268,9 +269,9 @@ async def test_at_80x24_a_picker_shows_the_whole_reason_an_item_does_not_fit(tmp
             await pick(pilot, "data", dataset)
             await wait_for(pilot, lambda: app.query_one("#pick-loss").dataset == dataset)
             reason = next(i.unfit for i in items("loss", dataset) if i.name == loss)
-            ol = app.query_one("#list-loss", OptionList)
+            ol = app.query_one("#list-loss", PickerList)
             ol.focus()
-            ol.highlighted = ol.get_option_index(loss)  # browsing: highlighted, not picked
+            ol.highlighted = ol.index_of(loss)  # browsing: highlighted, not picked
             await pilot.pause(0.2)
             shown = words_in(app, app.query_one("#pick-loss"))
             assert f"{loss} ✗ {reason}" in shown, shown
@@ -288,9 +289,9 @@ async def test_at_80x24_a_picker_shows_the_whole_reason_an_item_does_not_fit(tmp
 
 def chosen_in_view(app, section: str) -> bool:
     """Whether a picker highlights its chosen item and shows the item's first line."""
-    ol = app.query_one(f"#list-{section}", OptionList)
-    chosen = ol.get_option_index(app.draft.name_of(section))
-    line = ol._index_to_line[chosen]
+    ol = app.query_one(f"#list-{section}", PickerList)
+    chosen = ol.index_of(app.draft.name_of(section))
+    line = ol.line_of(chosen)
     return ol.highlighted == chosen and ol.scroll_y <= line < ol.scroll_y + ol.size.height
 
 
@@ -311,8 +312,8 @@ async def test_pickers_show_the_chosen_items_when_the_experiment_changes(tmp_pat
         await app.apply_experiment(presets.load("digits-mlp"))
         await wait_for(pilot, lambda: all(chosen_in_view(app, s) for s in SECTIONS), 10)
         # a list the user browsed comes back to the chosen item when the experiment changes
-        browsed = app.query_one("#list-optimizer", OptionList)
-        browsed.highlighted = browsed.option_count - 1
+        browsed = app.query_one("#list-optimizer", PickerList)
+        browsed.highlighted = browsed.count - 1
         await pick(pilot, "data", "moons")
         await wait_for(pilot, lambda: all(chosen_in_view(app, s) for s in SECTIONS))
 

@@ -289,14 +289,15 @@ async def test_status_line_shows_the_learning_rate_at_80_columns():
 
 
 def test_a_picker_item_wraps_as_textual_would():
-    # the plain-words count (textwrap) must draw the lines Content.wrap draws, at every width
+    # the plain-words wrap must draw the lines Content.wrap draws, at every width
     from textual.content import Content
 
-    from workbench.tui.widgets.pickers import SECTIONS, _wrap, items
+    from workbench.tui.widgets.picker_list import _wrap
+    from workbench.tui.widgets.pickers import SECTIONS, items
 
     texts = {i.description for s in SECTIONS for i in items(s, "digits")}
     texts |= {i.unfit for s in SECTIONS for d in ("digits", "diabetes") for i in items(s, d)}
-    texts |= {"a  b   c", "line one\nline two", "", "x" * 40}
+    texts |= {"a  b   c", "line one\nline two", "", "x" * 40, " lead", "trail ", "a-b c-d e"}
     for text in texts:
         for width in range(3, 80):
             expected = [line.plain for line in Content(text).wrap(width)] or [""]
@@ -383,24 +384,19 @@ async def test_widgets_take_every_event_of_a_real_run(small_exp, tmp_path):
 
 
 @pytest.mark.parametrize("width", [8, 21, 36, 68])
-def test_a_picker_item_is_as_tall_as_it_draws_and_keeps_every_word(width):
+def test_a_picker_item_fits_its_width_and_keeps_every_word(width):
     from rich.cells import cell_len
-    from textual.css.styles import RulesMap
-    from textual.style import Style
-    from textual.visual import RenderOptions
 
-    from workbench.tui.widgets.pickers import SECTIONS, Item, items, prompt
+    from workbench.tui.widgets.pickers import SECTIONS, Item, items, must_show, prompt
 
     every = [i for s in SECTIONS for i in items(s, "digits")]
     every.append(Item("wide", "全角の説明 " * 6, "絵文字 🙂 too"))  # cells wider than one character
     assert any(i.unfit for i in every)
     for item in every:
-        shown = prompt(item, chosen=True)
-        height = shown.get_height(RulesMap(), width)
-        strips = shown.render_strips(width, None, Style(), RenderOptions(lambda s: Style(), RulesMap()))
-        assert len(strips) == height, item.name
-        assert all(strip.cell_length <= width for strip in strips), item.name
-        text = " ".join("".join(seg.text for seg in strip) for strip in strips)
+        lines = [text for text, _ in prompt(item, chosen=True).lines(width)]
+        assert must_show(item, width) <= len(lines), item.name
+        assert all(cell_len(line) <= width for line in lines), item.name
+        text = " ".join(lines)
         # the reason it does not fit comes before the description (it must stay in view)
         words = f"● {item.name} {'✗ ' + item.unfit if item.unfit else ''} {item.description}"
         words = words.split()

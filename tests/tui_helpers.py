@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from textual.widgets import Input, OptionList
+from textual.widgets import Input
 
 from workbench import presets
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.widgets.picker_list import PickerList
 
 
 def make_app(tmp_path, **overrides: Any) -> WorkbenchApp:
@@ -57,9 +58,9 @@ async def type_into(pilot, selector: str, text: str) -> Input:
 async def pick(pilot, section: str, name: str) -> None:
     """Highlight `name` in a picker and press enter, as a user would."""
     await to_setup(pilot)
-    ol = pilot.app.query_one(f"#list-{section}", OptionList)
+    ol = pilot.app.query_one(f"#list-{section}", PickerList)
     ol.focus()
-    ol.highlighted = ol.get_option_index(name)
+    ol.highlighted = ol.index_of(name)
     await pilot.press("enter")
     await pilot.pause()
 

@@ -1,5 +1,5 @@
-"""What the pickers' lists and the form's editors share, and the pickers' list itself: the first
-frame needs these, not the form's editors (`editors`, imported when the form's rows are made).
+"""What the pickers' lists and the form's editors share: the first frame needs these, not the
+form's editors (`editors`, imported when the form's rows are made).
 
 - `KeysInOrder`: Textual runs a widget's bindings only once the key has bubbled up to the app,
   while a printable key is handled by the input itself, and a binding is then looked up against
@@ -17,7 +17,6 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.reactive import reactive
-from textual.widgets import OptionList
 
 
 #: tab and shift+tab move focus as the keys arrive (the screen's bindings run once they bubble up)
@@ -34,7 +33,7 @@ FIELD_KEYS: list[BindingType] = [
 
 
 class SteadySize:
-    """A scrolling widget (Textual's `ScrollView`: inputs, option lists) that is not redrawn when
+    """A scrolling widget (Textual's `ScrollView`: inputs, lists) that is not redrawn when
     a layout gives it the size it had. Every layout of the screen tells each widget on it its size;
     a ScrollView compares the container size it is told with its own size less its gutter, which
     differ, so it took every layout for a resize and drew itself anew: a switch back to the Setup
@@ -86,14 +85,6 @@ class KeysInOrder:
 # Textual's compact style is a reactive that starts False: each widget made with compact=True was
 # styled as it mounted, then again as the reactive took its class off, then again as it put it
 # back. Compact from the start (the class and the reactive's default; made with compact=True as
-# well, which then changes nothing), each is styled once: the pickers and the form's editors.
+# well, which then changes nothing), each is styled once: the form's editors.
 COMPACT = reactive(True, toggle_class="-textual-compact")
 
-
-class PickerList(SteadySize, KeysInOrder, OptionList):
-    """A picker's list: enter picks the item highlighted when it was pressed."""
-
-    DEFAULT_CLASSES = "-textual-compact"
-    compact = COMPACT
-
-    BINDINGS: ClassVar[list[BindingType]] = MOVE_KEYS

@@ -7,25 +7,17 @@ where they went. Enter (or a click) picks the highlighted item.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
-
-from rich.cells import cell_len
 
 from textual import events
 from textual.app import ComposeResult
-from textual.content import Content
-from textual.css.styles import RulesMap
 from textual.containers import Vertical
 from textual.message import Message
-from textual.style import Style
-from textual.visual import RenderOptions, Visual
-from textual.widgets import OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Static
 
 from ...catalog import LOSSES, MODELS, OPTIMIZERS, fitting_datasets
 from ...data import DATASETS
-from .keyed import PickerList
+from .picker_list import Hanging, PickerList, _wrap
 
 SECTIONS = ("data", "model", "loss", "optimizer")
 LEAST = 3  # a picker's fewest rows: its border and the chosen item's name
@@ -74,71 +66,11 @@ def items(section: str, dataset: str, task: str = "") -> list[Item]:
     return [Item(name, choice.summary) for name, choice in OPTIMIZERS.items()]
 
 
-class Hanging(Visual):
-    """A head line, then paragraphs wrapped under it with a hanging indent. What a rich Table.grid
-    of two columns shows, at a fraction of its cost: the option list measures all ~50 options
-    before the first frame (and draws the few in view), so the height is counted from the plain
-    words, and `Content` is made only for the options drawn."""
-
-    def __init__(self, head: Content, body: list[tuple[str, str]], indent: int = 2) -> None:
-        """`body`: paragraphs, each its text and style."""
-        self.head, self.body, self.indent = head, body, indent
-        self._width, self._lines = -1, [("", "")]
-        self._drawn: tuple[int, Content] = (-1, Content(""))
-
-    @property
-    def plain(self) -> str:
-        return "\n".join([self.head.plain, *(text for text, _ in self.body)])
-
-    def _at(self, width: int) -> list[tuple[str, str]]:
-        """The body's lines at this width, with their style (cached for the last width)."""
-        if width != self._width:
-            room = max(1, width - self.indent)
-            self._width, self._lines = width, [
-                (line, style) for text, style in self.body for line in _wrap(text, room, style)
-            ]
-        return self._lines
-
-    def _head(self, width: int) -> list[Content]:
-        return [self.head] if self.head.cell_length <= width else self.head.wrap(max(1, width))
-
-    def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions):
-        if self._drawn[0] != width:
-            pad = " " * self.indent
-            lines = self._head(width) + [Content.styled(pad + t, s) for t, s in self._at(width)]
-            self._drawn = (width, Content("\n").join(lines))
-        return self._drawn[1].render_strips(width, height, style, options)
-
-    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
-        widest = max((cell_len(text) for text, _ in self.body), default=0)
-        return max(self.head.cell_length, self.indent + widest)
-
-    def get_height(self, rules: RulesMap, width: int) -> int:
-        return len(self._head(width)) + len(self._at(width))
-
-    def lines_to_show(self, width: int, paragraphs: int) -> int:
-        """The lines of the head and of the first `paragraphs` of the body at this width: what
-        must be in view (a picker grows to them); the rest may be cut."""
-        room = max(1, width - self.indent)
-        first = self.body[:paragraphs]
-        return len(self._head(width)) + sum(len(_wrap(t, room, s)) for t, s in first)
-
-
-def _wrap(text: str, width: int, style: str) -> list[str]:
-    """Words to lines of at most `width` cells. `Content.wrap` takes what textwrap would do
-    differently: a character wider than one cell (CJK, emoji), a word longer than the line
-    (Content.wrap starts it on a line of its own before folding it) or a line break."""
-    longest = max(map(len, text.split()), default=0)
-    if cell_len(text) != len(text) or "\n" in text or longest > width:
-        return [line.plain for line in Content.styled(text, style).wrap(width)]
-    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
-
-
 def prompt(item: Item, chosen: bool) -> Hanging:
     """Marker and name, then why it does not fit and its description, wrapped under the name.
     The reason comes first: a picker shows an item's head and reason whole (`must_show`), and
     the description may run out of view."""
-    head = Content.assemble(("● " if chosen else "  ", "bold"), (item.name, "bold" if chosen else ""))
+    head = (f"● {item.name}", "bold") if chosen else (f"  {item.name}", "")
     body = [(f"✗ {item.unfit}", "red")] if item.unfit else []
     body.append((item.description, "dim"))
     return Hanging(head, body)
@@ -170,11 +102,11 @@ class Picker(Vertical, can_focus=False):
         self._shown: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield PickerList(*self._options(), id=f"list-{self.section}", compact=True)
+        yield PickerList(self._entries(), id=f"list-{self.section}")
         # the line for problems is mounted with the first one (most pickers never need it)
 
-    def _options(self) -> list[Option]:
-        return [Option(prompt(i, i.name == self.chosen), id=i.name) for i in self._items]
+    def _entries(self) -> list[tuple[str, Hanging]]:
+        return [(i.name, prompt(i, i.name == self.chosen)) for i in self._items]
 
     def _set_title(self) -> None:
         # the marker shows focus without colour (NO_COLOR), as the form's fields do
@@ -182,8 +114,8 @@ class Picker(Vertical, can_focus=False):
         self.border_title = f"{marker}{TITLES[self.section]}: {self.chosen}"
 
     @property
-    def option_list(self) -> OptionList:
-        return self.query_one(OptionList)
+    def item_list(self) -> PickerList:
+        return self.query_one(PickerList)
 
     def on_mount(self) -> None:
         self.show_chosen()
@@ -198,10 +130,10 @@ class Picker(Vertical, can_focus=False):
 
     def show_chosen(self) -> None:
         """Highlight the chosen item and scroll it into view."""
-        ol = self.option_list
-        names = [option.id for option in ol.options]
+        lst = self.item_list
+        names = lst.names
         # an unknown name (a preset naming a dataset not installed here) leaves the cursor on top
-        ol.highlighted = (
+        lst.highlighted = (
             names.index(self.chosen) if self.chosen in names else (0 if names else None)
         )
         self._follow_highlight()
@@ -212,21 +144,23 @@ class Picker(Vertical, can_focus=False):
         and show the chosen item (a loaded preset or run config leaves no list on an old one).
         A list with focus keeps its highlight, unless its choice changed or `everywhere`: the
         user may be moving through it while a pick made elsewhere lands."""
-        ol = self.option_list
-        keep = ol.highlighted if ol.has_focus and chosen == self.chosen and not everywhere else None
+        lst = self.item_list
+        keep = lst.highlighted if lst.has_focus and chosen == self.chosen and not everywhere else None
         if (chosen, dataset, task) != (self.chosen, self.dataset, self.data_task):
             self.chosen, self.dataset, self.data_task = chosen, dataset, task
             self._items = items(self.section, dataset, task)
             self._set_title()
-            ol.set_options(self._options())
-        if keep is not None and keep < ol.option_count:
-            ol.highlighted = keep
+            lst.set_items(self._entries())
+        if keep is not None and keep < lst.count:
+            lst.highlighted = keep
             self._follow_highlight()
         else:
             self.show_chosen()
 
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+    def on_picker_list_highlighted(self, event: PickerList.Highlighted) -> None:
         event.stop()
+        # where the cursor is in the list (which has no scroll bar)
+        self.border_subtitle = f"{event.index + 1}/{event.picker_list.count}"
         self._ask_room()
 
     _size = None  # at the last resize: Textual sends one, same size, each time Setup shows
@@ -240,7 +174,7 @@ class Picker(Vertical, can_focus=False):
         """Ask for the rows the highlighted item needs, then scroll to it once the new size is
         laid out (the list scrolls when the highlight moves, against the size it had then)."""
         self._ask_room()
-        self.call_after_refresh(self.option_list.scroll_to_highlight)
+        self.call_after_refresh(self.item_list.scroll_to_highlight)
 
     def _ask_room(self) -> None:
         if isinstance(self.parent, PickerColumn):
@@ -249,10 +183,9 @@ class Picker(Vertical, can_focus=False):
     def rows_needed(self) -> int:
         """The rows (border included) that show the highlighted item's name and whole reason,
         and the problems under the list (at most 3 lines, app.tcss); at least `LEAST`."""
-        ol = self.option_list
-        padding = ol.get_component_styles("option-list--option").padding.width
-        width = ol.scrollable_content_region.width - padding
-        index = ol.highlighted
+        lst = self.item_list
+        width = lst.scrollable_content_region.width
+        index = lst.highlighted
         if width <= 0 or index is None or index >= len(self._items):
             return LEAST  # not laid out yet: on_resize comes back
         need = must_show(self._items[index], width)
@@ -276,10 +209,9 @@ class Picker(Vertical, can_focus=False):
         self.set_class(bool(messages), "-invalid")
         self._follow_highlight()
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    def on_picker_list_selected(self, event: PickerList.Selected) -> None:
         event.stop()
-        if event.option.id:
-            self.post_message(self.Picked(self.section, event.option.id))
+        self.post_message(self.Picked(self.section, event.name))
 
 
 class PickerColumn(Vertical):
