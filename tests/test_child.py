@@ -140,3 +140,19 @@ def test_a_waiting_process_that_gets_no_run_exits_when_its_input_ends(tmp_path):
     process = TrainingProcess()
     process.discard()
     assert process.proc.returncode is not None
+
+
+def test_a_spare_process_ends_as_soon_as_the_app_is_gone_even_while_warming_up():
+    # the app killed (its SSH session closed) leaves the spare's stdin at its end: the spare
+    # must not finish a warm-up first (seconds of a core). Here the warm-up would take 120 s.
+    code = ("import time, workbench.child as c\n"
+            "c.warm_up = lambda: time.sleep(120)\n"
+            "raise SystemExit(c.main())\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            env=subprocess_env())
+    try:
+        time.sleep(0.5)  # (well into its warm-up)
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
