@@ -2,33 +2,34 @@
 
 A pane never reaches into another pane; what it has to say elsewhere bubbles up to the app as one of
 these, and the app hands it on (`WorkbenchApp.on_log_line`, `WorkbenchApp.on_problems`).
+
+Messages here and in the widgets set their fields in `__init__` rather than being dataclasses: a
+dataclass is made at import (~0.25 ms each), and the app's first frame imports ten of them.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from textual.message import Message
 
 from ..problems import Problem
 
 
-@dataclass
 class LogLine(Message):
     """A line for the Log tab."""
 
-    message: str
-    style: str = ""
+    def __init__(self, message: str, style: str = "") -> None:
+        super().__init__()
+        self.message, self.style = message, style
 
 
-@dataclass
 class Problems(Message):
     """Problems to tell: a notification with one a line, and the same in the log."""
 
-    problems: list[Problem]
-    title: str
-    log_prefix: str
-    timeout: float = 8
+    def __init__(self, problems: list[Problem], title: str, log_prefix: str,
+                 timeout: float = 8) -> None:
+        super().__init__()
+        self.problems, self.title, self.log_prefix, self.timeout = (
+            problems, title, log_prefix, timeout)
 
     @classmethod
     def refusal(cls, problems: list[Problem], doing: str, what: str) -> Problems:

@@ -14,7 +14,6 @@ What it has to say elsewhere (a log line, problems to tell) it posts as `message
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +45,13 @@ class SetupPane(Container):
     class Ready(Message):
         """The form is filled and the draft settled (once, just after the first frame)."""
 
-    @dataclass
     class Checked(Message):
         """The pre-flight passed: `summary` is its one line (shapes, params, times, memory); ""
         once the settings it checked have changed."""
 
-        summary: str
+        def __init__(self, summary: str) -> None:
+            super().__init__()
+            self.summary = summary
 
     def __init__(
         self, start: Experiment | dict, *, id: str | None = None, classes: str | None = None

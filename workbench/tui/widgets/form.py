@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
@@ -211,19 +210,22 @@ class Form(VerticalScroll, can_focus=False):
         Binding("up", "app.focus_previous", "Previous field", show=False),
     ]
 
-    @dataclass
     class Edited(Message):
-        path: str
+        """The field at `path` was edited (its value is in the draft)."""
+
+        def __init__(self, path: str) -> None:
+            super().__init__()
+            self.path = path
 
     class Filled(Message):
         """The rows are mounted (once, just after the first frame), the draft maybe not settled."""
 
-    @dataclass
     class Switched(Message):
         """A class was picked in a section's `name` field (the schedule): restart the section."""
 
-        section: str
-        name: str
+        def __init__(self, section: str, name: str) -> None:
+            super().__init__()
+            self.section, self.name = section, name
 
     def __init__(self, draft: Draft) -> None:
         super().__init__(id="form")

@@ -10,7 +10,6 @@ the picker's border tells where the cursor is ("3/12").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -125,21 +124,16 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
         Binding("enter", "select", "Pick", show=False),
     ]
 
-    @dataclass
-    class Highlighted(Message):
-        """The cursor moved to `index` (`name`)."""
+    class ItemMessage(Message):
+        def __init__(self, picker_list: PickerList, index: int, name: str) -> None:
+            super().__init__()
+            self.picker_list, self.index, self.name = picker_list, index, name
 
-        picker_list: PickerList
-        index: int
-        name: str
+    class Highlighted(ItemMessage):
+        """The cursor moved to item `index`, `name`."""
 
-    @dataclass
-    class Selected(Message):
-        """The user picked `name` (enter, or a click on it)."""
-
-        picker_list: PickerList
-        index: int
-        name: str
+    class Selected(ItemMessage):
+        """The user picked item `index`, `name` (enter, or a click on it)."""
 
     def __init__(self, items: list[tuple[str, Hanging]], *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -88,10 +88,12 @@ class Picker(Vertical, can_focus=False):
     The picker grows (taking rows from the others) until its highlighted item's name and reason
     are in view: a list three lines high would otherwise cut the reason a loss does not fit."""
 
-    @dataclass
     class Picked(Message):
-        section: str
-        name: str
+        """`name` was picked for `section`."""
+
+        def __init__(self, section: str, name: str) -> None:
+            super().__init__()
+            self.section, self.name = section, name
 
     def __init__(self, section: str, chosen: str, dataset: str, task: str = "") -> None:
         super().__init__(id=f"pick-{section}", classes="picker")

@@ -9,7 +9,6 @@ the start, as Textual's tabs had), and a message when the tab changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.style import Style
@@ -52,11 +51,12 @@ class TabBar(Widget, can_focus=True):
 
     active: reactive[str] = reactive("", init=False)
 
-    @dataclass
     class Changed(Message):
         """The active tab changed (a click, a key, or `active` set)."""
 
-        tab: str
+        def __init__(self, tab: str) -> None:
+            super().__init__()
+            self.tab = tab
 
     def __init__(self, tabs: dict[str, str], active: str, id: str | None = None) -> None:
         """`tabs`: each tab's id and label, in order."""
