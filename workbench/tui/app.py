@@ -26,7 +26,6 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
-from textual.containers import Container
 from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
@@ -173,11 +172,8 @@ class WorkbenchApp(App[int]):
         yield TabBar({t: t.title() for t in keys.TABS}, "setup", id="tab-bar")
         with TabStack(base="setup", id="tabs"):  # the others over Setup, which stays laid out
             yield self._setup
-            # the other tabs' widgets are mounted when first needed (mount_tab)
-            yield Container(id="train", classes="pane")
-            yield Container(id="data", classes="pane")
-            yield self._log
-            yield Container(id="runs", classes="pane")
+            # the other tabs' panes are mounted when first needed (mount_tab); the log's
+            # (`_log`) keeps the lines written until then
         yield StatusLine(id="status")
         yield KeysFooter()
 
