@@ -82,6 +82,7 @@ class Session:
         self.name = f"wbbench-{uuid.uuid4().hex[:8]}"
         self._output: threading.Event | None = None  # follow_output
         self._control: subprocess.Popen | None = None
+        self._pid: int | None = None
         cols, rows = size.split("x")
         # the tmux server keeps its own environment: pass what the app needs explicitly
         env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ENV if k in os.environ)
@@ -99,6 +100,13 @@ class Session:
                 break
             print(f"tmux new-session failed ({started.stderr.strip()}); again", file=sys.stderr)
             time.sleep(0.5)
+
+    @property
+    def pid(self) -> int | None:
+        """The process in the pane (the app: the shell `exec`s it), once asked; None if gone."""
+        if self._pid is None:
+            self._pid = int(tmux("display", "-p", "-t", self.name, "#{pane_pid}").strip() or 0)
+        return self._pid or None
 
     def screen(self) -> str:
         return tmux("capture-pane", "-p", "-t", self.name)
@@ -143,11 +151,21 @@ class Session:
         `capture-pane` every 2 ms took most of a core from the app being timed)."""
         return self.wait_change(lambda: text in self.screen(), timeout, repr(text))
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Kill the session and wait for its process to be gone (a process still exiting would
+        take CPU from whatever is timed next) and for the runs it left going to stop."""
+        pid = self.pid
         if self._control is not None:
             self._control.stdin.close()
             self._control.wait()
         tmux("kill-session", "-t", self.name)
+        t0 = time.perf_counter()
+        while pid and time.perf_counter() - t0 < timeout:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.01)
         stop_runs(self.cwd)
 
     def __enter__(self) -> "Session":

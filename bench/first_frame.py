@@ -9,7 +9,9 @@ first frame <= 1.2x, the form's fields <= 2x.
 For scale it also times, the same way and interleaved with it, a minimal Textual app (one Label:
 the floor any Textual app pays), and `python -c "import torch"` (a process start to its exit).
 The package's bytecode is compiled first, as an installed package has it (under
-PYTHONDONTWRITEBYTECODE=1 every launch would compile every module again).
+PYTHONDONTWRITEBYTECODE=1 every launch would compile every module again). Each launch starts once
+the one before has exited and the machine is quiet (`wait_quiet`): an app killed after its form
+showed took CPU from the next launch while it exited, and its spare run process for seconds more.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from _tmux import ROOT, Session
+from _tmux import ROOT, Session, wait_quiet
 
 MARKER = "dataset: "  # the dataset picker's title: the pickers are on screen
 MINIMAL_APP = f"""
@@ -42,6 +44,7 @@ FORM_MARKER = "max_epochs"  # the form's first field: the hyperparameters are on
 
 def first_frame(size: str, minimal: bool = False, form: list[float] | None = None) -> float:
     """Seconds to the pickers; with `form`, also appends the seconds to the form's fields."""
+    wait_quiet(window=0.3, timeout=5)  # what ran before (an app exiting, its spare) is over
     with Session(size=size, python_args=["-c", MINIMAL_APP] if minimal else None) as s:
         s.wait_for(MARKER, timeout=30)
         frame = time.perf_counter() - s.started
