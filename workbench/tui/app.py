@@ -99,7 +99,9 @@ def _preset_commands() -> type[Provider]:
 class WorkbenchApp(App[int]):
     """Pick a dataset, model, loss and optimizer; edit; train (here or detached); watch."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = "app.tcss"  # the first frame's: the Setup tab, the status line
+    #: the other tabs' and the dialogs' styles, parsed after the first frame (~2 ms before it)
+    LATER_CSS = Path(__file__).with_name("later.tcss")
     TITLE = "workbench"
     COMMANDS = App.COMMANDS | {_preset_commands}
     BINDINGS: ClassVar[list[BindingType]] = list(keys.BINDINGS)
@@ -124,6 +126,7 @@ class WorkbenchApp(App[int]):
         self._run_panes: list[TrainPane | DataPane] = []
         self._preview: PreviewBatch | None = None  # the latest batch, for a pane mounted later
         self._preview_frozen = False  # gc.freeze() after the first preview (show_preview)
+        self._later_css = False  # LATER_CSS added (load_later_css)
 
     def get_css_variables(self) -> dict[str, str]:
         """Under NO_COLOR, list cursors (pickers, drop-downs, the runs table) underlined: Textual
@@ -198,6 +201,7 @@ class WorkbenchApp(App[int]):
         # GIL most of the time, and started earlier it delays them by the whole import (~1.5 s).
         # The form's rows are mounted now; they are on screen after the next refresh.
         self.call_after_refresh(self.call_after_refresh, self.warm_up)
+        self.call_after_refresh(self.load_later_css)
         if self.watch_dir is not None:
             self.attach(self.watch_dir)
         else:  # runs still going from before (this app's, left running, or any other)
@@ -205,7 +209,22 @@ class WorkbenchApp(App[int]):
 
     def mount_tab(self, tab: str) -> None:
         """Mount a tab's widgets if they are not yet (lazy_tabs.mount)."""
+        self.load_later_css()
         lazy_tabs.mount(self, tab)
+
+    def load_later_css(self) -> None:
+        """Add `LATER_CSS` to the stylesheet (once): just after the form is filled, or before a
+        tab or dialog that needs it if one is opened sooner. No widget on screen then matches
+        its rules (they are all for widgets mounted later): nothing is restyled."""
+        if self._later_css:
+            return
+        self._later_css = True
+        path = self.LATER_CSS
+        self.stylesheet.add_source(path.read_text(encoding="utf-8"), read_from=(str(path), ""))
+
+    def push_screen(self, *args, **kwargs):  # type: ignore[override]
+        self.load_later_css()  # (the dialogs' styles)
+        return super().push_screen(*args, **kwargs)
 
     def mount_run_panes(self) -> None:
         """The Train and Data tabs' widgets, which a followed run's events go to."""

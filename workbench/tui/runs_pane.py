@@ -148,8 +148,9 @@ class RunsPane(Vertical):
                 table.move_cursor(row=table.get_row_index(str(current)), animate=False)
             except RowDoesNotExist:
                 pass
+        runs = f"{len(infos)} run{'' if len(infos) == 1 else 's'}"
         hint = (
-            f"{len(infos)} runs in {self.folder}: enter watch · s stop · r resume · o config · "
+            f"{runs} in {self.folder}: enter watch · s stop · r resume · o config · "
             f"space mark · g mark sweep · c compare marked ({len(self.marked)})"
         )
         self.query_one("#runs-hint", Static).update(

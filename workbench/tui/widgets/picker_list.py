@@ -265,8 +265,8 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
             ]
         return strips[offset] if offset < len(strips) else Strip.blank(width)
 
-    def scroll_to_highlight(self) -> None:
-        """Scroll the highlighted item into view (as much of it as fits)."""
+    def scroll_to_highlight(self, top: bool = False) -> None:
+        """Scroll the highlighted item into view (as much of it as fits); `top`: to the top."""
         index = self._highlighted
         if index is None or not self.is_mounted:
             return
@@ -275,7 +275,7 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
             return
         self.scroll_to_region(
             Region(0, self._first[index], self._width, self._height_of(index)),
-            force=True, animate=False, immediate=True,
+            force=True, animate=False, immediate=True, top=top,
         )
 
     # -- keys and the mouse ------------------------------------------------------------------

@@ -131,14 +131,15 @@ class Picker(Vertical, can_focus=False):
         self._set_title()
 
     def show_chosen(self) -> None:
-        """Highlight the chosen item and scroll it into view."""
+        """Highlight the chosen item and scroll it to the top of the list (no tail of the item
+        before it above: the list is often three lines high)."""
         lst = self.item_list
         names = lst.names
         # an unknown name (a preset naming a dataset not installed here) leaves the cursor on top
         lst.highlighted = (
             names.index(self.chosen) if self.chosen in names else (0 if names else None)
         )
-        self._follow_highlight()
+        self._follow_highlight(top=True)
 
     def update_choice(self, chosen: str, dataset: str, task: str = "", everywhere: bool = False
                       ) -> None:
@@ -172,11 +173,12 @@ class Picker(Vertical, can_focus=False):
             self._size = event.size
             self._follow_highlight()
 
-    def _follow_highlight(self) -> None:
+    def _follow_highlight(self, top: bool = False) -> None:
         """Ask for the rows the highlighted item needs, then scroll to it once the new size is
-        laid out (the list scrolls when the highlight moves, against the size it had then)."""
+        laid out (the list scrolls when the highlight moves, against the size it had then);
+        `top`: its first line at the top of the list."""
         self._ask_room()
-        self.call_after_refresh(self.item_list.scroll_to_highlight)
+        self.call_after_refresh(self.item_list.scroll_to_highlight, top)
 
     def _ask_room(self) -> None:
         if isinstance(self.parent, PickerColumn):
