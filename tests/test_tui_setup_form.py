@@ -292,7 +292,7 @@ def chosen_in_view(app, section: str) -> bool:
     ol = app.query_one(f"#list-{section}", PickerList)
     chosen = ol.index_of(app.draft.name_of(section))
     line = ol.line_of(chosen)
-    return ol.highlighted == chosen and ol.scroll_y <= line < ol.scroll_y + ol.size.height
+    return ol.highlighted == chosen and ol.top <= line < ol.top + ol.size.height
 
 
 async def test_pickers_show_the_chosen_items_when_the_experiment_changes(tmp_path, user_presets):

@@ -23,7 +23,7 @@ from textual.geometry import Size
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from ..draft import COMMON, PICKED, Draft, FieldSpec, format_value, parse_text
 
@@ -236,9 +236,12 @@ class Form(VerticalScroll, can_focus=False):
         self._filled = asyncio.Event()
         self._loading = False
 
-    def compose(self) -> ComposeResult:
-        # ~130 widgets: mounted after the first frame (they took half the time to it)
-        yield Static("loading the form…", id="form-loading")
+    # ~130 widgets: the rows are mounted after the first frame (they took half the time to it);
+    # until then the form says they are coming (drawn by the form: no widget of its own)
+    LOADING = Content.styled("\n  loading the form…", "dim")
+
+    def render(self) -> Content:
+        return self.LOADING if not self.children else Content("")
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._fill)
@@ -251,7 +254,6 @@ class Form(VerticalScroll, can_focus=False):
         self._loading = True
         shown = in_view(list(self.specs.values()), self.size.width, self.size.height)
         sections = self._sections()
-        await self.query("#form-loading").remove()
         try:
             await self.mount_all(sections[:shown])
         except BaseException:

@@ -2,10 +2,11 @@
 one highlighted, scrolled to keep the highlight in view; enter or a click picks it.
 
 Textual's `OptionList` did this, but its styles (five component classes, each a styled node of
-its own, per list), its scroll bar and its drawing (each item through `Content`) were ~20 ms of
-the app's first frame for the four pickers (bench/README.md). This list draws its lines itself
-(Textual's line API) from plain words, has one component class (the cursor) and no scroll bar:
-the picker's border tells where the cursor is ("3/12").
+its own, per list), its scrolling (a `ScrollView`) and its drawing (each item through
+`Content`) were ~20 ms of the app's first frame for the four pickers (bench/README.md). This list
+is a plain widget that draws its lines itself (Textual's line API) from plain words and keeps its
+own place in the list (`top`): one component class (the cursor), no scroll bar (the picker's
+border tells where the cursor is, "3/12"); the wheel scrolls it.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from rich.style import Style as RichStyle
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.geometry import Region, Size
+from textual.geometry import Region
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style
+from textual.widget import Widget
 
-from .keyed import MOVE_KEYS, KeysInOrder, SteadySize
+from .keyed import MOVE_KEYS, KeysInOrder
 
 
 class Hanging:
@@ -85,15 +86,13 @@ def _wrap(text: str, width: int, style: str) -> list[str]:
     return lines
 
 
-class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
+class PickerList(KeysInOrder, Widget, can_focus=True):
     """Named items, each drawn by a `Hanging`; `highlighted` is the index of the cursor's item."""
 
     DEFAULT_CSS = """
     PickerList {
         height: 1fr;
         min-width: 20;
-        overflow-x: hidden;
-        overflow-y: hidden;
         color: $foreground;
         background: transparent;
         & > .picker-list--cursor {
@@ -135,11 +134,15 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
     class Selected(ItemMessage):
         """The user picked item `index`, `name` (enter, or a click on it)."""
 
-    def __init__(self, items: list[tuple[str, Hanging]], *, id: str | None = None) -> None:
+    def __init__(self, items: list[tuple[str, Hanging]], *, highlighted: int | None = None,
+                 id: str | None = None) -> None:
+        """`highlighted`: the item to start on, shown at the top once the list has its size."""
         super().__init__(id=id)
         self._names: list[str] = []
         self._visuals: list[Hanging] = []
-        self._highlighted: int | None = None
+        self._highlighted: int | None = highlighted
+        self._top_pending = highlighted is not None  # (the first layout scrolls to it)
+        self.top = 0  # the line (of the whole list) at the top of the view
         self._lines: list[tuple[int, int]] = []  # (item, line within it) for each line
         self._first: list[int] = []  # each item's first line
         self._laid_out_at = -1  # the width of `_lines`
@@ -190,15 +193,10 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
             self.scroll_to_highlight()
             self.post_message(self.Highlighted(self, index, self._names[index]))
 
-    @property
-    def allow_vertical_scroll(self) -> bool:
-        """The wheel scrolls the list (Textual lets it only where a scroll bar shows)."""
-        return self.max_scroll_y > 0
-
     # -- lines -------------------------------------------------------------------------------
     @property
     def _width(self) -> int:
-        return self.scrollable_content_region.width
+        return self.content_region.width
 
     def _lay_out(self) -> None:
         """Which item each line belongs to, at the current width (once it has one)."""
@@ -213,10 +211,7 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
             first.append(len(lines))
             lines.extend((index, n) for n in range(len(visual.lines(width))))
         self._lines, self._first = lines, first
-        virtual = Size(width, len(lines))
-        if virtual != self.virtual_size:
-            self.virtual_size = virtual
-            self._scroll_update(virtual)
+        self._scroll_to(self.top)  # (within the new count of lines)
 
     def line_of(self, index: int) -> int:
         """The first line of item `index` (in the whole list, not the view)."""
@@ -229,6 +224,11 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
 
     def _on_resize(self, event: events.Resize) -> None:
         self._lay_out()
+        if self._top_pending and self.content_region.height > 0:
+            self._top_pending = False
+            self.scroll_to_highlight(top=True)
+        else:
+            self._scroll_to(self.top)  # (the last lines may fit now)
 
     def notify_style_update(self) -> None:
         self._strips.clear()  # focus changed the cursor's style, or the theme changed
@@ -250,7 +250,7 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self._width
-        line = self.scroll_offset.y + y
+        line = self.top + y
         if not 0 <= line < len(self._lines):
             return Strip.blank(width, self._style(False, ""))
         index, offset = self._lines[line]
@@ -265,18 +265,27 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
             ]
         return strips[offset] if offset < len(strips) else Strip.blank(width)
 
+    def _scroll_to(self, top: int) -> None:
+        """Put line `top` at the top of the view, as far as the lines go."""
+        top = max(0, min(top, len(self._lines) - self.content_region.height))
+        if top != self.top:
+            self.top = top
+            self.refresh()
+
     def scroll_to_highlight(self, top: bool = False) -> None:
-        """Scroll the highlighted item into view (as much of it as fits); `top`: to the top."""
+        """Scroll the highlighted item into view (as much of it as fits; its first line if not
+        all); `top`: its first line at the top."""
         index = self._highlighted
-        if index is None or not self.is_mounted:
+        if index is None:
             return
         self._lay_out()
         if index >= len(self._first):
             return
-        self.scroll_to_region(
-            Region(0, self._first[index], self._width, self._height_of(index)),
-            force=True, animate=False, immediate=True, top=top,
-        )
+        first, height = self._first[index], self.content_region.height
+        if top or first < self.top or height <= 0:
+            self._scroll_to(first)
+        elif first + self._height_of(index) > self.top + height:
+            self._scroll_to(min(first, first + self._height_of(index) - height))
 
     # -- keys and the mouse ------------------------------------------------------------------
     def action_move(self, step: int, by: str = "item") -> None:
@@ -286,7 +295,7 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
             self.highlighted = 0 if step < 0 else len(self._names) - 1
         elif by == "page" and self._highlighted is not None and self._lines:
             self._lay_out()
-            line = self._first[self._highlighted] + step * self.scrollable_content_region.height
+            line = self._first[self._highlighted] + step * self.content_region.height
             self.highlighted = self._lines[max(0, min(line, len(self._lines) - 1))][0]
         elif self._highlighted is None:
             self.highlighted = 0 if step > 0 else len(self._names) - 1
@@ -298,12 +307,20 @@ class PickerList(SteadySize, KeysInOrder, ScrollView, can_focus=True):
         if index is not None:
             self.post_message(self.Selected(self, index, self._names[index]))
 
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self._scroll_to(self.top + 1)
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self._scroll_to(self.top - 1)
+
     async def _on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None:
             return
         self._lay_out()
-        line = self.scroll_offset.y + offset.y
+        line = self.top + offset.y
         if 0 <= line < len(self._lines):
             self.highlighted = self._lines[line][0]
             self.action_select()

@@ -104,8 +104,21 @@ class Picker(Vertical, can_focus=False):
         self._shown: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield PickerList(self._entries(), id=f"list-{self.section}")
+        # the list starts on the chosen item, at its top: nothing to change once mounted
+        chosen = self._chosen_index()
+        self._set_place(chosen, len(self._items))
+        yield PickerList(self._entries(), id=f"list-{self.section}", highlighted=chosen)
         # the line for problems is mounted with the first one (most pickers never need it)
+
+    def _chosen_index(self) -> int | None:
+        """The chosen item's index; an unknown name (a preset naming a dataset not installed
+        here) leaves the cursor on top."""
+        names = [item.name for item in self._items]
+        return names.index(self.chosen) if self.chosen in names else (0 if names else None)
+
+    def _set_place(self, index: int | None, count: int) -> None:
+        # where the cursor is in the list (which has no scroll bar)
+        self.border_subtitle = f"{index + 1}/{count}" if index is not None else ""
 
     def _entries(self) -> list[tuple[str, Hanging]]:
         return [(i.name, prompt(i, i.name == self.chosen)) for i in self._items]
@@ -119,9 +132,6 @@ class Picker(Vertical, can_focus=False):
     def item_list(self) -> PickerList:
         return self.query_one(PickerList)
 
-    def on_mount(self) -> None:
-        self.show_chosen()
-
     def on_descendant_focus(self) -> None:
         self._focused = True
         self._set_title()
@@ -133,12 +143,7 @@ class Picker(Vertical, can_focus=False):
     def show_chosen(self) -> None:
         """Highlight the chosen item and scroll it to the top of the list (no tail of the item
         before it above: the list is often three lines high)."""
-        lst = self.item_list
-        names = lst.names
-        # an unknown name (a preset naming a dataset not installed here) leaves the cursor on top
-        lst.highlighted = (
-            names.index(self.chosen) if self.chosen in names else (0 if names else None)
-        )
+        self.item_list.highlighted = self._chosen_index()
         self._follow_highlight(top=True)
 
     def update_choice(self, chosen: str, dataset: str, task: str = "", everywhere: bool = False
@@ -162,8 +167,7 @@ class Picker(Vertical, can_focus=False):
 
     def on_picker_list_highlighted(self, event: PickerList.Highlighted) -> None:
         event.stop()
-        # where the cursor is in the list (which has no scroll bar)
-        self.border_subtitle = f"{event.index + 1}/{event.picker_list.count}"
+        self._set_place(event.index, event.picker_list.count)
         self._ask_room()
 
     _size = None  # at the last resize: Textual sends one, same size, each time Setup shows
@@ -188,7 +192,7 @@ class Picker(Vertical, can_focus=False):
         """The rows (border included) that show the highlighted item's name and whole reason,
         and the problems under the list (at most 3 lines, app.tcss); at least `LEAST`."""
         lst = self.item_list
-        width = lst.scrollable_content_region.width
+        width = lst.content_region.width
         index = lst.highlighted
         if width <= 0 or index is None or index >= len(self._items):
             return LEAST  # not laid out yet: on_resize comes back
