@@ -97,7 +97,7 @@ async def test_watching_a_moons_run_shows_moons_in_setup_and_its_batch_in_data(t
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         await wait_for(pilot, lambda: app.draft.name_of("data") == "moons", what="moons in Setup")
-        await wait_for(pilot, lambda: app.query_one("#setup-row").disabled, what="read-only")
+        await wait_for(pilot, lambda: read_only(app), what="read-only")
         banner = app.query_one("#watch-banner")
         assert "moons-run" in str(banner.render()) and "read-only" in str(banner.render())
         data = app.query_one(DataPane).preview
@@ -116,7 +116,7 @@ async def test_watching_a_moons_run_shows_moons_in_setup_and_its_batch_in_data(t
         assert app.screen is app.screen_stack[0]
         # the run ends: Setup keeps its config, editable again
         write_events(run_dir, [RunFinished("finished", 1, 25, {}, str(run_dir), 12.0)])
-        await wait_for(pilot, lambda: not app.query_one("#setup-row").disabled, what="editable")
+        await wait_for(pilot, lambda: not read_only(app), what="editable")
         assert not app.query("#watch-banner") and app.draft.name_of("data") == "moons"
         assert "finished: 1 epoch," in log_text(app)  # not "1 epochs"
         await leave(pilot)
@@ -128,9 +128,9 @@ async def test_f7_while_watching_makes_setup_an_editable_copy(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         assert app.attach(run_dir)
-        await wait_for(pilot, lambda: app.query_one("#setup-row").disabled, what="read-only")
+        await wait_for(pilot, lambda: read_only(app), what="read-only")
         await pilot.press("f7")
-        await wait_for(pilot, lambda: not app.query_one("#setup-row").disabled, what="editable")
+        await wait_for(pilot, lambda: not read_only(app), what="editable")
         assert app.runner.active and app.draft.name_of("data") == "moons"
         await leave(pilot)
 
@@ -267,3 +267,8 @@ async def test_at_60_columns_the_footer_shows_every_key_up_to_f1(tmp_path):
         start, _ = keys["f1"]
         await pilot.click(KeysFooter, offset=(start + 1, 0))
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="help")
+
+
+def read_only(app) -> bool:
+    """The Setup tab's pickers and form are read-only (a watched run's config)."""
+    return app.query_one("#pickers").disabled and app.query_one("#form").disabled

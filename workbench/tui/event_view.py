@@ -33,6 +33,7 @@ class WatchBanner(Static):
 
     DEFAULT_CSS = """
     WatchBanner {
+        dock: top;
         height: auto;
         padding: 0 1;
         background: $warning 20%;
@@ -115,11 +116,12 @@ class RunView:
 
         try:
             setup = self.app.query_one("#setup")
-            row = setup.query_one("#setup-row")
+            editors = [setup.query_one("#pickers"), setup.query_one("#form")]
         except NoMatches:  # the app is closing
             return
         banners = setup.query(WatchBanner)
-        row.disabled = bool(self.setup_run)
+        for widget in editors:
+            widget.disabled = bool(self.setup_run)
         if not self.setup_run:
             banners.remove()
             return
@@ -128,7 +130,7 @@ class RunView:
         if banners:
             banners.first().update(text)
         else:
-            setup.mount(WatchBanner(text, id="watch-banner"), before=row)
+            setup.mount(WatchBanner(text, id="watch-banner"))
 
     # -- events ----------------------------------------------------------------------------------
     def show(self, events: list[Any]) -> None:

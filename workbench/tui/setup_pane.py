@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Container, Horizontal
+from textual.containers import Container
 from textual.message import Message
 
 from .. import presets
@@ -65,11 +65,12 @@ class SetupPane(Container):
 
     def compose(self) -> ComposeResult:
         dataset, task = self.draft.name_of("data"), self._custom_task()
-        with Horizontal(id="setup-row"):
-            with PickerColumn(id="pickers"):
-                for section in SECTIONS:
-                    yield Picker(section, self.draft.name_of(section), dataset, task)
-            yield Form(self.draft)  # its rows are mounted just after the first frame
+        # side by side: the pane lays them out in a row (app.tcss), a watched run's banner docked
+        # above them
+        with PickerColumn(id="pickers"):
+            for section in SECTIONS:
+                yield Picker(section, self.draft.name_of(section), dataset, task)
+        yield Form(self.draft)  # its rows are mounted just after the first frame
 
     # -- what the rest of the app asks ------------------------------------------------------------
     def current_experiment(self) -> Experiment | None:
