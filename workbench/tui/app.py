@@ -65,6 +65,7 @@ class WorkbenchScreen(Screen):
     the whole screen at each move (a full update, ~20 ms of the UI per Down in the form)."""
 
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+    BLANK = True  # its widgets cover it (see TabStack.BLANK)
     # focus starts on the first picker, where the experiment begins: Textual's default gives it
     # to the first widget that takes it (the tab bar, where up and down do nothing), and a move
     # from there to the picker restyled both before the first frame

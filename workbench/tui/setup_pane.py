@@ -42,6 +42,8 @@ PAINT_REFRESHES = 10
 class SetupPane(Container):
     """Pickers for dataset, model, loss and optimizer beside the form of their hyperparameters."""
 
+    BLANK = True  # the pickers and the form cover it (see TabStack.BLANK)
+
     class Ready(Message):
         """The form is filled and the draft settled (once, just after the first frame)."""
 

@@ -226,6 +226,8 @@ class PickerColumn(Vertical):
     """The four pickers, one above the other: each gets the rows its highlighted item needs
     (`Picker.rows_needed`), and the rest is shared out evenly, as `1fr` each would be."""
 
+    BLANK = True  # the pickers cover it (see TabStack.BLANK)
+
     _size = None
 
     def on_resize(self, event: events.Resize) -> None:

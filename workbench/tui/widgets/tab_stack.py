@@ -23,6 +23,12 @@ from textual.widget import Widget
 class TabStack(Container):
     """Panes by id; the base pane under the others, which show over it one at a time."""
 
+    # Its panes cover it. Textual renders the whole region of every widget, a container's under
+    # its children too (these covered containers were 84 of the first frame's 140 rendered
+    # lines); a BLANK widget's lines are blank strips of its background, made without a pass
+    # through its styles.
+    BLANK = True
+
     DEFAULT_CSS = """
     TabStack {
         layers: base over;
