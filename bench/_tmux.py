@@ -78,7 +78,9 @@ class Session:
     """`workbench ARGS` (or `python PYTHON_ARGS`) in a detached tmux session of the given size."""
 
     def __init__(self, args: str = "", size: str = "80x24", cwd: Path | None = None,
-                 python_args: list[str] | None = None, extra_env: dict[str, str] | None = None):
+                 python_args: list[str] | None = None, extra_env: dict[str, str] | None = None,
+                 wrapper: list[str] | None = None):
+        """`wrapper`: a command that runs the Python process (e.g. valgrind and its options)."""
         self.name = f"wbbench-{uuid.uuid4().hex[:8]}"
         self._output: threading.Event | None = None  # follow_output
         self._control: subprocess.Popen | None = None
@@ -89,7 +91,8 @@ class Session:
         env += "".join(f" {k}={shlex.quote(v)}" for k, v in (extra_env or {}).items())
         what = " ".join(map(shlex.quote, python_args)) if python_args else f"-m workbench {args}"
         self.cwd = Path(cwd or Path.cwd())
-        cmd = f"cd {self.cwd} && exec env {env} {sys.executable} {what}"
+        wrap = " ".join(map(shlex.quote, wrapper or []))
+        cmd = f"cd {self.cwd} && exec env {env} {wrap} {sys.executable} {what}"
         for _ in range(3):  # a server exiting as its last session closed can refuse a new one
             self.started = time.perf_counter()
             started = subprocess.run(

@@ -1,6 +1,6 @@
 """Time to first frame: launch `workbench` in a tmux pseudo-terminal and time until the pickers show.
 
-    python bench/first_frame.py [--repeats 7] [--size 80x24]
+    python bench/first_frame.py [--repeats 7] [--size 80x24] [--instructions]
 
 It also times the launch to the form's fields on screen (what a user waits for before typing).
 Targets, as ratios to a minimal Textual app launched the same way in the same run (issue 18):
@@ -12,6 +12,11 @@ The package's bytecode is compiled first, as an installed package has it (under
 PYTHONDONTWRITEBYTECODE=1 every launch would compile every module again). Each launch starts once
 the one before has exited and the machine is quiet (`wait_quiet`): an app killed after its form
 showed took CPU from the next launch while it exited, and its spare run process for seconds more.
+
+With --instructions it also counts the instructions each process runs from its start to its first
+frame (valgrind's callgrind; the process exits as it writes the frame): the same to ~0.2% from
+one launch to the next, where the times on a busy machine move by 10-20%. What to compare two
+versions of the code with; the target is on the times.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from _tmux import ROOT, Session, wait_quiet
 
@@ -54,6 +61,40 @@ def first_frame(size: str, minimal: bool = False, form: list[float] | None = Non
         return frame
 
 
+# the first frame written, the process exits (callgrind writes its counts as it does)
+EXIT_AT_FIRST_FRAME = f"""
+import os, sys
+from textual.drivers import linux_driver
+write = linux_driver.LinuxDriver.write
+def first_frame_exit(self, data):
+    write(self, data)
+    if {MARKER!r} in data:
+        os._exit(0)
+linux_driver.LinuxDriver.write = first_frame_exit
+if sys.argv[1:] == ["minimal"]:
+    exec({MINIMAL_APP!r})
+else:
+    from workbench.cli import main
+    main([])
+"""
+
+
+def instructions(size: str, minimal: bool = False) -> float:
+    """Millions of instructions from the process's start to its first frame (callgrind)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+        args = ["-c", EXIT_AT_FIRST_FRAME] + (["minimal"] if minimal else [])
+        with Session(size=size, python_args=args, wrapper=wrapper):
+            t0 = time.perf_counter()
+            while not (out.exists() and "totals:" in out.read_text()):
+                if time.perf_counter() - t0 > 120:
+                    raise TimeoutError("callgrind wrote no counts in 120 s")
+                time.sleep(0.2)
+        totals = next(line for line in out.read_text().splitlines() if line.startswith("totals:"))
+        return int(totals.split()[1]) / 1e6
+
+
 def process_time(argv: list[str]) -> float:
     t0 = time.perf_counter()
     subprocess.run(argv, check=True)
@@ -64,6 +105,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--size", default="80x24")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count instructions to the first frame (needs valgrind)")
     args = ap.parse_args()
     if not shutil.which("tmux"):
         sys.exit("needs tmux (apt-get install tmux)")
@@ -96,6 +139,12 @@ def main() -> None:
           f"{statistics.median(pair):.2f}; target <= 1.2)")
     print(f"form's fields / minimal app: {form_med / floor:.2f} (median of pairs "
           f"{statistics.median(pair_form):.2f}; target <= 2.0)")
+    if args.instructions:
+        if not shutil.which("valgrind"):
+            sys.exit("--instructions needs valgrind")
+        app, floor_ir = instructions(args.size), instructions(args.size, minimal=True)
+        print(f"instructions to the first frame (callgrind): {app:,.0f} M, the minimal app "
+              f"{floor_ir:,.0f} M: {app / floor_ir:.3f}")
 
 
 if __name__ == "__main__":
