@@ -191,6 +191,8 @@ with open(os.path.join(sys.argv[1], f"rank{os.environ['RANK']}.json"), "w") as f
                "message": getattr(result, "message", None), "rollbacks": len(rollbacks),
                "warned": [e.message for e in seen if isinstance(e, events.Warned)],
                "weights": digest}, f)
+sys.stdout.flush()
+os._exit(0)  # as `workbench run` leaves a torchrun rank (cli._leave)
 '''
 
 

@@ -293,7 +293,22 @@ def cmd_run(args) -> int:
         except OSError as e:
             _err(f"cannot create the run folder: {e}")
             return EXIT_INVALID
-    return run_experiment(exp, run_dir, resume, Progress(quiet=args.quiet))
+    return _leave(run_experiment(exp, run_dir, resume, Progress(quiet=args.quiet)))
+
+
+def _leave(code: int) -> int:
+    """A rank of a torchrun job ends here, its run over and written, without the interpreter's
+    finalization: there torch's gloo process group, already destroyed, twice aborted a rank that
+    had finished ("terminate called without an active exception", in CI; pytorch/pytorch#179291
+    describes gloo's threads meeting a finalizing interpreter), and torchrun then called the job
+    failed and stopped the other ranks. One process: an ordinary return."""
+    from . import distributed
+
+    if distributed.env_world_size() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def run_experiment(exp, run_dir: Path | None, resume, progress, *, discard: bool = True,
