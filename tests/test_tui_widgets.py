@@ -402,3 +402,48 @@ def test_a_picker_item_fits_its_width_and_keeps_every_word(width):
         words = words.split()
         if width >= max(cell_len(w) for w in words) + 2:  # no word folded: each whole, in order
             assert text.split() == words, item.name
+
+
+async def test_a_picker_list_moves_wraps_pages_scrolls_and_picks():
+    """The pickers' list: up and down (past either end to the other), home, end and page keys,
+    the view following the cursor, enter and a click picking, the wheel scrolling."""
+    from textual import events
+    from textual.app import App
+
+    from workbench.tui.widgets.picker_list import Hanging, PickerList
+
+    items = [(f"item{i}", Hanging((f"  item{i}", ""), [(f"the {i}th item, two lines", "dim")]))
+             for i in range(12)]
+    picked: list[str] = []
+
+    class One(App):
+        def compose(self):
+            yield PickerList(items, id="list", highlighted=3)
+
+        def on_picker_list_selected(self, event):
+            picked.append(event.name)
+
+    app = One()
+    async with app.run_test(size=(16, 6)) as pilot:
+        lst = app.query_one(PickerList)
+        lst.focus()
+        await pilot.pause()
+        assert lst.highlighted == 3 and lst.top == lst.line_of(3)  # at the top to start with
+        await pilot.press("up", "up", "up", "up")
+        assert lst.highlighted == 11  # past the first to the last
+        assert lst.top <= lst.line_of(11) < lst.top + lst.size.height
+        await pilot.press("down")
+        assert lst.highlighted == 0 and lst.top == 0
+        await pilot.press("pagedown")
+        assert lst.highlighted > 0 and lst.line_of(lst.highlighted) < lst.top + lst.size.height
+        await pilot.press("end", "enter")
+        await pilot.pause()
+        assert picked == ["item11"]
+        await pilot.press("home")
+        await pilot.click(PickerList, offset=(2, 3))  # item1's head (each item is 3 lines high)
+        await pilot.pause()
+        assert picked == ["item11", "item1"] and lst.highlighted == 1
+        top = lst.top
+        lst.post_message(events.MouseScrollDown(lst, 2, 2, 0, 1, 0, False, False, False))
+        await pilot.pause()
+        assert lst.top == top + 1 and lst.highlighted == 1  # the view moved, not the cursor

@@ -65,7 +65,10 @@ def _job_line() -> Callable[[], str]:
     arrived = threading.Event()
 
     def read() -> None:
-        line.append(sys.stdin.readline())
+        try:
+            line.append(sys.stdin.readline())
+        except BaseException:  # no stdin, or not text: no job can come
+            os._exit(1)
         if not line[0].strip():
             os._exit(0)  # nothing to save: no run was given
         arrived.set()

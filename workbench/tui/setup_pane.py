@@ -42,6 +42,7 @@ PAINT_REFRESHES = 10
 class SetupPane(Container):
     """Pickers for dataset, model, loss and optimizer beside the form of their hyperparameters."""
 
+    DEFAULT_CSS = "SetupPane { layout: horizontal; }"  # (a watched run's banner docks on top)
     BLANK = True  # the pickers and the form cover it (see TabStack.BLANK)
 
     class Ready(Message):
@@ -67,8 +68,7 @@ class SetupPane(Container):
 
     def compose(self) -> ComposeResult:
         dataset, task = self.draft.name_of("data"), self._custom_task()
-        # side by side: the pane lays them out in a row (app.tcss), a watched run's banner docked
-        # above them
+        # side by side (the pane's layout is a row; a watched run's banner docks above them)
         with PickerColumn(id="pickers"):
             for section in SECTIONS:
                 yield Picker(section, self.draft.name_of(section), dataset, task)

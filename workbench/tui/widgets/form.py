@@ -241,7 +241,7 @@ class Form(VerticalScroll, can_focus=False):
     LOADING = Content.styled("\n  loading the form…", "dim")
 
     def render(self) -> Content:
-        return self.LOADING if not self.children else Content("")
+        return self.LOADING if not self.children and not self.filled else Content("")
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._fill)

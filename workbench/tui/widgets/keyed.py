@@ -33,11 +33,11 @@ FIELD_KEYS: list[BindingType] = [
 
 
 class SteadySize:
-    """A scrolling widget (Textual's `ScrollView`: inputs, lists) that is not redrawn when
+    """A scrolling widget (Textual's `ScrollView`: the form's inputs) that is not redrawn when
     a layout gives it the size it had. Every layout of the screen tells each widget on it its size;
     a ScrollView compares the container size it is told with its own size less its gutter, which
     differ, so it took every layout for a resize and drew itself anew: a switch back to the Setup
-    tab redrew the 18 inputs and 4 picker lists (about half of the switch's 36-60 ms)."""
+    tab redrew the 18 inputs and the 4 picker lists of then (about half of the switch's 36-60 ms)."""
 
     _told: tuple | None = None  # the sizes of the last layout
 

@@ -89,6 +89,8 @@ def _wrap(text: str, width: int, style: str) -> list[str]:
 class PickerList(KeysInOrder, Widget, can_focus=True):
     """Named items, each drawn by a `Hanging`; `highlighted` is the index of the cursor's item."""
 
+    ALLOW_SELECT = False  # (a drag would select text that this list does not know how to give)
+
     DEFAULT_CSS = """
     PickerList {
         height: 1fr;
@@ -128,6 +130,10 @@ class PickerList(KeysInOrder, Widget, can_focus=True):
             super().__init__()
             self.picker_list, self.index, self.name = picker_list, index, name
 
+        @property
+        def control(self) -> PickerList:  # (for `@on(PickerList.Selected, "#list-data")`)
+            return self.picker_list
+
     class Highlighted(ItemMessage):
         """The cursor moved to item `index`, `name`."""
 
@@ -156,9 +162,10 @@ class PickerList(KeysInOrder, Widget, can_focus=True):
         self._names = [name for name, _ in items]
         self._visuals = [visual for _, visual in items]
         self._laid_out_at = -1
+        self._lines, self._first = [], []  # (until laid out at a width)
         self._strips.clear()
         if self._highlighted is not None:
-            self._highlighted = min(self._highlighted, len(self._names) - 1) if items else None
+            self._highlighted = max(0, min(self._highlighted, len(items) - 1)) if items else None
         self._lay_out()
         self.refresh()
 
@@ -293,14 +300,14 @@ class PickerList(KeysInOrder, Widget, can_focus=True):
             return
         if by == "all":
             self.highlighted = 0 if step < 0 else len(self._names) - 1
-        elif by == "page" and self._highlighted is not None and self._lines:
+        elif by == "page" and self._highlighted is not None and self._lines:  # (no wrapping)
             self._lay_out()
             line = self._first[self._highlighted] + step * self.content_region.height
             self.highlighted = self._lines[max(0, min(line, len(self._lines) - 1))][0]
         elif self._highlighted is None:
-            self.highlighted = 0 if step > 0 else len(self._names) - 1
-        else:
-            self.highlighted = self._highlighted + step
+            self.highlighted = 0 if step < 0 else len(self._names) - 1
+        else:  # past either end to the other, as Textual's option list did
+            self.highlighted = (self._highlighted + step) % len(self._names)
 
     def action_select(self) -> None:
         index = self._highlighted

@@ -164,6 +164,7 @@ class Picker(Vertical, can_focus=False):
             self._follow_highlight()
         else:
             self.show_chosen()
+        self._set_place(lst.highlighted, lst.count)  # (a highlight kept sends no message)
 
     def on_picker_list_highlighted(self, event: PickerList.Highlighted) -> None:
         event.stop()

@@ -38,8 +38,8 @@ class TabStack(Container):
     """
 
     def __init__(self, *, base: str, id: str | None = None) -> None:
-        """`base`: the id of the pane that is shown first and never hidden; the panes are added
-        as children in `compose` (`with TabStack(...)`)."""
+        """`base`: the id of the pane that is shown first and never hidden, added as a child in
+        `compose` (`with TabStack(...)`); the others are mounted when first needed."""
         super().__init__(id=id)
         self.base = base
         self._current = base
