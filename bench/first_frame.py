@@ -139,6 +139,11 @@ def main() -> None:
           f"{statistics.median(pair):.2f}; target <= 1.2)")
     print(f"form's fields / minimal app: {form_med / floor:.2f} (median of pairs "
           f"{statistics.median(pair_form):.2f}; target <= 2.0)")
+    # a launch here varies by +-30% from one to the next (a busy host adds time, never takes
+    # it): the fastest of each side is the least disturbed
+    print(f"fastest launches: first frame {min(frames):.3f} s, form's fields {min(form):.3f} s, "
+          f"the minimal app {min(minimal):.3f} s: {min(frames) / min(minimal):.2f} and "
+          f"{min(form) / min(minimal):.2f}")
     if args.instructions:
         if not shutil.which("valgrind"):
             sys.exit("--instructions needs valgrind")
