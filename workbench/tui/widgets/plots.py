@@ -43,14 +43,16 @@ class LivePlot(PlotextPlot):
 
     auto_links = Reactive(False)  # no links in a chart (see preview.Drawing)
 
-    def __init__(self, *, refresh_hz: float = 2.0, max_duty: float = 0.04, name: str | None = None,
+    def __init__(self, *, refresh_hz: float = 2.0, max_duty: float = 0.02, name: str | None = None,
                  id: str | None = None, classes: str | None = None,
                  disabled: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.refresh_hz = refresh_hz
         # At most this share of the UI thread goes to drawing this plot: a big plot that costs
-        # 80 ms a frame (plotext and Textual together) is redrawn every 2 s, not twice a second,
-        # so it cannot slow the run (which shares the machine's cores) by more than a few percent.
+        # 80 ms a frame (plotext and Textual together) is redrawn every 4 s, not twice a second,
+        # so it cannot slow the run (which shares the machine's cores) by more than a few
+        # percent. 2% each (4% before): the screen took 8.3-9.1% of a core during a cnn run at
+        # 160x50, 6.5-7.3% after, and the run on both cores felt it (live/headless 1.11).
         self.max_duty = max_duty
         self.frame_cost_s = 0.0  # what the last frame cost to build
         self._next_draw = 0.0  # monotonic time before which the timer does not redraw
@@ -141,7 +143,7 @@ class StepPlot(LivePlot):
     the screen's CPU on the Train tab during a run, which shares the run's cores)."""
 
     def __init__(self, *, smoothing: float = 0.98, capacity: int = 2048, refresh_hz: float = 1.0,
-                 max_duty: float = 0.04, name: str | None = None, id: str | None = None,
+                 max_duty: float = 0.02, name: str | None = None, id: str | None = None,
                  classes: str | None = None, disabled: bool = False) -> None:
         super().__init__(refresh_hz=refresh_hz, max_duty=max_duty, name=name, id=id, classes=classes,
                          disabled=disabled)
@@ -197,7 +199,7 @@ class StepPlot(LivePlot):
 class EpochPlot(LivePlot):
     """Train and validation loss by epoch, and the task's primary metric on the right axis."""
 
-    def __init__(self, *, refresh_hz: float = 2.0, max_duty: float = 0.04, name: str | None = None,
+    def __init__(self, *, refresh_hz: float = 2.0, max_duty: float = 0.02, name: str | None = None,
                  id: str | None = None, classes: str | None = None,
                  disabled: bool = False) -> None:
         super().__init__(refresh_hz=refresh_hz, max_duty=max_duty, name=name, id=id, classes=classes,
