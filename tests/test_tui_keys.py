@@ -77,6 +77,23 @@ async def test_tab_and_arrows_move_between_panes_and_fields(tmp_path):
         assert app.focused.id == "f-train-device"
 
 
+async def test_back_on_setup_the_focus_is_where_it_was(tmp_path):
+    # a covered Setup gives up the focus (keys must not edit what is unseen); F2 brings it back
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        for where in ("#list-loss", "#f-train-device"):
+            app.query_one(where).focus()
+            await pilot.press("f3")
+            await pilot.pause()
+            assert app.focused is None or app.query_one("#setup") not in app.focused.ancestors
+            await pilot.press("f6", "f2")
+            await pilot.pause()
+            assert app.focused is app.query_one(where), where
+        await pilot.press("down")  # and the keys go on from there
+        assert app.focused.id == "f-seed"
+
+
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (160, 50)])
 async def test_layouts_from_60x20_up(tmp_path, size):
     app = make_app(tmp_path)

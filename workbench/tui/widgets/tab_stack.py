@@ -43,6 +43,7 @@ class TabStack(Container):
         super().__init__(id=id)
         self.base = base
         self._current = base
+        self._base_focus: Widget | None = None  # what had the focus in the base when covered
 
     def compose_add_child(self, widget: Widget) -> None:
         if widget.id == self.base:
@@ -70,4 +71,11 @@ class TabStack(Container):
         base.styles.visibility = "hidden" if covered else "visible"
         focused = self.screen.focused
         if covered and focused is not None and base in focused.ancestors:
+            self._base_focus = focused  # taken back when the base shows again
             focused.blur()  # as a hidden widget loses the focus: keys must not edit it unseen
+        elif not covered:
+            back, self._base_focus = self._base_focus, None
+            left = self.get_child_by_id(old) if old != self.base else None
+            unseen = focused is None or (left is not None and left in focused.ancestors)
+            if back is not None and back.is_attached and unseen:
+                back.focus()  # where the user was (a picker, a field), keys go on from there
