@@ -292,7 +292,7 @@ def test_a_picker_item_wraps_as_textual_would():
     # the plain-words wrap must draw the lines Content.wrap draws, at every width
     from textual.content import Content
 
-    from workbench.tui.widgets.picker_list import _wrap
+    from workbench.tui.widgets.picker_list import wrap
     from workbench.tui.widgets.pickers import SECTIONS, items
 
     texts = {i.description for s in SECTIONS for i in items(s, "digits")}
@@ -301,7 +301,7 @@ def test_a_picker_item_wraps_as_textual_would():
     for text in texts:
         for width in range(3, 80):
             expected = [line.plain for line in Content(text).wrap(width)] or [""]
-            assert _wrap(text, width, "") == expected, (text, width)
+            assert wrap(text, width, "") == expected, (text, width)
 
 
 async def test_the_tab_bar_cuts_its_labels_when_narrow():

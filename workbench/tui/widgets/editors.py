@@ -2,8 +2,9 @@
 through and safe to type into at full speed.
 
 - Every editor runs its keys as it receives them (`keyed.KeysInOrder`, shared with the pickers'
-  lists, which are in `keyed` so that the first frame does without this module: it is imported
+  lists, which is in `keyed` so that the first frame does without this module: it is imported
   when the form's rows are made).
+- `SteadySize`: an input is not redrawn when a layout gives it the size it had.
 - `FieldSelect`, a drop-down in one widget (Textual's Select is five, a list included, and the
   form has five of them): it opens on enter or space only, and up and down move between fields,
   as they do on every other field, instead of opening the drop-down again.
@@ -20,13 +21,47 @@ from textual import events
 from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import var
+from textual.reactive import reactive, var
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, OptionList
 from textual.widgets.option_list import Option
 
-from .keyed import COMPACT, FIELD_KEYS, KeysInOrder, SteadySize
+from .keyed import MOVE_KEYS, KeysInOrder
+
+#: up and down move between the form's fields, as tab does
+FIELD_KEYS: list[BindingType] = [
+    *MOVE_KEYS,
+    Binding("down", "app.focus_next", "Next field", show=False),
+    Binding("up", "app.focus_previous", "Previous field", show=False),
+]
+
+
+class SteadySize:
+    """A scrolling widget (Textual's `ScrollView`: the form's inputs) that is not redrawn when
+    a layout gives it the size it had. Every layout of the screen tells each widget on it its size;
+    a ScrollView compares the container size it is told with its own size less its gutter, which
+    differ, so it took every layout for a resize and drew itself anew: a switch back to the Setup
+    tab redrew the 18 inputs and the 4 picker lists of then (about half of the switch's 36-60 ms)."""
+
+    _told: tuple | None = None  # the sizes of the last layout
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        # (a ScrollView sizes its scrollbars from its own virtual size, set apart from layouts)
+        told = (size, virtual_size, container_size, self.virtual_size)  # type: ignore[attr-defined]
+        if told == self._told:
+            return False
+        self._told = told
+        return super()._size_updated(size, virtual_size, container_size, layout)  # type: ignore[misc]
+
+
+# Textual's compact style is a reactive that starts False: each widget made with compact=True was
+# styled as it mounted, then again as the reactive took its class off, then again as it put it
+# back. Compact from the start (the class and the reactive's default; made with compact=True as
+# well, which then changes nothing), each is styled once: the form's editors.
+COMPACT = reactive(True, toggle_class="-textual-compact")
 
 
 class FieldInput(SteadySize, KeysInOrder, Input):

@@ -47,10 +47,10 @@ class Hanging:
         if width != self._width:
             text, style = self.head
             head = [(text, style)] if cell_len(text) <= width else [
-                (line, style) for line in _wrap(text, max(1, width), style)]
+                (line, style) for line in wrap(text, max(1, width), style)]
             room, pad = max(1, width - self.indent), " " * self.indent
             self._width, self._lines = width, head + [
-                (pad + line, style) for text, style in self.body for line in _wrap(text, room, style)
+                (pad + line, style) for text, style in self.body for line in wrap(text, room, style)
             ]
         return self._lines
 
@@ -58,12 +58,12 @@ class Hanging:
         """The lines of the head and of the first `paragraphs` of the body at this width: what
         must be in view (a picker grows to them); the rest may be cut."""
         text, style = self.head
-        head = 1 if cell_len(text) <= width else len(_wrap(text, max(1, width), style))
+        head = 1 if cell_len(text) <= width else len(wrap(text, max(1, width), style))
         room = max(1, width - self.indent)
-        return head + sum(len(_wrap(t, room, s)) for t, s in self.body[:paragraphs])
+        return head + sum(len(wrap(t, room, s)) for t, s in self.body[:paragraphs])
 
 
-def _wrap(text: str, width: int, style: str) -> list[str]:
+def wrap(text: str, width: int, style: str) -> list[str]:
     """Words to lines of at most `width` cells, as `Content.wrap` does. Words of one cell a
     character, one space apart and none longer than the line (every description and reason
     here) are put on lines one by one, at 0.4 of textwrap's cost; anything else (wide characters, other
@@ -165,7 +165,7 @@ class PickerList(KeysInOrder, Widget, can_focus=True):
         self._lines, self._first = [], []  # (until laid out at a width)
         self._strips.clear()
         if self._highlighted is not None:
-            self._highlighted = max(0, min(self._highlighted, len(items) - 1)) if items else None
+            self._highlighted = self._within(self._highlighted)
         self._lay_out()
         self.refresh()
 
@@ -191,7 +191,7 @@ class PickerList(KeysInOrder, Widget, can_focus=True):
     @highlighted.setter
     def highlighted(self, index: int | None) -> None:
         if index is not None:
-            index = max(0, min(index, len(self._names) - 1)) if self._names else None
+            index = self._within(index)
         if index == self._highlighted:
             return
         self._highlighted = index
@@ -199,6 +199,10 @@ class PickerList(KeysInOrder, Widget, can_focus=True):
         if index is not None:
             self.scroll_to_highlight()
             self.post_message(self.Highlighted(self, index, self._names[index]))
+
+    def _within(self, index: int) -> int | None:
+        """`index` moved to the nearest item (None when there are none)."""
+        return max(0, min(index, len(self._names) - 1)) if self._names else None
 
     # -- lines -------------------------------------------------------------------------------
     @property

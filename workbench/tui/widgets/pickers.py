@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from ...catalog import LOSSES, MODELS, OPTIMIZERS, fitting_datasets
 from ...data import DATASETS
-from .picker_list import Hanging, PickerList, _wrap
+from .picker_list import Hanging, PickerList, wrap
 
 SECTIONS = ("data", "model", "loss", "optimizer")
 LEAST = 3  # a picker's fewest rows: its border and the chosen item's name
@@ -199,7 +199,7 @@ class Picker(Vertical, can_focus=False):
             return LEAST  # not laid out yet: on_resize comes back
         need = must_show(self._items[index], width)
         room = max(1, self.content_region.width)
-        problems = sum(len(_wrap(f"✗ {m}", room, "")) for m in self._shown)
+        problems = sum(len(wrap(f"✗ {m}", room, "")) for m in self._shown)
         return max(LEAST, self.styles.gutter.height + need + min(problems, 3))
 
     def show_problems(self, messages: list[str]) -> None:
