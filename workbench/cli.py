@@ -81,7 +81,26 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         return open_app(argv)
-    args = _parser().parse_args(argv)
+    return _leave(_command(_parser().parse_args(argv)))
+
+
+def _leave(code: int) -> int:
+    """A rank of a torchrun job (`run`, `lr-find`, `check`) ends here, its work over and written,
+    without the interpreter's finalization: there torch's gloo process group, already destroyed,
+    twice aborted a rank that had finished ("terminate called without an active exception", in
+    CI; pytorch/pytorch#179291 describes gloo's threads meeting a finalizing interpreter), and
+    torchrun then called the job failed and stopped the other ranks. One process: an ordinary
+    return."""
+    from . import distributed
+
+    if distributed.env_world_size() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
@@ -293,22 +312,7 @@ def cmd_run(args) -> int:
         except OSError as e:
             _err(f"cannot create the run folder: {e}")
             return EXIT_INVALID
-    return _leave(run_experiment(exp, run_dir, resume, Progress(quiet=args.quiet)))
-
-
-def _leave(code: int) -> int:
-    """A rank of a torchrun job ends here, its run over and written, without the interpreter's
-    finalization: there torch's gloo process group, already destroyed, twice aborted a rank that
-    had finished ("terminate called without an active exception", in CI; pytorch/pytorch#179291
-    describes gloo's threads meeting a finalizing interpreter), and torchrun then called the job
-    failed and stopped the other ranks. One process: an ordinary return."""
-    from . import distributed
-
-    if distributed.env_world_size() > 1:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    return run_experiment(exp, run_dir, resume, Progress(quiet=args.quiet))
 
 
 def run_experiment(exp, run_dir: Path | None, resume, progress, *, discard: bool = True,

@@ -220,7 +220,7 @@ class WorkbenchApp(App[int]):
         if self._later_css:
             return
         self._later_css = True
-        path = self.LATER_CSS
+        path = self.LATER_CSS  # (add_source, not Stylesheet.read: read keeps the old rules map)
         self.stylesheet.add_source(path.read_text(encoding="utf-8"), read_from=(str(path), ""))
 
     def push_screen(self, *args, **kwargs):  # type: ignore[override]
